@@ -1,0 +1,49 @@
+# The README's commands. Both work on a fresh Debian machine with Python >= 3.11, as root:
+#   make demo   install everything, then film the bundled photo into ./dioramic-out/
+#   make test   install everything, then run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_PHOTO := assets/photos/product_coffee_cup.jpg
+
+.PHONY: demo test bench lint system install clean
+
+demo: install
+	$(BIN)/dioramic run $(DEMO_PHOTO) -o dioramic-out
+
+test: install
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/pipeline.py $(DEMO_PHOTO)
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+install: $(STAMP)
+
+# System packages: EGL + Mesa (llvmpipe) for offscreen OpenGL; python3-venv; Node.js for the glTF
+# validator used by the tests. Installed with apt only when something is missing.
+system:
+	@missing=""; \
+	$(PYTHON) -c 'import ctypes.util as u, sys; sys.exit(0 if u.find_library("EGL") else 1)' || missing="$$missing libegl1 libegl-mesa0 libgl1-mesa-dri libgles2"; \
+	[ -e /usr/share/glvnd/egl_vendor.d/50_mesa.json ] || missing="$$missing libegl-mesa0 libgl1-mesa-dri"; \
+	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	command -v node >/dev/null && command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): pyproject.toml tools/package.json | system
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	cd tools && npm install --no-audit --no-fund --loglevel=error
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) dioramic-out tools/node_modules

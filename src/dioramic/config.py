@@ -1,0 +1,304 @@
+"""Option declarations shared by the library, the CLI and the web UI.
+
+`RunOptions` holds every setting of a run with its default; `OPTIONS` declares, once, how each field is
+given on the command line (flags, parser, help). The CLI is generated from `OPTIONS`, and a test checks
+that every field of `RunOptions` is declared exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from dioramic.errors import UsageError
+
+DEFAULT_LONG_SIDE = 1280
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'1280x720' -> (1280, 720); sizes must be even (H.264 yuv420p) and at most 7680x4320.
+
+    >>> parse_size("1280x720")
+    (1280, 720)
+    """
+    m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1280x720, got '{text}'")
+    w, h = int(m.group(1)), int(m.group(2))
+    if not (16 <= w <= 7680 and 16 <= h <= 4320):
+        raise argparse.ArgumentTypeError(f"size {w}x{h} is outside 16x16 .. 7680x4320")
+    return w, h
+
+
+def parse_color(text: str) -> tuple[int, int, int]:
+    """'#ff00aa', 'ff00aa', '255,0,170' or a few names -> (r, g, b).
+
+    >>> parse_color("#ff8000"), parse_color("0,128,255"), parse_color("black")
+    ((255, 128, 0), (0, 128, 255), (0, 0, 0))
+    """
+    names = {
+        "black": "000000",
+        "white": "ffffff",
+        "grey": "808080",
+        "gray": "808080",
+        "green": "00ff00",
+        "magenta": "ff00ff",
+        "red": "ff0000",
+        "blue": "0000ff",
+    }
+    t = names.get(text.strip().lower(), text.strip())
+    if m := re.fullmatch(r"#?([0-9a-fA-F]{6})", t):
+        v = int(m.group(1), 16)
+        return (v >> 16) & 255, (v >> 8) & 255, v & 255
+    if m := re.fullmatch(r"(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})", t):
+        rgb = tuple(int(g) for g in m.groups())
+        if all(0 <= c <= 255 for c in rgb):
+            return rgb  # type: ignore[return-value]
+    raise argparse.ArgumentTypeError(f"expected a colour like '#102030', '16,32,48' or 'black', got '{text}'")
+
+
+def _positive(kind: Callable[[str], Any], name: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {name}, got '{text}'") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {name}, got '{text}'")
+        return value
+
+    parse.__name__ = name
+    return parse
+
+
+positive_int = _positive(int, "positive integer")
+positive_float = _positive(float, "positive number")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Every setting of `dioramic run` (and of the stages it drives), with its default."""
+
+    depth: str = "auto"
+    model: str | None = None
+    depth_map: Path | None = None
+    depth_kind: str = "depth"
+    refine: bool = True
+    fov: float | None = None
+    max_triangles: int = 200_000
+    edge_threshold: float | None = None
+    motion: str | None = None
+    amplitude: float | None = None
+    size: tuple[int, int] | None = None
+    fps: int = 30
+    duration: float = 5.0
+    supersample: int = 2
+    background: tuple[int, int, int] = (0, 0, 0)
+    crf: int | None = None
+    preset: str | None = None
+
+
+@dataclass(frozen=True)
+class Option:
+    """How one `RunOptions` field is given on the command line and in the web form."""
+
+    field: str
+    flags: tuple[str, ...]
+    help: str
+    group: str
+    parse: Callable[[str], Any] | None = str
+    """Parser of the text value; None for an on/off switch."""
+    metavar: str | None = None
+    choices: Callable[[], Sequence[str]] | None = None
+    """Lazily listed valid values (registries fill up on import)."""
+
+
+def _depth_choices() -> list[str]:
+    from dioramic.depth import DEPTH_BACKENDS
+
+    return ["auto", *DEPTH_BACKENDS.names()]
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "depth",
+        ("--depth", "--backend"),
+        "depth backend: auto (embedded phone depth, else Depth "
+        "Anything V2 if its weights are cached or downloadable, else classical) or a name from "
+        "'dioramic depth --list'",
+        "depth",
+        metavar="BACKEND",
+        choices=_depth_choices,
+    ),
+    Option(
+        "model",
+        ("--model",),
+        "ONNX model file, or a variant name (small, base, large; add -fp16 or "
+        "-int8) for the learned backends",
+        "depth",
+        metavar="PATH|NAME",
+    ),
+    Option(
+        "depth_map",
+        ("--depth-map",),
+        "use this depth map (PNG 8/16-bit, float TIFF, .npy, .pfm) "
+        "instead of estimating depth; selects the 'file' backend",
+        "depth",
+        parse=Path,
+        metavar="FILE",
+    ),
+    Option(
+        "depth_kind",
+        ("--depth-kind",),
+        "how to read --depth-map: depth (larger = farther) or inverse (larger = nearer, like disparity)",
+        "depth",
+        metavar="KIND",
+        choices=lambda: ["depth", "inverse"],
+    ),
+    Option("refine", ("--no-refine",), "skip edge-aware depth refinement", "depth", parse=None),
+    Option(
+        "fov",
+        ("--fov",),
+        "horizontal field of view of the photo in degrees (default: from EXIF, else a 28 mm-equivalent lens)",
+        "scene",
+        parse=positive_float,
+        metavar="DEG",
+    ),
+    Option(
+        "max_triangles",
+        ("--max-triangles",),
+        "triangle budget of the mesh",
+        "scene",
+        parse=positive_int,
+        metavar="N",
+    ),
+    Option(
+        "edge_threshold",
+        ("--edge-threshold",),
+        "depth-ratio jump above which the mesh is cut "
+        "(e.g. 0.1 = 10 %% farther); default: the scene builder's",
+        "scene",
+        parse=positive_float,
+        metavar="RATIO",
+    ),
+    Option(
+        "motion",
+        ("--motion",),
+        "camera move: a preset name from 'dioramic motions' or a timeline file (.yaml/.json)",
+        "motion",
+        metavar="NAME|FILE",
+    ),
+    Option(
+        "amplitude",
+        ("--amplitude",),
+        "strength of the preset (1 = its default)",
+        "motion",
+        parse=positive_float,
+        metavar="X",
+    ),
+    Option(
+        "size",
+        ("--size",),
+        "video size (default: long side 1280, the photo's aspect)",
+        "video",
+        parse=parse_size,
+        metavar="WxH",
+    ),
+    Option("fps", ("--fps",), "frames per second", "video", parse=positive_int, metavar="N"),
+    Option(
+        "duration", ("--duration",), "video length in seconds", "video", parse=positive_float, metavar="SEC"
+    ),
+    Option(
+        "supersample",
+        ("--supersample",),
+        "anti-aliasing: render at N times the size, then filter",
+        "video",
+        parse=positive_int,
+        metavar="N",
+    ),
+    Option(
+        "background",
+        ("--background",),
+        "colour of pixels no geometry covers",
+        "video",
+        parse=parse_color,
+        metavar="COLOR",
+    ),
+    Option(
+        "crf",
+        ("--crf",),
+        "encoder quality (lower = better, larger files)",
+        "video",
+        parse=positive_int,
+        metavar="N",
+    ),
+    Option(
+        "preset", ("--preset",), "encoder speed preset (x264: ultrafast .. veryslow)", "video", metavar="NAME"
+    ),
+)
+
+GROUP_TITLES = {"depth": "depth", "scene": "3D scene", "motion": "motion", "video": "video"}
+
+
+def option(field_name: str) -> Option:
+    """The declaration of `RunOptions.<field_name>`."""
+    for opt in OPTIONS:
+        if opt.field == field_name:
+            return opt
+    raise KeyError(field_name)
+
+
+def _default_of(field_name: str) -> Any:
+    return {f.name: f.default for f in fields(RunOptions)}[field_name]
+
+
+def add_options(parser: argparse.ArgumentParser, groups: Sequence[str]) -> None:
+    """Add the declared options of `groups` to `parser` (defaults from `RunOptions`)."""
+    for group in groups:
+        section = parser.add_argument_group(GROUP_TITLES[group])
+        for opt in OPTIONS:
+            if opt.group != group:
+                continue
+            default = _default_of(opt.field)
+            if opt.parse is None:
+                section.add_argument(*opt.flags, dest=opt.field, action="store_false", help=opt.help)
+                continue
+            help_text = opt.help
+            if default is not None and not isinstance(default, tuple):
+                help_text += f" (default: {default})"
+            section.add_argument(
+                *opt.flags,
+                dest=opt.field,
+                type=opt.parse,
+                default=default,
+                metavar=opt.metavar,
+                help=help_text,
+            )
+
+
+def options_from_namespace(ns: argparse.Namespace) -> RunOptions:
+    """RunOptions from parsed arguments (fields the parser lacks keep their defaults); validates choices."""
+    values = {f.name: getattr(ns, f.name) for f in fields(RunOptions) if hasattr(ns, f.name)}
+    for name, value in values.items():
+        opt = option(name)
+        if opt.choices is not None and value is not None and value not in (valid := opt.choices()):
+            raise UsageError(f"{opt.flags[0]}: unknown value '{value}' (choose from: {', '.join(valid)})")
+    return RunOptions(**values)
+
+
+def video_size(options: RunOptions, photo_width: int, photo_height: int) -> tuple[int, int]:
+    """The output size: --size, else long side 1280 with the photo's aspect, both even.
+
+    >>> video_size(RunOptions(), 4000, 3000), video_size(RunOptions(), 600, 900)
+    ((1280, 960), (854, 1280))
+    """
+    if options.size is not None:
+        return options.size
+    scale = DEFAULT_LONG_SIDE / max(photo_width, photo_height)
+    w = max(16, round(photo_width * scale / 2) * 2)
+    h = max(16, round(photo_height * scale / 2) * 2)
+    return w, h
