@@ -1,0 +1,144 @@
+"""The `dioramic` command through its real entry point, on a bundled photo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+PHOTOS = Path(__file__).resolve().parents[1] / "assets" / "photos"
+
+DIORAMIC = Path(sys.executable).parent / "dioramic"
+PHOTO = PHOTOS / "product_coffee_cup.jpg"
+
+
+def dioramic(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([str(DIORAMIC), *map(str, args)], capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+def _video_info(path: Path) -> tuple[int, int, int, str, str]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        return (
+            frames,
+            stream.codec_context.width,
+            stream.codec_context.height,
+            stream.codec_context.name,
+            (stream.codec_context.pix_fmt),
+        )
+
+
+def test_run_writes_the_four_outputs(tmp_path: Path) -> None:
+    out = tmp_path / "out dir"
+    proc = dioramic(
+        "run",
+        PHOTO,
+        "-o",
+        out,
+        "--depth",
+        "classical",
+        "--size",
+        "320x214",
+        "--fps",
+        "10",
+        "--duration",
+        "1.5",
+    )
+    folder = out / PHOTO.stem
+    assert str(folder) in proc.stdout
+    for name in ("depth.png", "depth.npy", "scene.glb", "video.mp4", "render.json"):
+        assert (folder / name).is_file(), name
+    photo = Image.open(PHOTO)
+    depth_png = Image.open(folder / "depth.png")
+    assert depth_png.mode.startswith("I;16") and depth_png.size == photo.size
+    depth = np.load(folder / "depth.npy")
+    assert depth.dtype == np.float32 and depth.shape == (photo.height, photo.width)
+    assert np.isfinite(depth).all() and depth.min() > 0
+    # near = bright: the brightest pixel of depth.png is among the nearest of depth.npy
+    png = np.asarray(depth_png).astype(np.int64)
+    assert depth.flat[png.argmax()] <= np.percentile(depth, 1) + 1e-6
+    assert (folder / "scene.glb").read_bytes()[:4] == b"glTF"
+    assert _video_info(folder / "video.mp4") == (15, 320, 214, "h264", "yuv420p")
+    report = json.loads((folder / "render.json").read_text())
+    assert report["depth_backend"] == "classical" and report["triangles"] > 0
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")], "temporary files left behind"
+
+
+def test_run_default_video_is_1280_wide(tmp_path: Path) -> None:
+    dioramic("run", PHOTO, "-o", tmp_path, "--depth", "classical", "--duration", "0.2", "-q")
+    frames, w, h, codec, pix = _video_info(tmp_path / PHOTO.stem / "video.mp4")
+    assert (frames, w, codec, pix) == (6, 1280, "h264", "yuv420p")
+    assert abs(w / h - 600 / 400) < 0.01
+
+
+def test_unreadable_photo_gives_one_line_and_exit_1(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.jpg"
+    bad.write_text("not a jpeg")
+    proc = dioramic("run", bad, "-o", tmp_path / "out", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+    assert "broken.jpg" in proc.stderr and "not an image" in proc.stderr
+    assert not (tmp_path / "out" / "broken").exists()
+
+
+def test_batch_continues_past_a_failure(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"")
+    proc = dioramic(
+        "run",
+        bad,
+        PHOTO,
+        "-o",
+        tmp_path / "o",
+        "--depth",
+        "classical",
+        "--size",
+        "64x48",
+        "--duration",
+        "0.1",
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "1 succeeded, 1 failed" in proc.stdout and "bad.png" in proc.stdout
+    assert (tmp_path / "o" / PHOTO.stem / "video.mp4").is_file()
+
+
+def test_usage_errors_exit_2_without_traceback(tmp_path: Path) -> None:
+    for args in (
+        ["run", PHOTO, "--size", "big"],
+        ["run", PHOTO, "--depth", "nope", "-o", tmp_path],
+        ["frobnicate"],
+    ):
+        proc = dioramic(*args, check=False)
+        assert proc.returncode == 2, args
+        assert "Traceback" not in proc.stderr and proc.stderr.strip(), args
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["depth"], ["mesh"], ["motions"]])
+def test_help_explains_every_option(command: list[str]) -> None:
+    proc = dioramic(*command, "--help")
+    assert "usage: dioramic" in proc.stdout
+    if command == ["run"]:
+        for flag in ("--size", "--fps", "--duration", "--motion", "--depth", "--output"):
+            assert flag in proc.stdout
+
+
+def test_depth_command_writes_png_and_npy(tmp_path: Path) -> None:
+    dioramic("depth", PHOTO, "-o", tmp_path / "d.png", "--backend", "classical")
+    dioramic("depth", PHOTO, "-o", tmp_path / "d.npy", "--backend", "classical", "--raw")
+    assert Image.open(tmp_path / "d.png").size == Image.open(PHOTO).size
+    raw = np.load(tmp_path / "d.npy")
+    assert raw.shape == (400, 600) and raw.dtype == np.float32
+    listing = dioramic("depth", "--list").stdout
+    for name in ("classical", "depth-anything-v2", "file"):
+        assert name in listing
