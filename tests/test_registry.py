@@ -18,3 +18,17 @@ def test_register_get_and_unknown_name_lists_choices() -> None:
         reg.get("c")
     with pytest.raises(ValueError, match="already registered"):
         reg.add("a", 3)
+
+
+def test_reregistering_the_same_definition_replaces_it() -> None:
+    reg: Registry[type] = Registry("thing")
+
+    class A: ...
+
+    reg.add("a", A)
+    first = A
+
+    class A: ...  # noqa: F811 - the same qualified name again, as when a module runs twice
+
+    reg.add("a", A)
+    assert reg.get("a") is A and reg.get("a") is not first

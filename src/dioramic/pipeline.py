@@ -38,7 +38,9 @@ class RunResult:
 
 def depth_options(options: RunOptions) -> DepthOptions:
     """The depth stage's options from a run's options."""
-    return DepthOptions(model=options.model, depth_map=options.depth_map, depth_kind=options.depth_kind)  # type: ignore[arg-type]
+    metric = options.depth_kind == "metric"
+    kind = "depth" if metric else options.depth_kind
+    return DepthOptions(model=options.model, depth_map=options.depth_map, depth_kind=kind, metric=metric)  # type: ignore[arg-type]
 
 
 def estimate_depth(photo: Photo, options: RunOptions) -> DepthMap:

@@ -22,6 +22,10 @@ from dioramic.errors import UsageError
 T = TypeVar("T")
 
 
+def _identity(obj: object) -> tuple[str | None, str | None]:
+    return getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+
+
 class Registry(Generic[T]):
     """A mapping from names to objects of one kind, in registration order."""
 
@@ -39,8 +43,13 @@ class Registry(Generic[T]):
         return decorate
 
     def add(self, name: str, obj: T) -> None:
-        """Register `obj` under `name`; a name can be registered once."""
-        if name in self._items:
+        """Register `obj` under `name`; a name can be registered once.
+
+        Re-registering the same definition (same module and qualified name, as when a module is
+        executed a second time) replaces the earlier one.
+        """
+        old = self._items.get(name)
+        if old is not None and _identity(old) != _identity(obj):
             raise ValueError(f"{self.kind} '{name}' is already registered")
         self._items[name] = obj
 

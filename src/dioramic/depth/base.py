@@ -41,7 +41,8 @@ class DepthOptions:
     depth_kind: Literal["depth", "inverse"] = "depth"
     """How to read `depth_map`: 'depth' (larger = farther) or 'inverse' (larger = nearer)."""
     metric: bool = False
-    """Treat a user depth map of kind 'depth' as metres."""
+    """Treat a user depth map of kind 'depth' as metric: metres for float maps, millimetres for integer
+    maps (the depth-camera convention)."""
     threads: int | None = None
     """CPU threads for inference (None: one per core)."""
     offline: bool = False
