@@ -49,7 +49,7 @@ class Registry(Generic[T]):
         executed a second time) replaces the earlier one.
         """
         old = self._items.get(name)
-        if old is not None and _identity(old) != _identity(obj):
+        if old is not None and (_identity(obj)[1] is None or _identity(old) != _identity(obj)):
             raise ValueError(f"{self.kind} '{name}' is already registered")
         self._items[name] = obj
 
