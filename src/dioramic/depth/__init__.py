@@ -42,6 +42,8 @@ def choose_backend(name: str, photo: Photo, options: DepthOptions) -> DepthBacke
         return DEPTH_BACKENDS.get(name)(options)
     if options.depth_map is not None:
         return DEPTH_BACKENDS.get("file")(options)
+    if options.model is not None:  # the user named a model: use it, and let its errors show
+        return DEPTH_BACKENDS.get(LEARNED_DEFAULT)(options)
     for candidate in ("embedded", LEARNED_DEFAULT):
         backend = DEPTH_BACKENDS.get(candidate)(options)
         if backend.available(photo):
