@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from dioramic.depth.base import DEPTH_BACKENDS, Prediction
-from dioramic.depth.classical import ClassicalBackend, estimate_inverse_depth, find_horizon
+from dioramic.depth.classical import (
+    ClassicalBackend,
+    estimate_inverse_depth,
+    find_horizon,
+    segment_bottoms,
+    superpixels,
+)
 from dioramic.types import Photo
 
 HORIZON = 0.4
@@ -88,3 +94,55 @@ def test_tiny_and_extreme_aspect_photos(shape: tuple[int, int]) -> None:
 def test_rejects_non_rgb() -> None:
     with pytest.raises(ValueError):
         estimate_inverse_depth(np.zeros((10, 10), np.uint8))
+
+
+def test_segment_bottoms_known_values() -> None:
+    labels = np.array([[1, 1, 2], [1, 3, 2], [1, 3, 3], [4, 4, 4]])
+    bottoms = segment_bottoms(labels, quantile=1.0)
+    expected = np.array([[2, 2, 1], [2, 2, 1], [2, 2, 2], [3, 3, 3]], np.float32)
+    np.testing.assert_array_equal(bottoms, expected)
+    # the 0.75 quantile of segment 1's rows (0, 0, 1, 2) is 1
+    assert segment_bottoms(labels, quantile=0.75)[0, 0] == 1
+
+
+def test_superpixels_cover_the_image_and_follow_colour_edges() -> None:
+    rgb = np.zeros((96, 128, 3), np.uint8)
+    rgb[:, :64] = (200, 40, 40)
+    rgb[:, 64:] = (40, 40, 200)
+    labels = superpixels(rgb, count=48)
+    assert labels.shape == (96, 128) and labels.dtype == np.int32
+    assert labels.min() >= 1
+    assert 24 <= len(np.unique(labels)) <= 96
+    left, right = set(np.unique(labels[:, :62])), set(np.unique(labels[:, 66:]))
+    assert not left & right  # no segment crosses the colour edge
+
+
+def box_on_floor(height: int = 240, width: int = 320) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A plain wall above a grey floor, with a red box standing on the floor near the camera.
+
+    Returns the photo and the box's (top, bottom, left, right) pixel bounds.
+    """
+    rng = np.random.default_rng(1)
+    rgb = np.empty((height, width, 3), np.uint8)
+    wall_base = int(0.55 * height)
+    rgb[:wall_base] = (215, 205, 180)
+    rgb[wall_base:] = (110, 110, 115)
+    rgb = np.clip(rgb + rng.normal(0, 2, rgb.shape), 0, 255).astype(np.uint8)
+    box = (int(0.35 * height), int(0.85 * height), int(0.3 * width), int(0.55 * width))
+    rgb[box[0] : box[1], box[2] : box[3]] = (190, 30, 30)
+    return rgb, box
+
+
+def test_upright_box_stands_at_its_ground_contact() -> None:
+    rgb, (top, bottom, left, right) = box_on_floor()
+    inv = estimate_inverse_depth(rgb)
+    box = inv[top + 8 : bottom - 8, left + 8 : right - 8]
+    quarter = box.shape[0] // 4
+    upper, lower = box[:quarter].mean(), box[-quarter:].mean()
+    rows = (np.arange(top + 8, bottom - 8) + 0.5) / inv.shape[0]  # the ground-plane prior alone
+    # pop-up: the box's top is pulled well towards its foot's depth (the prior falls by half)...
+    assert upper / lower > 1.2 * rows[:quarter].mean() / rows[-quarter:].mean()
+    assert upper > 1.3 * rows[:quarter].mean()
+    # ...and it is nearer than the wall beside it at the same height
+    wall = inv[top + 8 : top + 20, right + 30 : right + 60].mean()
+    assert upper > 1.1 * wall

@@ -9,12 +9,15 @@ measured numbers):
    (road edges, floor tiles, shelves) on *both* sides of a common vanishing point inside the frame,
    that point's row is taken as the horizon and everything above it is far. Otherwise the camera is
    assumed to look down on its subject (the horizon above the frame), and the plane spans the image.
-2. **Ground contact.** Upright things (people, furniture, walls, trees) stand on the ground, so their
-   depth is that of the ground where they touch it, not of the row they reach. The ground's
-   appearance is learnt from the strip in front of the camera (bottom centre of the photo, as in
-   appearance-based obstacle detection); per column, the lowest run of pixels that do not look like
-   it marks the contact row, and pixels above it are pulled towards the contact depth. The pull is
-   partial (`CONTACT_WEIGHT`) because the appearance test is crude.
+2. **Ground contact ("pop-up").** Upright things (people, furniture, walls, trees) stand on the
+   ground, so their depth is that of the ground where they touch it, not of the row they reach. The
+   ground's appearance is learnt from the strip in front of the camera (bottom centre of the photo, as
+   in appearance-based obstacle detection); per column, the lowest run of pixels that do not look like
+   it marks the column's contact row. Above it the photo is cut into superpixels (seeded watershed);
+   as in Hoiem's photo pop-up, each one stands where it visibly ends (its bottom row). That bottom is
+   the farthest contact consistent with the photo; the column's contact row is the nearest (a segment
+   hidden behind the lowest obstacle stands behind it). Pixels take a point `CONTACT_WEIGHT` of the
+   way from the first to the second, because the appearance test is crude.
 3. **Sky.** Bright, smooth regions touching the top edge above the horizon, bluish or nearly grey,
    are placed at infinity (inverse depth 0).
 
@@ -52,7 +55,12 @@ GROUND_MAX_DISTANCE = 5.0
 CONTACT_RUN = 0.015
 """Rows of non-ground pixels (fraction of the height) that make an obstacle, not noise."""
 CONTACT_WEIGHT = 0.3
-"""How far pixels above the contact row are pulled to the contact depth (0 = plane only, 1 = upright)."""
+"""Where an upright pixel's contact lies between its segment's bottom (0) and its column's contact (1)."""
+SEGMENTS = 64
+"""Number of seeds of the superpixel segmentation (segments of about 1/64 of the photo: a wall,
+a door or a piece of furniture is one to a few segments)."""
+SEGMENT_BOTTOM_QUANTILE = 0.9
+"""A segment's bottom is this quantile of its pixels' rows (robust to a few stray pixels)."""
 FAR_INVERSE = 1e-3
 """Inverse depth (relative to the nearest, 1) of the farthest non-sky surface."""
 
@@ -170,6 +178,55 @@ def ground_contact_rows(rgb: np.ndarray) -> np.ndarray:
     return np.rint(contact).astype(np.int64)
 
 
+def superpixels(rgb: np.ndarray, count: int = SEGMENTS) -> np.ndarray:
+    """Compact colour segments: a watershed of the CIELAB image seeded on a regular grid.
+
+    Parameters
+    ----------
+    rgb : (h, w, 3) uint8 working image.
+    count : approximate number of segments.
+
+    Returns
+    -------
+    (h, w) int32 labels in 1..n; every pixel belongs to exactly one segment.
+    """
+    h, w = rgb.shape[:2]
+    lab = cv2.cvtColor(cv2.GaussianBlur(rgb, (0, 0), 1.0), cv2.COLOR_RGB2LAB)
+    step = max(2, round(np.sqrt(h * w / max(count, 1))))
+    markers = np.zeros((h, w), np.int32)
+    ys = np.arange(min(step // 2, h - 1), h, step)
+    xs = np.arange(min(step // 2, w - 1), w, step)
+    markers[np.ix_(ys, xs)] = np.arange(1, len(ys) * len(xs) + 1, dtype=np.int32).reshape(len(ys), len(xs))
+    cv2.watershed(np.ascontiguousarray(lab), markers)
+    # watershed lines (-1) join the segment of a neighbour
+    lines = markers <= 0
+    if lines.any():
+        grown = cv2.dilate(np.where(lines, 0, markers).astype(np.float32), np.ones((3, 3), np.uint8))
+        markers[lines] = grown[lines].astype(np.int32)
+        markers[markers <= 0] = 1
+    return markers
+
+
+def segment_bottoms(labels: np.ndarray, quantile: float = SEGMENT_BOTTOM_QUANTILE) -> np.ndarray:
+    """(h, w) float32: for each pixel, the bottom row of its segment (a quantile of the segment's rows).
+
+    Parameters
+    ----------
+    labels : (h, w) non-negative int segment labels.
+    """
+    h, w = labels.shape
+    flat = labels.ravel()
+    rows = np.repeat(np.arange(h), w)
+    order = np.lexsort((rows, flat))
+    sorted_labels, sorted_rows = flat[order], rows[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_labels)) + 1]
+    ends = np.r_[starts[1:], len(sorted_labels)]
+    pick = starts + np.floor(quantile * (ends - starts - 1)).astype(np.int64)
+    bottom = np.zeros(int(flat.max()) + 1, np.float32)
+    bottom[sorted_labels[starts]] = sorted_rows[pick]
+    return bottom[labels]
+
+
 def sky_mask(rgb: np.ndarray, horizon_row: float | None) -> np.ndarray:
     """(h, w) bool: bright, smooth, bluish-or-grey regions above the horizon touching the top edge.
 
@@ -216,9 +273,12 @@ def estimate_inverse_depth(rgb: np.ndarray) -> np.ndarray:
 
     rows = np.arange(h, dtype=np.float32)[:, None] + 0.5
     contact = ground_contact_rows(small).astype(np.float32)[None, :]
-    # pixels above the contact row (and below the horizon) are pulled towards the contact's depth
+    # above its column's contact row (and below the horizon) a pixel is upright: it stands between its
+    # segment's visible bottom (farthest possible contact) and the column's contact (nearest)
+    bottom = segment_bottoms(superpixels(small)) + 0.5
+    bottom = np.minimum(np.maximum(bottom, rows), contact)
     upright = (rows < contact) & (rows >= horizon_row)
-    effective = np.where(upright, (1.0 - CONTACT_WEIGHT) * rows + CONTACT_WEIGHT * contact, rows)
+    effective = np.where(upright, (1.0 - CONTACT_WEIGHT) * bottom + CONTACT_WEIGHT * contact, rows)
     inverse = np.maximum(effective - horizon_row, 0.0) / max(h - horizon_row, 1.0)
     inverse = np.maximum(inverse, FAR_INVERSE)
     inverse = np.broadcast_to(inverse, (h, w)).astype(np.float32)
