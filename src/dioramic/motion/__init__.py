@@ -1,0 +1,105 @@
+"""Camera and object moves: presets, easing, keyframe timeline files.
+
+A motion is any object with ``duration`` (seconds) and ``pose(t) -> Pose`` for 0 <= t <= duration: a
+pure, deterministic function of time that knows nothing of rendering. The renderer samples it at
+``t = i / fps``; the glTF exporter samples the same object for its animation.
+
+    >>> from dioramic.types import Camera, Scene
+    >>> scene = Scene((), Camera.from_fov(64, 48, 40.0), near=1.0, far=8.0, focus=2.0)
+    >>> motion = make_motion("circle", scene, duration=4.0)
+    >>> motion.pose(0.0).camera_position.round(3).tolist()
+    [0.08, 0.0, 0.0]
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+from dioramic.errors import UsageError
+from dioramic.motion.easing import EASINGS, CubicBezier, Easing, easing_names, get_easing
+from dioramic.motion.presets import MOTION_PRESETS, Motion, PresetFactory
+from dioramic.motion.timeline import TIMELINE_SUFFIXES, Timeline, load_timeline, parse_timeline
+from dioramic.types import Scene
+
+__all__ = [
+    "DEFAULT_MOTION",
+    "EASINGS",
+    "MOTION_PRESETS",
+    "TIMELINE_SUFFIXES",
+    "CubicBezier",
+    "Easing",
+    "Motion",
+    "PresetFactory",
+    "Timeline",
+    "describe_motions",
+    "easing_names",
+    "get_easing",
+    "is_timeline_file",
+    "load_timeline",
+    "make_motion",
+    "parse_timeline",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MOTION = "circle"
+"""The move `dioramic run` makes unless told otherwise: a small circle that suits any photo."""
+
+
+def is_timeline_file(spec: str | Path) -> bool:
+    """Whether `spec` names a timeline file (by its suffix) rather than a preset."""
+    return Path(spec).suffix.lower() in TIMELINE_SUFFIXES
+
+
+def make_motion(
+    spec: str | Path,
+    scene: Scene,
+    *,
+    duration: float,
+    amplitude: float | None = None,
+    easing: str | None = None,
+    loop: bool | None = None,
+    fps: float | None = None,
+) -> Motion:
+    """The motion named by `spec`: a preset name, or the path of a timeline file (.yaml, .yml, .json).
+
+    `amplitude` scales the move (None: 1.0, the preset's default strength), `easing` names an easing
+    (None: the preset's or file's default) and `loop` asks for a seamless loop (None: the default).
+    A timeline's own keyframe times set its length; `duration` serves a timeline only when the file
+    implies none (see `parse_timeline`), and `fps` only for keyframes given in frames without an fps.
+    Raises UsageError for an unknown preset or a bad value, InputError for a bad timeline file.
+    """
+    amplitude = 1.0 if amplitude is None else amplitude
+    if not (isinstance(amplitude, int | float) and math.isfinite(amplitude) and amplitude >= 0):
+        raise UsageError(f"the motion's amplitude must be a number >= 0, got {amplitude}")
+    if not (isinstance(duration, int | float) and math.isfinite(duration) and duration > 0):
+        raise UsageError(f"the motion's duration must be a positive number of seconds, got {duration}")
+    if easing is not None:
+        get_easing(easing)  # an unknown easing is the caller's mistake, whatever the spec
+    if isinstance(spec, str) and spec in MOTION_PRESETS:
+        factory = MOTION_PRESETS.get(spec)
+        return factory(scene, duration=duration, amplitude=amplitude, easing=easing, loop=loop)
+    if is_timeline_file(spec):
+        timeline = load_timeline(
+            spec, scene, duration=duration, amplitude=amplitude, easing=easing, loop=loop, fps=fps
+        )
+        if not math.isclose(timeline.duration, duration):
+            log.debug(
+                "timeline %s lasts %.3g s (its own times), not %.3g s", spec, timeline.duration, duration
+            )
+        return timeline
+    raise UsageError(
+        f"unknown motion '{spec}': choose a preset ({', '.join(MOTION_PRESETS.names())}) "
+        f"or give a timeline file ({', '.join(TIMELINE_SUFFIXES)})"
+    )
+
+
+def describe_motions() -> list[tuple[str, str]]:
+    """(name, one-line description) of every registered preset, in registration order."""
+    out = []
+    for name, factory in MOTION_PRESETS.items():
+        doc = (getattr(factory, "__doc__", None) or "").strip()
+        out.append((name, doc.splitlines()[0].strip() if doc else ""))
+    return out
