@@ -93,6 +93,8 @@ class RunOptions:
     edge_threshold: float | None = None
     motion: str | None = None
     amplitude: float | None = None
+    easing: str | None = None
+    loop: bool | None = None
     size: tuple[int, int] | None = None
     fps: int = 30
     duration: float = 5.0
@@ -201,6 +203,21 @@ OPTIONS: tuple[Option, ...] = (
         metavar="X",
     ),
     Option(
+        "easing",
+        ("--easing",),
+        "timing of the preset: linear, ease-in, ease-out, ease-in-out, ease, sine or "
+        "cubic-bezier(x1,y1,x2,y2) (default: the preset's)",
+        "motion",
+        metavar="NAME",
+    ),
+    Option(
+        "loop",
+        ("--loop",),
+        "make the move end where it starts (open presets go out and back)",
+        "motion",
+        parse=None,
+    ),
+    Option(
         "size",
         ("--size",),
         "video size (default: long side 1280, the photo's aspect)",
@@ -264,8 +281,12 @@ def add_options(parser: argparse.ArgumentParser, groups: Sequence[str]) -> None:
             if opt.group != group:
                 continue
             default = _default_of(opt.field)
-            if opt.parse is None:
-                section.add_argument(*opt.flags, dest=opt.field, action="store_false", help=opt.help)
+            if opt.parse is None:  # a switch that turns the default around
+                action = "store_false" if default is True else "store_const"
+                extra = {"const": True} if action == "store_const" else {}
+                section.add_argument(
+                    *opt.flags, dest=opt.field, action=action, default=default, help=opt.help, **extra
+                )
                 continue
             help_text = opt.help
             if default is not None and not isinstance(default, tuple):

@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from dioramic.config import RunOptions, video_size
@@ -125,7 +125,8 @@ def run_photo(
     t0 = time.perf_counter()
     stage("rendering the video")
     motion = make_motion_for(scene, options)
-    settings = render_settings(options, photo)
+    # a timeline file sets its own length; presets last --duration
+    settings = replace(render_settings(options, photo), duration=motion.duration)
     report = render_video(scene, motion, folder / "video.mp4", settings, progress=True)
     files.append(folder / "video.mp4")
     timings["video"] = time.perf_counter() - t0
