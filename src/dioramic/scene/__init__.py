@@ -1,0 +1,198 @@
+"""The 3D scene: the depth map turned into a textured triangle mesh seen by the photo's camera.
+
+    >>> from dioramic.scene import SceneOptions, build_scene   # doctest: +SKIP
+    >>> scene = build_scene(photo, depth, SceneOptions(max_triangles=100_000))  # doctest: +SKIP
+
+How (one module per step):
+
+1. `lattice`: the depth map is sampled on a vertex lattice of about `mesh_resolution` cells along the
+   long side whose outer ring lies on the image's edges, so the mesh covers the whole frame; lattice
+   edges across a depth discontinuity are *cut* (a scale-free test that never cuts a plane, however
+   steep: see `dioramic.scene.lattice`).
+2. `quadtree`: flat regions are merged into large cells (a restricted quadtree, crack-free), cut
+   regions keep one cell per lattice cell; the merge tolerance rises from `planar_tolerance` until the
+   mesh fits `max_triangles` (and the lattice is coarsened if the cuts alone do not fit).
+3. `triangulate`: triangles, counter-clockwise as seen from the camera; those straddling a cut are
+   moved onto the far side so nothing joins foreground and background and nothing leaves a hole.
+
+Every vertex is unprojected through the photo's camera and its UV is its own projection into the
+photo (glTF convention), so seen from the photo's camera the textured mesh reproduces the photo
+exactly, whatever the decimation did.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from dioramic.camera import camera_for_photo, unproject_pixels
+from dioramic.errors import InputError, UsageError
+from dioramic.scene.lattice import Lattice, find_cuts, lattice_layout, sample_lattice
+from dioramic.scene.quadtree import Plan, Quadtree, plan_within_budget
+from dioramic.scene.triangulate import Triangles, triangulate
+from dioramic.types import Camera, DepthMap, Mesh, Photo, Scene
+
+__all__ = ["MESH_NAME", "SceneOptions", "build_scene", "texture_image"]
+
+log = logging.getLogger(__name__)
+
+MESH_NAME = "surface"
+"""Name of the single mesh layer `build_scene` makes (node and mesh name in exports)."""
+
+_MIN_TRIANGLES = 2
+_FOCUS_BOX = (0.3, 0.7)  # central part of the frame (fraction of width and height) the focus looks at
+
+
+@dataclass(frozen=True)
+class SceneOptions:
+    """How `build_scene` turns a photo and its depth into a mesh."""
+
+    max_triangles: int = 200_000
+    """Triangle budget: flat regions are merged until the mesh has at most this many triangles."""
+    edge_threshold: float = 0.08
+    """Depth discontinuity threshold, scale-free: an edge of the mesh is cut where the depth jumps by
+    more than this ratio beyond what the surface's slope on either side explains (0.08: 8 % farther).
+    A plane never counts as a jump however steep it is; a 1 m -> 3 m step is 2.0."""
+    planar_tolerance: float = 0.005
+    """Relative depth error (0.005 = 0.5 %: under a pixel of parallax for usual camera moves) allowed
+    when merging flat regions into large triangles; raised automatically when the mesh would exceed
+    `max_triangles`."""
+    mesh_resolution: int = 1536
+    """Vertex lattice cells along the photo's long side before merging (at most one per depth pixel):
+    the finest detail of the mesh, kept along depth edges."""
+    fov: float | None = None
+    """Horizontal field of view of the photo in degrees; None: from EXIF, else a 28 mm-equivalent lens
+    (see `dioramic.camera.camera_for_photo`)."""
+    texture_max_size: int = 4096
+    """Longest side of the texture in pixels; larger photos are downscaled for the texture."""
+
+    def __post_init__(self) -> None:
+        if self.max_triangles < _MIN_TRIANGLES:
+            raise UsageError(
+                f"the triangle budget must be at least {_MIN_TRIANGLES}, got {self.max_triangles}"
+            )
+        if not (math.isfinite(self.edge_threshold) and self.edge_threshold > 0):
+            raise UsageError(f"the edge threshold must be a positive ratio, got {self.edge_threshold}")
+        if not (math.isfinite(self.planar_tolerance) and self.planar_tolerance > 0):
+            raise UsageError(f"the planar tolerance must be positive, got {self.planar_tolerance}")
+        if self.mesh_resolution < 1:
+            raise UsageError(f"the mesh resolution must be at least 1, got {self.mesh_resolution}")
+        if self.texture_max_size < 1:
+            raise UsageError(f"the texture size must be at least 1 pixel, got {self.texture_max_size}")
+
+
+def texture_image(photo: Photo, max_size: int) -> np.ndarray:
+    """The photo as a texture: (Ht, Wt, 3) uint8, or (Ht, Wt, 4) with its alpha, long side <= max_size."""
+    image = photo.rgb if photo.alpha is None else np.dstack([photo.rgb, photo.alpha])
+    long_side = max(photo.width, photo.height)
+    if long_side <= max_size:
+        return image
+    import cv2
+
+    scale = max_size / long_side
+    size = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
+    return cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
+
+
+def _check_inputs(photo: Photo, depth: DepthMap) -> np.ndarray:
+    values = depth.depth
+    if not np.isfinite(values).all() or not (values > 0).all():
+        raise InputError("the depth map must be finite and > 0 everywhere (larger = farther)")
+    ph, pw = photo.height, photo.width
+    dh, dw = depth.shape
+    if abs(dw / dh - pw / ph) > 0.01 * (pw / ph) + 1.0 / min(dh, dw):
+        raise InputError(f"the depth map ({dw}x{dh}) does not have the photo's aspect ratio ({pw}x{ph})")
+    return values
+
+
+def _plan(depth: np.ndarray, options: SceneOptions) -> tuple[Lattice, np.ndarray, np.ndarray, Quadtree, Plan]:
+    """Lattice, cuts, tree and plan: the finest lattice whose cuts fit the triangle budget."""
+    height, width = depth.shape
+    resolution = min(options.mesh_resolution, max(width, height))
+    while True:
+        cells_x, cells_y, levels = lattice_layout(width, height, resolution)
+        lattice = sample_lattice(depth, cells_x, cells_y, options.edge_threshold)
+        cut_x, cut_y = find_cuts(lattice, options.edge_threshold)
+        tree = Quadtree(lattice.z, lattice.u, lattice.v, cut_x, cut_y, levels)
+        plan = plan_within_budget(tree, options.planar_tolerance, options.max_triangles)
+        if plan is not None:
+            log.debug("mesh lattice %dx%d cells, %d triangles", cells_x, cells_y, plan.triangles)
+            return lattice, cut_x, cut_y, tree, plan
+        if resolution <= 1:  # pragma: no cover - a 1x1 lattice has 2 triangles <= any valid budget
+            raise RuntimeError("cannot meet the triangle budget")
+        log.info(
+            "the depth edges need more than %d triangles at %d cells; coarsening the mesh lattice",
+            options.max_triangles,
+            resolution,
+        )
+        resolution = max(1, resolution // 2)
+
+
+def _vertices(lattice: Lattice, tris: Triangles, camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compact vertex positions (N, 3) float32, UVs (N, 2) float32 and faces (M, 3) uint32."""
+    lattice_size = lattice.z.size
+    used, faces = np.unique(tris.faces, return_inverse=True)
+    lattice_id, is_copy = used, used >= lattice_size
+    if is_copy.any():
+        copy = np.where(is_copy, used - lattice_size, 0)
+        lattice_id = np.where(is_copy, tris.copy_source[copy], used)
+    row, col = np.divmod(lattice_id, lattice.shape[1])
+    z = lattice.z[row, col]
+    if is_copy.any():
+        z = np.where(is_copy, tris.copy_z[copy], z)
+    u, v = lattice.u[col], lattice.v[row]
+    cam = camera.resized(lattice.width, lattice.height)
+    positions = unproject_pixels(u, v, 1.0 / z, cam).astype(np.float32)
+    uvs = np.stack([u / lattice.width, v / lattice.height], axis=1).astype(np.float32)
+    return positions, uvs, faces.reshape(-1, 3).astype(np.uint32)
+
+
+def _focus(lattice: Lattice) -> float:
+    """Subject depth: the median depth of the central part of the frame."""
+    lo, hi = _FOCUS_BOX
+    cols = (lattice.u >= lo * lattice.width) & (lattice.u <= hi * lattice.width)
+    rows = (lattice.v >= lo * lattice.height) & (lattice.v <= hi * lattice.height)
+    central = lattice.z[np.ix_(rows, cols)] if rows.any() and cols.any() else lattice.z
+    return float(1.0 / np.median(central))
+
+
+def build_scene(photo: Photo, depth: DepthMap, options: SceneOptions | None = None) -> Scene:
+    """Build the textured 3D scene of `photo` from its depth.
+
+    Parameters
+    ----------
+    photo
+        The photo; its camera comes from `options.fov`, its EXIF focal length or the default lens.
+    depth
+        (H, W) float32 depth, metres along the optical axis (> 0), at the photo's size or any size of
+        the same aspect ratio.
+    options
+        Triangle budget, edge threshold, texture size... (`SceneOptions`).
+
+    Returns
+    -------
+    A `Scene` with one mesh layer named `MESH_NAME`, the photo's camera, and the depths (metres) of
+    the nearest and farthest geometry and of the subject (the median depth of the central part of
+    the frame, which motions pivot around).
+    """
+    options = options or SceneOptions()
+    values = _check_inputs(photo, depth)
+    camera = camera_for_photo(photo, options.fov)
+    lattice, cut_x, cut_y, tree, plan = _plan(values, options)
+    tris = triangulate(tree, plan, lattice.z, cut_x, cut_y)
+    positions, uvs, faces = _vertices(lattice, tris, camera)
+    mesh = Mesh(
+        name=MESH_NAME,
+        vertices=positions,
+        uvs=uvs,
+        faces=faces,
+        texture=texture_image(photo, options.texture_max_size),
+    )
+    vertex_depth = -positions[:, 2]
+    near, far = float(vertex_depth.min()), float(vertex_depth.max())
+    focus = min(max(_focus(lattice), near), far)
+    log.info("scene: %d vertices, %d triangles, depth %.2f..%.2f m", len(positions), len(faces), near, far)
+    return Scene(meshes=(mesh,), camera=camera, near=near, far=far, focus=focus)

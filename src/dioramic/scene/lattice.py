@@ -1,0 +1,226 @@
+"""The vertex lattice of the mesh: depth sampled on a grid that covers the whole frame, and its cuts.
+
+A lattice of ``cells_x`` x ``cells_y`` cells has (cells_y + 1, cells_x + 1) vertices. Its inner
+vertices sit exactly on pixel centres of the depth map (the nearest one to an even spacing), so that
+they carry a measured depth, never an interpolated one; its outer ring sits on the edges of the image
+(u = 0 or W, v = 0 or H) so that the mesh covers the frame to its border. The outer ring's depth
+continues the plane of the two inner vertices next to it (in inverse depth, where planes are affine),
+or copies the border pixel's depth where the depth is not planar there.
+
+Positions are a tensor product (one u per column, one v per row), so every lattice row and column is
+a straight line in the image and every cell is an axis-aligned rectangle.
+
+Discontinuities are found on lattice edges in inverse depth z = 1/d, in which a plane seen by a
+pinhole camera is affine in (u, v): along a line of vertices its slope is constant, however steep
+(grazing) the plane. An edge is cut when its jump is not explained by the slope on either side of it
+(measured over the two vertices before it or the two after it)::
+
+    residual = min(|s - s_before|, |s - s_after|) * du / min(z_p, z_q) > threshold
+
+where s is the edge's own slope. The measure is scale-free (a relative depth ratio: a 1 m -> 3 m
+step gives 2.0, a 10 % step 0.1) and exactly zero on any plane. Two steps come before it:
+
+* blurred steps (upsampled network depth ramps over a few pixels) are sharpened: a vertex lying
+  between two surfaces that disagree by more than the threshold at its place, on neither of them,
+  takes the depth of the nearer one, so the step is cut along one closed line instead of leaving a
+  stretched "rubber sheet" or a ragged tear;
+* afterwards, groups of fewer than a handful of cut edges (specks of a noisy depth map) are not cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Inner vertices per side needed before the outer ring extrapolates rather than copying a pixel.
+_MIN_INNER_FOR_EXTRAPOLATION = 3
+# Half-width (in vertices) of the window in which a blurred depth step is sharpened.
+_SNAP_RADIUS = 4
+# Chains of touching cut edges shorter than this are noise and are not cut.
+_MIN_CUT_EDGES = 6
+
+
+@dataclass(frozen=True)
+class Lattice:
+    """Depth sampled on the mesh's vertex lattice."""
+
+    u: np.ndarray
+    """(w,) float64 column positions in depth-map pixels (0 and W at the ends, pixel centres inside)."""
+    v: np.ndarray
+    """(h,) float64 row positions in depth-map pixels (0 and H at the ends, pixel centres inside)."""
+    z: np.ndarray
+    """(h, w) float64 inverse depth (1/metres) at each vertex, > 0."""
+    width: int
+    """Width W of the depth map the lattice was sampled from, in pixels."""
+    height: int
+    """Height H of the depth map the lattice was sampled from, in pixels."""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(h, w): vertex rows and columns."""
+        return (int(self.z.shape[0]), int(self.z.shape[1]))
+
+
+def lattice_layout(width: int, height: int, resolution: int, max_cell: int = 64) -> tuple[int, int, int]:
+    """Cells (cells_x, cells_y) and quadtree levels for a `width` x `height` depth map.
+
+    The long side gets about `resolution` cells (never more than one per pixel); both counts are
+    multiples of 2**levels (the size of the largest cell the decimation can merge, at most
+    `max_cell`), chosen so that cells stay within 10 % of square.
+
+    >>> lattice_layout(4000, 3000, 1024)
+    (1024, 768, 6)
+    >>> lattice_layout(16, 16, 1024)
+    (16, 16, 4)
+    """
+    long_side = max(width, height)
+    pixels_per_cell = max(1.0, long_side / max(1, resolution))
+    target_x, target_y = width / pixels_per_cell, height / pixels_per_cell
+    size = 1
+    while size * 2 <= max_cell:
+        size *= 2
+    while size > 1:
+        nx = int(min(max(1, round(target_x / size)), width // size))
+        ny = int(min(max(1, round(target_y / size)), height // size))
+        fits = width // size >= 1 and height // size >= 1
+        close = abs(nx * size - target_x) <= 0.1 * target_x and abs(ny * size - target_y) <= 0.1 * target_y
+        if fits and close:
+            return nx * size, ny * size, size.bit_length() - 1
+        size //= 2
+    return max(1, round(target_x)), max(1, round(target_y)), 0
+
+
+def _positions(cells: int, pixels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (cells + 1,) and the depth-map pixel index (cells + 1,) each vertex samples."""
+    index = np.floor(np.arange(cells + 1) * (pixels / cells)).astype(np.int64)
+    index = np.clip(index, 0, pixels - 1)
+    pos = index + 0.5
+    pos[0], pos[-1] = 0.0, float(pixels)
+    return pos, index
+
+
+def _extend_border(z: np.ndarray, pos: np.ndarray, threshold: float) -> None:
+    """Continue the plane of the inner vertices to the outer columns of `z` (in place, axis 1)."""
+    w = z.shape[1]
+    if w - 2 < _MIN_INNER_FOR_EXTRAPOLATION:
+        return
+    for outer, a, b, c in ((0, 1, 2, 3), (w - 1, w - 2, w - 3, w - 4)):
+        slope_ab = (z[:, b] - z[:, a]) / (pos[b] - pos[a])
+        slope_bc = (z[:, c] - z[:, b]) / (pos[c] - pos[b])
+        za = z[:, a]
+        planar = np.abs(slope_ab - slope_bc) * abs(pos[b] - pos[a]) <= threshold * np.minimum(za, z[:, b])
+        extended = za + slope_ab * (pos[outer] - pos[a])
+        ok = planar & (extended > 0.05 * za) & (extended < 20.0 * za)
+        z[:, outer] = np.where(ok, extended, z[:, outer])
+
+
+def sample_lattice(depth: np.ndarray, cells_x: int, cells_y: int, threshold: float) -> Lattice:
+    """Sample an (H, W) depth map (metres, > 0) on a lattice of `cells_x` x `cells_y` cells.
+
+    `threshold` is the edge threshold: the outer ring only extrapolates where the inner vertices are
+    planar by that measure.
+    """
+    height, width = depth.shape
+    if not (1 <= cells_x <= width and 1 <= cells_y <= height):
+        raise ValueError(f"a {width}x{height} depth map cannot have {cells_x}x{cells_y} lattice cells")
+    u, cols = _positions(cells_x, width)
+    v, rows = _positions(cells_y, height)
+    z = 1.0 / depth[rows[:, None], cols[None, :]].astype(np.float64)
+    _snap_blurred_steps(z[1:-1, 1:-1], u[1:-1], v[1:-1], threshold)  # inner vertices: measured depth
+    _extend_border(z, u, threshold)
+    _extend_border(z.T, v, threshold)
+    return Lattice(u=u, v=v, z=z, width=int(width), height=int(height))
+
+
+def _snap_along(z: np.ndarray, pos: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Snapped values and step strength (0 where no snap) of blurred steps along axis 1 of `z`."""
+    r = _SNAP_RADIUS
+    w = z.shape[1]
+    snapped, strength = z.copy(), np.zeros(z.shape)
+    if w < 2 * r + 5:
+        return snapped, strength
+    j = np.arange(r + 2, w - r - 2)  # both surfaces need two vertices beyond the window
+
+    def side(end: np.ndarray, beyond: np.ndarray) -> np.ndarray:
+        """The surface at `end`, continued to j with its slope over [beyond, end]."""
+        slope = (z[:, end] - z[:, beyond]) / (pos[end] - pos[beyond])
+        extended = z[:, end] + slope * (pos[j] - pos[end])
+        return np.where(extended > 0.5 * z[:, end], extended, z[:, end])
+
+    left, right = side(j - r, j - r - 2), side(j + r, j + r + 2)
+    step = np.abs(left - right) / np.minimum(left, right)
+    here = z[:, j]
+    to_left, to_right = np.abs(np.log(here / left)), np.abs(np.log(here / right))
+    between = (here - left) * (here - right) < 0
+    flying = (step > threshold) & between & (np.minimum(to_left, to_right) > 0.25 * threshold)
+    snapped[:, j] = np.where(to_left <= to_right, left, right)
+    strength[:, j] = np.where(flying, step, 0.0)
+    return snapped, strength
+
+
+def _snap_blurred_steps(z: np.ndarray, u: np.ndarray, v: np.ndarray, threshold: float) -> None:
+    """Sharpen depth steps blurred over a few vertices (in place).
+
+    A vertex whose neighbourhood (r vertices either way, along a row or a column) holds a step (the
+    surfaces on either side, continued to it, disagree by more than `threshold`) while its own depth
+    lies between them, on neither (a "flying" vertex), takes the depth of the nearer surface,
+    along the direction where the step is strongest. Vertices on a plane, a crease or either side of
+    a sharp step keep their depth. Sharpened, a step is cut along a closed line like a sharp one.
+    """
+    by_row, row_strength = _snap_along(z, u, threshold)
+    by_col, col_strength = _snap_along(z.T, v, threshold)
+    by_col, col_strength = by_col.T, col_strength.T
+    use_col = col_strength > row_strength
+    use_row = (row_strength > 0) & ~use_col
+    z[use_row] = by_row[use_row]
+    z[use_col] = by_col[use_col]
+
+
+def _cuts_along(z: np.ndarray, pos: np.ndarray, threshold: float) -> np.ndarray:
+    """(h, w - 1) bool: which edges between columns j and j + 1 of `z` are cut (see module doc)."""
+    w = z.shape[1]
+    du = np.diff(pos)
+    slope = np.diff(z, axis=1) / du
+    residual = np.full(slope.shape, np.inf)
+    if w >= 4:
+        # slope over [k, k + 2]; the edge j is predicted by [j - 2, j] (before) and [j + 1, j + 3] (after)
+        wide = (z[:, 2:] - z[:, :-2]) / (pos[2:] - pos[:-2])
+        residual[:, 2:] = np.abs(slope[:, 2:] - wide[:, :-1])
+        residual[:, :-2] = np.minimum(residual[:, :-2], np.abs(slope[:, :-2] - wide[:, 1:]))
+    # edges with no prediction on either side (tiny lattices) fall back to the plain jump
+    residual = np.where(np.isinf(residual), np.abs(slope), residual)
+    return residual * du > threshold * np.minimum(z[:, :-1], z[:, 1:])
+
+
+def _drop_short_cuts(cut_x: np.ndarray, cut_y: np.ndarray, min_edges: int) -> None:
+    """Remove (in place) groups of fewer than `min_edges` cut edges (edges of a common cell or of
+    neighbouring cells form a group): speckle of a noisy depth map, which would tear small holes
+    inside surfaces."""
+    from scipy import ndimage
+
+    h, w = cut_y.shape[0] + 1, cut_x.shape[1] + 1
+    raster = np.zeros((2 * h - 1, 2 * w - 1), bool)  # vertices at even positions, edges between
+    raster[0::2, 1::2] = cut_x
+    raster[1::2, 0::2] = cut_y
+    # edges of one cell (opposite sides included) are 2 raster steps apart: grow each by one step
+    grown = ndimage.binary_dilation(raster, structure=np.ones((3, 3), bool))
+    labels, count = ndimage.label(grown, structure=np.ones((3, 3), bool))
+    if not count:
+        return
+    sizes = np.bincount(labels[raster], minlength=count + 1)  # cut edges per group
+    short = sizes < min_edges
+    short[0] = False
+    cut_x &= ~short[labels[0::2, 1::2]]
+    cut_y &= ~short[labels[1::2, 0::2]]
+
+
+def find_cuts(lattice: Lattice, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cut edges of the lattice: (h, w - 1) bool between columns, (h - 1, w) bool between rows.
+
+    Isolated specks (chains of fewer than a few edges) are not cut: they are noise, not outlines.
+    """
+    across_columns = _cuts_along(lattice.z, lattice.u, threshold)
+    across_rows = _cuts_along(lattice.z.T, lattice.v, threshold).T
+    _drop_short_cuts(across_columns, across_rows, _MIN_CUT_EDGES)
+    return across_columns, across_rows

@@ -1,0 +1,157 @@
+"""Triangles of a quadtree plan, as indices into the lattice (see `dioramic.scene.quadtree`).
+
+Vertex ids: a lattice vertex (row r, column c) is ``r * w + c``; a copy of lattice vertex ``i``
+pushed back behind a cut is ``h * w + k`` where ``copies.source[k] == i``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dioramic.scene.quadtree import Plan, Quadtree
+
+
+@dataclass(frozen=True)
+class Triangles:
+    """The triangulation of one plan."""
+
+    faces: np.ndarray
+    """(M, 3) int64 vertex ids (lattice ids, then copies), counter-clockwise seen from the camera."""
+    copy_source: np.ndarray
+    """(K,) int64 lattice id each copy duplicates (same image position)."""
+    copy_z: np.ndarray
+    """(K,) float64 inverse depth of each copy: that of the farthest corner it was pushed back to."""
+
+
+def _leaf_triangles(tree: Quadtree, plan: Plan, z: np.ndarray) -> list[np.ndarray]:
+    """Triangles of the leaves of level >= 1: two per plain leaf, a fan where a neighbour is finer."""
+    w = z.shape[1]
+    zf = z.ravel()
+    out: list[np.ndarray] = []
+    for level, leaves, flags in tree.leaves(plan.split):
+        s = 2**level
+        iy, ix = np.nonzero(leaves)
+        if not len(iy):
+            continue
+        fl = flags[:, iy, ix]
+        r0, c0 = iy * s, ix * s
+        r1, c1, rm, cm = r0 + s, c0 + s, r0 + s // 2, c0 + s // 2
+        tl, tr, bl, br = r0 * w + c0, r0 * w + c1, r1 * w + c0, r1 * w + c1
+        centre = rm * w + cm
+        plain = ~fl.any(axis=0)
+        # two triangles, along the diagonal whose midpoint is nearer the block's centre sample
+        zc = zf[centre]
+        use_ad = np.abs(zc - 0.5 * (zf[tl] + zf[br])) <= np.abs(zc - 0.5 * (zf[tr] + zf[bl]))
+        p = plain & use_ad
+        q = plain & ~use_ad
+        out += [
+            np.stack([tl[p], bl[p], br[p]], 1),
+            np.stack([tl[p], br[p], tr[p]], 1),
+            np.stack([tl[q], bl[q], tr[q]], 1),
+            np.stack([tr[q], bl[q], br[q]], 1),
+        ]
+        # fans: the boundary TL -> BL -> BR -> TR -> TL is counter-clockwise on the displayed image
+        fan = ~plain
+        mids = (rm * w + c0, r1 * w + cm, rm * w + c1, r0 * w + cm)
+        sides = ((tl, bl), (bl, br), (br, tr), (tr, tl))
+        for (start, end), mid, flag in zip(sides, mids, fl, strict=True):
+            one, two = fan & ~flag, fan & flag
+            out += [
+                np.stack([centre[one], start[one], end[one]], 1),
+                np.stack([centre[two], start[two], mid[two]], 1),
+                np.stack([centre[two], mid[two], end[two]], 1),
+            ]
+    return out
+
+
+def _fine_triangles(
+    iy: np.ndarray, ix: np.ndarray, z: np.ndarray, cut_x: np.ndarray, cut_y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two triangles per level-0 cell and, per triangle, which of its edges (01, 12, 20) are uncut.
+
+    The diagonal is chosen to leave the fewest triangles across a cut, then the smaller depth jump.
+    """
+    w = z.shape[1]
+    zf = z.ravel()
+    a = iy * w + ix
+    b, c = a + 1, a + w
+    d = c + 1
+    top, bottom = ~cut_x[iy, ix], ~cut_x[iy + 1, ix]
+    left, right = ~cut_y[iy, ix], ~cut_y[iy, ix + 1]
+    # a diagonal is continuous when a path of two uncut edges joins its ends around the cell
+    ok_ad = (left & bottom) | (top & right)
+    ok_bc = (top & left) | (right & bottom)
+    span_ad = (~(left & bottom)).astype(np.int8) + ~(top & right)
+    span_bc = (~(top & left)).astype(np.int8) + ~(right & bottom)
+    jump_ad = np.abs(zf[a] - zf[d]) / np.minimum(zf[a], zf[d])
+    jump_bc = np.abs(zf[b] - zf[c]) / np.minimum(zf[b], zf[c])
+    use_ad = (span_ad < span_bc) | ((span_ad == span_bc) & (jump_ad <= jump_bc))
+    p, q = use_ad, ~use_ad
+    faces = np.concatenate(
+        [
+            np.stack([a[p], c[p], d[p]], 1),
+            np.stack([a[p], d[p], b[p]], 1),
+            np.stack([a[q], c[q], b[q]], 1),
+            np.stack([b[q], c[q], d[q]], 1),
+        ]
+    )
+    ok = np.concatenate(
+        [
+            np.stack([left[p], bottom[p], ok_ad[p]], 1),
+            np.stack([ok_ad[p], right[p], top[p]], 1),
+            np.stack([left[q], ok_bc[q], top[q]], 1),
+            np.stack([ok_bc[q], bottom[q], right[q]], 1),
+        ]
+    )
+    return faces, ok
+
+
+def _push_behind_cuts(
+    faces: np.ndarray, ok: np.ndarray, z: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Replace the corners of cut triangles that are not joined to the farthest corner by copies.
+
+    Returns the new faces (copies numbered from z.size), the copies' lattice sources and their
+    inverse depths (each copy takes the farthest depth among the triangles it serves).
+    """
+    crossing = ~ok.all(axis=1)
+    if not crossing.any():
+        return faces, np.zeros(0, np.int64), np.zeros(0, np.float64)
+    tri = faces[crossing]
+    joined = ok[crossing]
+    n = len(tri)
+    adjacency = np.zeros((n, 3, 3), bool)
+    for (i, j), k in zip(((0, 1), (1, 2), (2, 0)), range(3), strict=True):
+        adjacency[:, i, j] = adjacency[:, j, i] = joined[:, k]
+    zc = z.ravel()[tri]
+    far = np.argmin(zc, axis=1)
+    rows = np.arange(n)
+    moved = np.zeros((n, 3), bool)
+    for k in range(3):
+        other = 3 - far - k  # the third corner (meaningful where k != far)
+        other = np.clip(other, 0, 2)
+        reach = adjacency[rows, far, k] | (adjacency[rows, far, other] & adjacency[rows, other, k])
+        moved[:, k] = (far != k) & ~reach
+    t_idx, k_idx = np.nonzero(moved)
+    sources = tri[t_idx, k_idx]
+    target_z = zc[rows, far][t_idx]
+    unique, inverse = np.unique(sources, return_inverse=True)
+    copy_z = np.full(len(unique), np.inf)
+    np.minimum.at(copy_z, inverse, target_z)
+    tri = tri.copy()
+    tri[t_idx, k_idx] = z.size + inverse
+    out = faces.copy()
+    out[crossing] = tri
+    return out, unique.astype(np.int64), copy_z
+
+
+def triangulate(tree: Quadtree, plan: Plan, z: np.ndarray, cut_x: np.ndarray, cut_y: np.ndarray) -> Triangles:
+    """All triangles of `plan` over the lattice inverse depth `z` (h, w) with its cuts."""
+    parts = _leaf_triangles(tree, plan, z)
+    iy, ix = tree.fine_cells(plan)
+    fine, ok = _fine_triangles(iy, ix, z, cut_x, cut_y)
+    fine, copy_source, copy_z = _push_behind_cuts(fine, ok, z)
+    faces = np.concatenate([*parts, fine]).astype(np.int64) if parts else fine.astype(np.int64)
+    return Triangles(faces=faces.reshape(-1, 3), copy_source=copy_source, copy_z=copy_z)
