@@ -1,0 +1,328 @@
+"""Film a scene: poses from a motion -> frames from the OpenGL renderer -> a video file.
+
+`render_video` renders on a worker thread (which owns the OpenGL context) while the calling thread
+encodes its frames, fed through a small bounded queue, so the two overlap; `render_frames` yields
+the frames for callers that handle them themselves. A motion is anything with ``duration`` (seconds) and
+``pose(t) -> Pose``; frame i is the pose at ``t = i / fps`` and there are ``round(duration * fps)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from dioramic.errors import UsageError
+from dioramic.render.opengl import GLRenderer
+from dioramic.render.video import open_writer
+from dioramic.types import Pose, Scene
+
+__all__ = ["MotionLike", "RenderReport", "RenderSettings", "frame_times", "render_frames", "render_video"]
+
+logger = logging.getLogger(__name__)
+
+_QUEUE_FRAMES = 3
+"""Frames the render thread may have waiting for the encoder (each is width * height * 3 bytes)."""
+
+
+class MotionLike(Protocol):
+    """What the renderer needs from a motion: its length and a pose for every instant."""
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        ...
+
+    def pose(self, t: float) -> Pose:
+        """The pose at `t` seconds, 0 <= t <= duration."""
+        ...
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """How to film a scene."""
+
+    width: int = 1280
+    """Output width in pixels (per eye for stereo='sbs', whose frames are twice as wide)."""
+    height: int = 720
+    """Output height in pixels."""
+    fps: float = 30.0
+    """Frames per second."""
+    duration: float = 5.0
+    """Length in seconds: round(duration * fps) frames. Past the motion's own duration, its last
+    pose is held."""
+    supersample: int = 2
+    """Anti-aliasing: each output pixel averages supersample x supersample samples (1 = off)."""
+    background: tuple[int, int, int] = (0, 0, 0)
+    """RGB colour (0..255) where no geometry is."""
+    crf: int | None = None
+    """Encoder quality for .mp4 (0-51) / .webm (0-63), lower = better; None: the writer's default."""
+    preset: str | None = None
+    """x264 speed preset for .mp4 ('ultrafast' .. 'veryslow'); None: 'veryfast'."""
+    stereo: Literal["sbs", "anaglyph"] | None = None
+    """None: one view; 'sbs': left and right eye side by side; 'anaglyph': red-cyan."""
+    eye_separation: float = 0.03
+    """Stereo only: distance between the eyes as a fraction of scene.focus (the focus plane has zero
+    parallax, nearer things come out of the screen)."""
+    mipmaps: bool | None = None
+    """Trilinear texture filtering from mipmaps (False: bilinear, faster on a CPU, may shimmer when
+    minified; None: mipmaps only for textures larger than the supersampled frame)."""
+    backend: str = "egl"
+    """OpenGL context backend, see `dioramic.render.context.create_context`."""
+
+    def __post_init__(self) -> None:
+        if not (16 <= self.width <= 8192 and 16 <= self.height <= 8192):
+            raise UsageError(f"the video size must be within 16..8192 pixels, got {self.width}x{self.height}")
+        if not 0.0 < self.fps <= 240.0:
+            raise UsageError(f"fps must be within (0, 240], got {self.fps}")
+        if not 0.0 < self.duration <= 3600.0:
+            raise UsageError(f"duration must be within (0, 3600] seconds, got {self.duration}")
+        if round(self.duration * self.fps) < 1:
+            raise UsageError(f"{self.duration} s at {self.fps} fps is less than one frame")
+        if not 1 <= self.supersample <= 4:
+            raise UsageError(f"supersample must be within 1..4, got {self.supersample}")
+        if self.stereo not in (None, "sbs", "anaglyph"):
+            raise UsageError(f"stereo must be 'sbs' or 'anaglyph', got '{self.stereo}'")
+        if not 0.0 < self.eye_separation <= 0.5:
+            raise UsageError(f"eye_separation must be within (0, 0.5], got {self.eye_separation}")
+
+    @property
+    def frame_count(self) -> int:
+        return round(self.duration * self.fps)
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """(width, height) of the frames written (twice the width for side-by-side stereo)."""
+        return (2 * self.width if self.stereo == "sbs" else self.width, self.height)
+
+    def codec_options(self) -> dict[str, Any]:
+        """The writer options these settings set (crf, preset), for `open_writer`."""
+        options: dict[str, Any] = {}
+        if self.crf is not None:
+            options["crf"] = self.crf
+        if self.preset is not None:
+            options["preset"] = self.preset
+        return options
+
+
+@dataclass(frozen=True)
+class RenderReport:
+    """What `render_video` did."""
+
+    output: Path
+    """The file (or folder of PNG frames) written."""
+    frames: int
+    """Frames written."""
+    width: int
+    """Width of the frames written, pixels (an odd width is cropped by one for .mp4/.webm)."""
+    height: int
+    """Height of the frames written, pixels."""
+    fps: float
+    """Frames per second."""
+    render_seconds: float
+    """Time the render thread spent drawing and reading back frames."""
+    encode_seconds: float
+    """Time spent encoding and writing frames (overlapping the rendering)."""
+    total_seconds: float
+    """Wall-clock time from start to the finished output."""
+    uncovered: tuple[float, ...] = field(repr=False)
+    """Per frame, the fraction (0..1) of the image no geometry covers (the background shows)."""
+
+    @property
+    def max_uncovered(self) -> float:
+        return max(self.uncovered, default=0.0)
+
+
+def frame_times(settings: RenderSettings, motion: MotionLike) -> list[float]:
+    """Time in seconds of each frame: i / fps, held at the motion's end if it is shorter."""
+    times = [i / settings.fps for i in range(settings.frame_count)]
+    if times[-1] > motion.duration + 1.0 / settings.fps:
+        logger.warning(
+            "the video lasts %.2f s but the motion %.2f s: holding its last pose",
+            settings.duration,
+            motion.duration,
+        )
+    return [min(t, motion.duration) for t in times]
+
+
+def _draw(
+    renderer: GLRenderer, pose: Pose, settings: RenderSettings, focus: float
+) -> tuple[np.ndarray, float]:
+    """One output frame (mono or stereo) and its uncovered fraction."""
+    if settings.stereo is None:
+        return renderer.render(pose, with_coverage=True)
+    half = 0.5 * settings.eye_separation * focus
+    # Zero parallax at the focus point (0, 0, -focus) as this pose's camera sees it.
+    point = (
+        pose.view_matrix() @ np.asarray(pose.object_matrix, dtype=np.float64) @ np.array([0, 0, -focus, 1.0])
+    )
+    convergence = float(-point[2]) if point[2] < 0 else None
+    left, left_uncovered = renderer.render(
+        pose, with_coverage=True, eye_offset=-half, convergence=convergence
+    )
+    right, right_uncovered = renderer.render(
+        pose, with_coverage=True, eye_offset=half, convergence=convergence
+    )
+    uncovered = max(left_uncovered, right_uncovered)
+    if settings.stereo == "sbs":
+        return np.concatenate([left, right], axis=1), uncovered
+    anaglyph = right
+    anaglyph[:, :, 0] = left[:, :, 0]  # red from the left eye, green and blue from the right (red-cyan)
+    return anaglyph, uncovered
+
+
+def _renderer(scene: Scene, settings: RenderSettings) -> GLRenderer:
+    return GLRenderer(
+        scene,
+        settings.width,
+        settings.height,
+        supersample=settings.supersample,
+        background=settings.background,
+        backend=settings.backend,
+        mipmaps=settings.mipmaps,
+    )
+
+
+def render_frames(
+    scene: Scene, motion: MotionLike, settings: RenderSettings | None = None
+) -> Iterator[np.ndarray]:
+    """Yield the video's frames, each a new (height, width', 3) uint8 RGB array, top row first.
+
+    width' is `settings.frame_size[0]`. Frames are rendered one by one on the consuming thread (one
+    OpenGL context, alive while the generator runs: exhaust or close it to release the context).
+    """
+    settings = settings or RenderSettings()
+    with _renderer(scene, settings) as renderer:
+        for t in frame_times(settings, motion):
+            yield _draw(renderer, motion.pose(t), settings, scene.focus)[0]
+
+
+class _RenderWorker(threading.Thread):
+    """Renders the frames at `times` with its own OpenGL context, into a small bounded queue.
+
+    Each result is (frame, uncovered fraction); an error is queued in place of a frame. `motion.pose`
+    is called from this thread (motions are pure functions of time).
+    """
+
+    def __init__(
+        self,
+        scene: Scene,
+        motion: MotionLike,
+        settings: RenderSettings,
+        times: list[float],
+        stop: threading.Event,
+    ) -> None:
+        super().__init__(name="dioramic-render", daemon=True)
+        self.scene, self.motion, self.settings = scene, motion, settings
+        self.times, self.stop = times, stop
+        self.results: queue.Queue[tuple[np.ndarray, float] | BaseException] = queue.Queue(_QUEUE_FRAMES)
+        self.seconds = 0.0
+
+    def run(self) -> None:
+        try:
+            with _renderer(self.scene, self.settings) as renderer:
+                for t in self.times:
+                    if self.stop.is_set():
+                        return
+                    tick = time.perf_counter()
+                    item = _draw(renderer, self.motion.pose(t), self.settings, self.scene.focus)
+                    self.seconds += time.perf_counter() - tick
+                    self._put(item)
+        except BaseException as exc:
+            self._put(exc)
+
+    def _put(self, item: tuple[np.ndarray, float] | BaseException) -> None:
+        while not self.stop.is_set():
+            try:
+                self.results.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def next_result(self) -> tuple[np.ndarray, float]:
+        """The next frame; re-raises the worker's error."""
+        while True:
+            try:
+                item = self.results.get(timeout=0.1)
+            except queue.Empty:
+                if not self.is_alive() and self.results.empty():
+                    raise RuntimeError("the render thread stopped unexpectedly") from None
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            return item
+
+
+def render_video(
+    scene: Scene,
+    motion: MotionLike,
+    output: str | os.PathLike[str],
+    settings: RenderSettings | None = None,
+    progress: bool = True,
+) -> RenderReport:
+    """Render `motion` through `scene` into `output` (.mp4, .webm, .gif or a folder of PNG frames).
+
+    A worker thread renders (it owns the OpenGL context) while this thread encodes, so the two
+    overlap; a bounded queue between them holds a few frames. With `progress`, a tqdm bar on stderr
+    shows frames written and the time left. The output appears atomically when everything succeeded;
+    on an error or Ctrl-C the worker stops and nothing is left behind.
+
+    Note that moderngl holds the GIL through each OpenGL call (with llvmpipe, the readback waits for
+    the rasteriser with it held), so the encoder's Python-side work waits for those calls; x264's own
+    threads do not. The caller's thread never touches OpenGL.
+    """
+    from tqdm import tqdm
+
+    settings = settings or RenderSettings()
+    width, height = settings.frame_size
+    times = frame_times(settings, motion)
+    uncovered: list[float] = []
+    encode_seconds = 0.0
+    start = time.perf_counter()
+    stop = threading.Event()
+    worker = _RenderWorker(scene, motion, settings, times, stop)
+    bar = tqdm(
+        total=len(times), unit="frame", desc="rendering", file=sys.stderr, disable=not progress, leave=False
+    )
+    try:
+        with open_writer(output, width, height, settings.fps, **settings.codec_options()) as writer:
+            worker.start()
+            for _ in times:
+                frame, fraction = worker.next_result()
+                tick = time.perf_counter()
+                writer.write(frame)
+                encode_seconds += time.perf_counter() - tick
+                uncovered.append(fraction)
+                bar.update(1)
+            written, output_path = writer.frames_written, writer.path
+            size = (writer.out_width, writer.out_height)
+    finally:
+        stop.set()
+        if worker.is_alive():
+            worker.join()
+        bar.close()
+    report = RenderReport(
+        output=output_path,
+        frames=written,
+        width=size[0],
+        height=size[1],
+        fps=settings.fps,
+        render_seconds=worker.seconds,
+        encode_seconds=encode_seconds,
+        total_seconds=time.perf_counter() - start,
+        uncovered=tuple(uncovered),
+    )
+    logger.info(
+        "rendered %d frames in %.1f s (render %.1f s, encode %.1f s, overlapped)",
+        report.frames, report.total_seconds, report.render_seconds, report.encode_seconds,
+    )  # fmt: skip
+    return report

@@ -1,0 +1,432 @@
+"""Offscreen OpenGL renderer: a `Scene` seen from a `Pose`, as an (H, W, 3) uint8 RGB frame.
+
+The meshes are uploaded once (one vertex/index buffer and one texture per layer, mipmapped when it is
+minified). Each frame is drawn into a framebuffer `supersample` times larger in each direction, with
+depth testing, layers in the scene's order (farthest first) and alpha blending for RGBA textures; a
+second shader pass box-filters it down into the W x H output framebuffer (flipping it so that rows
+come out top first) and `glReadPixels` brings the RGB back into a new array. The alpha channel records
+coverage: it is cleared to 0 and geometry writes its opacity, so the output's alpha is the fraction
+of each pixel that geometry covers (read back into a reused buffer only when coverage is asked for).
+
+Colours are treated as the sRGB byte values they are (no linearisation), like most viewers do.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+import numpy as np
+
+from dioramic.errors import UsageError
+from dioramic.render.context import GLContextError, create_context
+from dioramic.types import Mesh, Pose, Scene
+
+if TYPE_CHECKING:
+    import moderngl
+
+logger = logging.getLogger(__name__)
+
+ALPHA_CUTOFF = 1.0 / 255.0
+"""Fragments of RGBA textures with a lower opacity are discarded (no colour, no depth written)."""
+
+_NEAR_FAR_MARGIN = 1.05
+"""The clip planes sit this factor outside the scene's depth range as seen from the pose."""
+
+_MIN_NEAR_FRACTION = 1e-3
+"""The near plane never comes closer than this fraction of the far plane (24-bit depth precision)."""
+
+_MESH_VERTEX_SHADER = """
+#version 330
+uniform mat4 u_mvp;
+in vec3 in_position;
+in vec2 in_uv;
+out vec2 v_uv;
+void main() {
+    gl_Position = u_mvp * vec4(in_position, 1.0);
+    v_uv = in_uv;
+}
+"""
+
+_OPAQUE_FRAGMENT_SHADER = """
+#version 330
+uniform sampler2D u_texture;
+in vec2 v_uv;
+out vec4 f_color;
+void main() {
+    f_color = vec4(texture(u_texture, v_uv).rgb, 1.0);
+}
+"""
+
+_ALPHA_FRAGMENT_SHADER = f"""
+#version 330
+uniform sampler2D u_texture;
+in vec2 v_uv;
+out vec4 f_color;
+void main() {{
+    vec4 c = texture(u_texture, v_uv);
+    if (c.a < {ALPHA_CUTOFF:.8f}) discard;
+    f_color = c;
+}}
+"""
+
+# One triangle that covers the whole viewport, its corners made from gl_VertexID (no vertex buffer).
+_FULLSCREEN_VERTEX_SHADER = """
+#version 330
+void main() {
+    vec2 p = vec2((gl_VertexID << 1) & 2, gl_VertexID & 2);
+    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
+}
+"""
+
+
+def _downsample_shader(factor: int, height: int) -> str:
+    """Fragment shader averaging each `factor` x `factor` block of the supersampled image (box filter).
+
+    Output row y (OpenGL counts from the bottom) takes the block of image row ``height - 1 - y``, so
+    that glReadPixels, which returns the bottom row first, gives the image top row first. An even
+    factor uses (factor/2)^2 bilinear taps placed on texel corners (each one is the exact mean of a
+    2 x 2 block); an odd factor fetches every texel.
+    """
+    if factor % 2 == 0:
+        body = f"""
+    vec2 inv_size = 1.0 / vec2(textureSize(u_source, 0));
+    for (int j = 1; j < {factor}; j += 2)
+        for (int i = 1; i < {factor}; i += 2)
+            sum += texture(u_source, vec2(base + ivec2(i, j)) * inv_size);
+    f_color = sum / {(factor // 2) ** 2:.1f};"""
+    else:
+        body = f"""
+    for (int j = 0; j < {factor}; ++j)
+        for (int i = 0; i < {factor}; ++i)
+            sum += texelFetch(u_source, base + ivec2(i, j), 0);
+    f_color = sum / {factor * factor:.1f};"""
+    return f"""
+#version 330
+uniform sampler2D u_source;
+out vec4 f_color;
+void main() {{
+    ivec2 pixel = ivec2(gl_FragCoord.xy);
+    ivec2 base = ivec2(pixel.x, {height - 1} - pixel.y) * {factor};
+    vec4 sum = vec4(0.0);{body}
+}}
+"""
+
+
+def perspective(fov_y: float, aspect: float, near: float, far: float, shift_x: float = 0.0) -> np.ndarray:
+    """(4, 4) float64 OpenGL projection matrix (camera space -> clip space, depth to [-1, 1]).
+
+    `fov_y` is the vertical field of view in radians, `aspect` width / height, `near`/`far` the clip
+    distances in metres and `shift_x` a horizontal lens shift in normalised device coordinates (the
+    image is 2 wide), used for off-axis stereo.
+    """
+    f = 1.0 / math.tan(fov_y / 2.0)
+    proj = np.zeros((4, 4))
+    proj[0, 0] = f / aspect
+    proj[0, 2] = shift_x
+    proj[1, 1] = f
+    proj[2, 2] = (far + near) / (near - far)
+    proj[2, 3] = 2.0 * far * near / (near - far)
+    proj[3, 2] = -1.0
+    return proj
+
+
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # einsum keeps these tiny products off BLAS, whose idle threads would spin on the shared cores.
+    return np.einsum("ij,jk->ik", a, b)
+
+
+class GLRenderer:
+    """Renders a `Scene` offscreen into W x H RGB frames.
+
+    Parameters
+    ----------
+    scene
+        The scene; its meshes are uploaded once, here.
+    width, height
+        Output size in pixels.
+    supersample
+        Anti-aliasing factor: the scene is drawn at (supersample * width) x (supersample * height)
+        and box-filtered down on the GPU. 1 disables anti-aliasing.
+    background
+        RGB colour (0..255) of pixels no geometry covers.
+    backend
+        OpenGL context backend (see `dioramic.render.context.create_context`).
+    mipmaps
+        Sample textures trilinearly from mipmaps (True) or bilinearly from the full-size image
+        (False: about 15% faster on llvmpipe, but aliasing where a texture is strongly minified).
+        None (the default) decides per texture: mipmaps only for a texture with more texels than
+        the supersampled frame has pixels along either axis, i.e. one that is minified on screen.
+
+    The renderer owns an OpenGL context current on the creating thread: call it from that thread, and
+    `close()` it (or use it as a context manager).
+    """
+
+    def __init__(
+        self,
+        scene: Scene,
+        width: int,
+        height: int,
+        *,
+        supersample: int = 2,
+        background: tuple[int, int, int] = (0, 0, 0),
+        backend: str = "egl",
+        mipmaps: bool | None = None,
+    ) -> None:
+        if width < 1 or height < 1:
+            raise UsageError(f"the frame size must be positive, got {width}x{height}")
+        if not 1 <= supersample <= 8:
+            raise UsageError(f"supersample must be within 1..8, got {supersample}")
+        if len(background) != 3 or not all(0 <= c <= 255 for c in background):
+            raise UsageError(f"background must be three values within 0..255, got {background}")
+        self.scene = scene
+        self.width = int(width)
+        self.height = int(height)
+        self.supersample = int(supersample)
+        self.background = tuple(int(c) for c in background)
+        self._layers: list[tuple[Any, Any, bool]] = []  # (vertex array, texture, blended)
+        self._released = False
+        self._ctx = create_context(backend)
+        try:
+            self._setup(mipmaps)
+        except BaseException:
+            self._release_gl()
+            raise
+        self._corners = _bounding_box_corners(scene.meshes)
+        self._rgba = np.empty((self.height, self.width, 4), dtype=np.uint8)
+
+    # -- setup -------------------------------------------------------------------------------------
+
+    def _setup(self, mipmaps: bool | None) -> None:
+        import moderngl
+
+        ctx = self._ctx
+        ss_size = (self.width * self.supersample, self.height * self.supersample)
+        limit = min(int(ctx.info["GL_MAX_RENDERBUFFER_SIZE"]), int(ctx.info["GL_MAX_VIEWPORT_DIMS"][0]))
+        if max(ss_size) > limit:
+            raise UsageError(
+                f"{self.width}x{self.height} at supersample {self.supersample} needs a "
+                f"{ss_size[0]}x{ss_size[1]} framebuffer, over this OpenGL's limit of {limit}: "
+                "lower the size or the supersample factor"
+            )
+        self._opaque_program = ctx.program(
+            vertex_shader=_MESH_VERTEX_SHADER, fragment_shader=_OPAQUE_FRAGMENT_SHADER
+        )
+        self._alpha_program = ctx.program(
+            vertex_shader=_MESH_VERTEX_SHADER, fragment_shader=_ALPHA_FRAGMENT_SHADER
+        )
+        max_texture = int(ctx.info["GL_MAX_TEXTURE_SIZE"])
+        for mesh in self.scene.meshes:
+            if len(mesh.faces) == 0:
+                continue
+            blended = mesh.texture.ndim == 3 and mesh.texture.shape[2] == 4
+            program = self._alpha_program if blended else self._opaque_program
+            height, width = mesh.texture.shape[:2]
+            minified = width > ss_size[0] or height > ss_size[1]
+            texture = self._upload_texture(mesh, max_texture, minified if mipmaps is None else mipmaps)
+            vertices = np.empty((len(mesh.vertices), 5), dtype=np.float32)
+            vertices[:, :3] = mesh.vertices
+            vertices[:, 3:] = mesh.uvs
+            vbo = ctx.buffer(vertices.tobytes())
+            ibo = ctx.buffer(np.ascontiguousarray(mesh.faces, dtype=np.uint32).tobytes())
+            vao = ctx.vertex_array(
+                program,
+                [(vbo, "3f 2f", "in_position", "in_uv")],
+                index_buffer=ibo,
+                index_element_size=4,
+            )
+            self._layers.append((vao, texture, blended))
+
+        self._ss_color = ctx.texture(ss_size, 4)
+        self._ss_color.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self._ss_color.repeat_x = self._ss_color.repeat_y = False
+        self._ss_depth = ctx.depth_renderbuffer(ss_size)
+        self._ss_fbo = ctx.framebuffer([self._ss_color], self._ss_depth)
+        self._out_color = ctx.renderbuffer((self.width, self.height), 4)
+        self._out_fbo = ctx.framebuffer([self._out_color])
+        self._downsample_program = ctx.program(
+            vertex_shader=_FULLSCREEN_VERTEX_SHADER,
+            fragment_shader=_downsample_shader(self.supersample, self.height),
+        )
+        self._downsample_vao = ctx.vertex_array(self._downsample_program, [])
+        # Colour is blended with "over"; alpha accumulates coverage: a + dst_a * (1 - a).
+        ctx.blend_func = (
+            moderngl.SRC_ALPHA,
+            moderngl.ONE_MINUS_SRC_ALPHA,
+            moderngl.ONE,
+            moderngl.ONE_MINUS_SRC_ALPHA,
+        )
+
+    def _upload_texture(self, mesh: Mesh, max_size: int, mipmaps: bool) -> moderngl.Texture:
+        import moderngl
+
+        image = mesh.texture
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
+            raise ValueError(
+                f"Mesh '{mesh.name}' texture must be (H, W, 3|4) uint8, got {image.shape} {image.dtype}"
+            )
+        height, width = image.shape[:2]
+        if max(height, width) > max_size:
+            import cv2
+
+            scale = max_size / max(height, width)
+            size = (max(1, int(width * scale)), max(1, int(height * scale)))
+            logger.warning(
+                "texture of '%s' is %dx%d, over this OpenGL's limit of %d: using %dx%d",
+                mesh.name, width, height, max_size, *size,
+            )  # fmt: skip
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            height, width = image.shape[:2]
+        # Rows go up top row first, so texture coordinate v = 0 is the image's top row, as in glTF.
+        texture = self._ctx.texture((width, height), image.shape[2], np.ascontiguousarray(image), alignment=1)
+        texture.repeat_x = texture.repeat_y = False
+        if mipmaps:
+            texture.build_mipmaps()
+            texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+        else:
+            texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        return texture
+
+    @property
+    def device(self) -> str:
+        """The OpenGL renderer and version, e.g. 'llvmpipe (LLVM 15.0.6, 256 bits), 4.5 ...'."""
+        return f"{self._ctx.info['GL_RENDERER']}, {self._ctx.info['GL_VERSION']}"
+
+    # -- drawing -----------------------------------------------------------------------------------
+
+    def clip_planes(self, pose: Pose) -> tuple[float, float]:
+        """(near, far) clip distances in metres for `pose`, from the scene's bounding box.
+
+        The box's corners are moved by the pose's object matrix and view; the planes enclose their
+        depth range with a margin (at the identity pose: about scene.near / 1.05 .. scene.far * 1.05).
+        """
+        to_camera = _matmul(pose.view_matrix(), np.asarray(pose.object_matrix, dtype=np.float64))
+        depths = -(_matmul(self._corners, to_camera.T)[:, 2])
+        far = max(float(depths.max()), self.scene.far, 1e-6) * _NEAR_FAR_MARGIN
+        nearest = float(depths.min()) / _NEAR_FAR_MARGIN
+        near = max(nearest, far * _MIN_NEAR_FRACTION)
+        return near, far
+
+    def projection(self, pose: Pose, eye_offset: float = 0.0, convergence: float | None = None) -> np.ndarray:
+        """(4, 4) float64 clip-from-world matrix (projection @ view @ object) for `pose`.
+
+        `eye_offset` moves the eye that many metres along the camera's right axis; `convergence`
+        (metres in front of the camera) is then where the off-axis frustum puts zero parallax.
+        """
+        if not 0.0 < pose.fov_y < math.pi:
+            raise ValueError(f"Pose.fov_y must be within (0, pi) radians, got {pose.fov_y}")
+        near, far = self.clip_planes(pose)
+        aspect = self.width / self.height
+        shift = 0.0
+        if eye_offset and convergence and convergence > 0.0:
+            shift = -eye_offset / convergence / (math.tan(pose.fov_y / 2.0) * aspect)
+        proj = perspective(pose.fov_y, aspect, near, far, shift)
+        view = pose.view_matrix()
+        if eye_offset:
+            view[0, 3] -= eye_offset
+        return _matmul(_matmul(proj, view), np.asarray(pose.object_matrix, dtype=np.float64))
+
+    @overload
+    def render(
+        self,
+        pose: Pose,
+        *,
+        with_coverage: Literal[False] = ...,
+        eye_offset: float = ...,
+        convergence: float | None = ...,
+    ) -> np.ndarray: ...
+
+    @overload
+    def render(
+        self,
+        pose: Pose,
+        *,
+        with_coverage: Literal[True],
+        eye_offset: float = ...,
+        convergence: float | None = ...,
+    ) -> tuple[np.ndarray, float]: ...
+
+    def render(
+        self,
+        pose: Pose,
+        *,
+        with_coverage: bool = False,
+        eye_offset: float = 0.0,
+        convergence: float | None = None,
+    ) -> np.ndarray | tuple[np.ndarray, float]:
+        """Draw the scene as seen from `pose`.
+
+        Returns
+        -------
+        frame
+            (height, width, 3) uint8 RGB, top row first, a new array each call.
+        uncovered
+            Only with ``with_coverage=True``: the fraction (0..1) of the frame no geometry covers
+            (pixels partly covered count in part), i.e. where the background shows.
+        """
+        import moderngl
+
+        if self._released:
+            raise GLContextError("this renderer has been closed")
+        ctx = self._ctx
+        self._ss_fbo.use()
+        ctx.enable(moderngl.DEPTH_TEST)
+        red, green, blue = (c / 255.0 for c in self.background)
+        self._ss_fbo.clear(red, green, blue, 0.0, depth=1.0)
+        mvp = self.projection(pose, eye_offset, convergence).T.astype(np.float32).tobytes()
+        self._opaque_program["u_mvp"].write(mvp)
+        self._alpha_program["u_mvp"].write(mvp)
+        for vao, texture, blended in self._layers:
+            if blended:
+                ctx.enable(moderngl.BLEND)
+            else:
+                ctx.disable(moderngl.BLEND)
+            texture.use(0)
+            vao.render(moderngl.TRIANGLES)
+        ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND)
+        self._out_fbo.use()
+        self._ss_color.use(0)
+        self._downsample_vao.render(moderngl.TRIANGLES, vertices=3)
+        # Two reads beat one RGBA read plus a channel copy in numpy (and OpenCV's thread pool would
+        # fight llvmpipe's rasteriser threads for the cores).
+        frame = np.empty((self.height, self.width, 3), dtype=np.uint8)
+        self._out_fbo.read_into(frame, components=3, alignment=1)
+        if not with_coverage:
+            return frame
+        self._out_fbo.read_into(self._rgba, components=4, alignment=1)
+        covered = int(self._rgba[:, :, 3].sum(dtype=np.uint64)) / (255.0 * self.width * self.height)
+        return frame, float(min(1.0, max(0.0, 1.0 - covered)))
+
+    # -- lifetime ----------------------------------------------------------------------------------
+
+    def _release_gl(self) -> None:
+        self._released = True
+        self._layers.clear()
+        self._ctx.release()
+
+    def close(self) -> None:
+        """Release the OpenGL context and everything on it; the renderer cannot be used after."""
+        if not self._released:
+            self._release_gl()
+
+    def __enter__(self) -> GLRenderer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _bounding_box_corners(meshes: tuple[Mesh, ...]) -> np.ndarray:
+    """(8, 4) float64 homogeneous corners of the box around every vertex of `meshes`."""
+    points = [m.vertices for m in meshes if len(m.vertices)]
+    if not points:
+        return np.array([[0.0, 0.0, -1.0, 1.0]] * 8)
+    lo = np.min([p.min(axis=0) for p in points], axis=0).astype(np.float64)
+    hi = np.max([p.max(axis=0) for p in points], axis=0).astype(np.float64)
+    corners = np.array(
+        [[x, y, z, 1.0] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+    )
+    return corners

@@ -1,0 +1,149 @@
+"""render_frames / render_video: frame timing, overlapped encoding, reports, stereo, clean failures."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+import pytest
+
+from dioramic.errors import UsageError
+from dioramic.render import RenderSettings, frame_times, render_frames, render_video
+from dioramic.render.video import MP4Writer
+from dioramic.types import Pose
+
+SMALL = {"width": 64, "height": 48, "fps": 10.0, "duration": 1.0}
+
+
+@dataclass
+class Slide:
+    """A motion for the tests: the camera slides right at `speed` m/s; records the times asked."""
+
+    fov_y: float
+    duration: float = 1.0
+    speed: float = 0.5
+    fail_at: float | None = None
+    times: list[float] = field(default_factory=list)
+
+    def pose(self, t: float) -> Pose:
+        if self.fail_at is not None and t >= self.fail_at:
+            raise RuntimeError("motion failed")
+        self.times.append(t)
+        return Pose(np.array([self.speed * t, 0.0, 0.0]), np.eye(3), self.fov_y)
+
+
+@pytest.fixture
+def scene(make_quad, make_scene, camera, pattern):
+    return make_scene(camera, make_quad(camera, 2.0, pattern, box=(8, 8, 56, 40)))
+
+
+def test_settings_validate_and_count_frames():
+    settings = RenderSettings(fps=24, duration=2.5)
+    assert settings.frame_count == 60
+    assert settings.frame_size == (1280, 720)
+    assert RenderSettings(stereo="sbs").frame_size == (2560, 720)
+    assert RenderSettings(crf=20).codec_options() == {"crf": 20}
+    bad_values = [{"width": 8}, {"fps": 0}, {"duration": -1}, {"supersample": 9}, {"stereo": "3d"}]
+    for bad in bad_values:
+        with pytest.raises(UsageError):
+            RenderSettings(**bad)
+
+
+def test_frame_times_are_i_over_fps_held_at_the_motion_end(camera):
+    motion = Slide(camera.fov_y, duration=0.5)
+    times = frame_times(RenderSettings(**SMALL), motion)
+    assert len(times) == 10
+    assert times[:6] == [i / 10 for i in range(6)]
+    assert times[6:] == [0.5] * 4
+
+
+@pytest.mark.usefixtures("gl")
+def test_render_frames_follows_the_motion(scene, camera):
+    motion = Slide(camera.fov_y)
+    frames = list(render_frames(scene, motion, RenderSettings(**SMALL)))
+    assert len(frames) == 10
+    assert motion.times == [i / 10 for i in range(10)]
+    assert all(f.shape == (48, 64, 3) and f.dtype == np.uint8 for f in frames)
+    # The camera slides right, so the quad's left edge moves left from frame to frame.
+    left_edges = [int(np.nonzero(f[24].any(axis=1))[0][0]) for f in frames]
+    assert left_edges == sorted(left_edges, reverse=True)
+    assert left_edges[0] - left_edges[-1] >= 5
+
+
+@pytest.mark.usefixtures("gl")
+def test_render_video_writes_and_reports(scene, camera, tmp_path):
+    output = tmp_path / "clip.mp4"
+    settings = RenderSettings(**SMALL, crf=23)
+    report = render_video(scene, Slide(camera.fov_y), output, settings, progress=False)
+    assert report.output == output
+    assert (report.frames, report.width, report.height, report.fps) == (10, 64, 48, 10.0)
+    assert len(report.uncovered) == 10
+    # The quad covers half the frame (48 x 32 of 64 x 48), then slides partly out of view.
+    assert report.uncovered[0] == pytest.approx(0.5, abs=0.01)
+    assert report.uncovered[-1] > report.uncovered[0]
+    # Steady while the quad is in view, then growing as it slides out.
+    assert all(b > a - 1e-3 for a, b in itertools.pairwise(report.uncovered))
+    assert report.render_seconds > 0 and report.encode_seconds > 0
+    assert report.total_seconds >= report.render_seconds
+    with av.open(str(output)) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert sum(1 for _ in container.decode(video=0)) == 10
+
+
+@pytest.mark.usefixtures("gl")
+def test_a_failing_motion_leaves_no_output(scene, camera, tmp_path):
+    with pytest.raises(RuntimeError, match="motion failed"):
+        render_video(
+            scene, Slide(camera.fov_y, fail_at=0.5), tmp_path / "clip.mp4", RenderSettings(**SMALL), False
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.usefixtures("gl")
+def test_an_encoder_error_stops_the_render(scene, camera, tmp_path, monkeypatch):
+    # Fault injection: the real writer fails on its fourth frame, on the encoder thread.
+    real_write = MP4Writer._write
+
+    def failing_write(self: MP4Writer, frame: np.ndarray) -> None:
+        if self.frames_written == 3:
+            raise OSError("disk full")
+        real_write(self, frame)
+
+    monkeypatch.setattr(MP4Writer, "_write", failing_write)
+    motion = Slide(camera.fov_y, duration=3.0)
+    settings = RenderSettings(**{**SMALL, "duration": 3.0})
+    with pytest.raises(OSError, match="disk full"):
+        render_video(scene, motion, tmp_path / "clip.mp4", settings, progress=False)
+    assert list(tmp_path.iterdir()) == []
+    assert len(motion.times) < 30  # the render thread stopped early
+
+
+def test_bad_encoder_options_fail_before_rendering(scene, camera, tmp_path):
+    motion = Slide(camera.fov_y)
+    with pytest.raises(UsageError, match="unknown x264 preset 'quick'"):
+        render_video(scene, motion, tmp_path / "clip.mp4", RenderSettings(**SMALL, preset="quick"), False)
+    with pytest.raises(UsageError, match="gif writer has no option preset"):
+        render_video(scene, motion, tmp_path / "clip.gif", RenderSettings(**SMALL, preset="fast"), False)
+    assert motion.times == []
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.usefixtures("gl")
+def test_stereo_side_by_side_and_anaglyph(scene, camera, tmp_path):
+    motion = Slide(camera.fov_y, speed=0.0)
+    settings = RenderSettings(**SMALL, stereo="sbs", eye_separation=0.05)
+    sbs = next(iter(render_frames(scene, motion, settings)))
+    assert sbs.shape == (48, 128, 3)
+    left, right = sbs[:, :64], sbs[:, 64:]
+    # The quad sits on the focus plane: zero parallax, both eyes see it in the same place.
+    np.testing.assert_allclose(left.astype(int), right.astype(int), atol=2)
+    anaglyph = next(iter(render_frames(scene, motion, dataclasses.replace(settings, stereo="anaglyph"))))
+    assert anaglyph.shape == (48, 64, 3)
+    np.testing.assert_array_equal(anaglyph[..., 0], left[..., 0])
+    np.testing.assert_array_equal(anaglyph[..., 1:], right[..., 1:])
+    report = render_video(scene, motion, tmp_path / "frames/", settings, progress=False)
+    assert (report.width, report.height, report.frames) == (128, 48, 10)
+    assert len(list((tmp_path / "frames").glob("frame_*.png"))) == 10
