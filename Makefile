@@ -38,12 +38,12 @@ system:
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	fi
 
-$(STAMP): pyproject.toml tools/package.json | system
+$(STAMP): pyproject.toml tools/gltf-validator/package-lock.json | system
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	cd tools && npm install --no-audit --no-fund --loglevel=error
+	cd tools/gltf-validator && npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) dioramic-out tools/node_modules
+	rm -rf $(VENV) dioramic-out tools/gltf-validator/node_modules

@@ -86,8 +86,9 @@ def test_unreadable_photo_gives_one_line_and_exit_1(tmp_path: Path) -> None:
     bad.write_text("not a jpeg")
     proc = dioramic("run", bad, "-o", tmp_path / "out", check=False)
     assert proc.returncode == 1
-    assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
-    assert "broken.jpg" in proc.stderr and "not an image" in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("dioramic:")]
+    assert len(errors) == 1 and "Traceback" not in proc.stderr
+    assert "broken.jpg" in errors[0] and "not an image" in errors[0]
     assert not (tmp_path / "out" / "broken").exists()
 
 
