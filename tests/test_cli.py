@@ -143,3 +143,64 @@ def test_depth_command_writes_png_and_npy(tmp_path: Path) -> None:
     listing = dioramic("depth", "--list").stdout
     for name in ("classical", "depth-anything-v2", "file"):
         assert name in listing
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a file"
+    blocker.write_text("x")
+    proc = dioramic(
+        "run",
+        PHOTO,
+        "-o",
+        blocker / "out",
+        "--depth",
+        "classical",
+        "--size",
+        "64x48",
+        "--duration",
+        "0.1",
+        check=False,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "cannot" in proc.stderr.splitlines()[-1]
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.png"
+    bad.write_text("nope")
+    proc = dioramic("run", bad, "-o", tmp_path, "--debug", check=False)
+    assert proc.returncode == 1 and "Traceback" in proc.stderr
+
+
+def test_ctrl_c_leaves_no_partial_outputs(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [
+            str(DIORAMIC),
+            "run",
+            str(PHOTO),
+            "-o",
+            str(tmp_path),
+            "--depth",
+            "classical",
+            "--size",
+            "320x214",
+            "--duration",
+            "60",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    folder = tmp_path / PHOTO.stem
+    deadline = time.monotonic() + 120
+    while not list(folder.glob(".video*")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # wait until the video is being written
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    names = sorted(p.name for p in folder.iterdir())
+    assert "video.mp4" not in names and not [n for n in names if n.startswith(".")], names

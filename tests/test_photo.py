@@ -124,3 +124,50 @@ def test_photo_from_array() -> None:
     assert p.rgb.shape == (4, 5, 3) and p.alpha is not None and p.name == "x"
     with pytest.raises(InputError):
         photo_from_array(np.zeros((4, 5), np.float32))
+
+
+def test_icc_profiles_are_applied_or_ignored_with_a_notice(tmp_path: Path, caplog) -> None:
+    from PIL import ImageCms
+
+    rgb = _quadrants()
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(rgb).save(tmp_path / "srgb.png", icc_profile=srgb)
+    assert np.abs(load_photo(tmp_path / "srgb.png").rgb.astype(int) - rgb).max() <= 1
+    Image.fromarray(rgb).save(tmp_path / "junk.png", icc_profile=b"not a profile")
+    assert np.array_equal(load_photo(tmp_path / "junk.png").rgb, rgb)
+    assert "colour profile" in caplog.text
+
+
+def test_more_formats(tmp_path: Path) -> None:
+    rgb = _quadrants()
+    la = Image.fromarray(rgb).convert("LA")
+    la.save(tmp_path / "la.png")
+    frames = [Image.fromarray(rgb), Image.fromarray(255 - rgb)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    Image.fromarray(np.repeat(rgb, 8, axis=1)[:, :240]).save(tmp_path / "pano.png")  # 8:1
+    assert load_photo(tmp_path / "la.png").alpha is None  # opaque alpha is dropped
+    first = load_photo(tmp_path / "anim.gif").rgb
+    assert first[0, 0, 0] > 200 and first[0, 0, 1] < 50  # the first frame (red corner), not the second
+    pano = load_photo(tmp_path / "pano.png")
+    assert (pano.width, pano.height) == (240, 30)
+    odd = tmp_path / "dossier photo é 写真.png"
+    Image.fromarray(rgb).save(odd)
+    assert load_photo(odd).name == "dossier photo é 写真"
+
+
+def test_heic_loads_when_pillow_heif_is_installed(tmp_path: Path) -> None:
+    pillow_heif = pytest.importorskip("pillow_heif")
+    rgb = _quadrants(64, 48)
+    pillow_heif.from_pillow(Image.fromarray(rgb)).save(tmp_path / "a.heic", quality=95)
+    photo = load_photo(tmp_path / "a.heic")
+    assert photo.rgb.shape == (48, 64, 3)
+    assert np.abs(photo.rgb.astype(int) - rgb).mean() < 12
+
+
+def test_sixteen_bit_rgb_png(tmp_path: Path) -> None:
+    import cv2
+
+    rgb16 = (_quadrants().astype(np.uint16) * 257)[..., ::-1]  # cv2 writes BGR
+    cv2.imwrite(str(tmp_path / "rgb16.png"), rgb16)
+    photo = load_photo(tmp_path / "rgb16.png")
+    assert photo.rgb.dtype == np.uint8 and np.array_equal(photo.rgb, _quadrants())
