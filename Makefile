@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_PHOTO := assets/photos/product_coffee_cup.jpg
 
-.PHONY: demo test bench lint system install clean
+.PHONY: demo test bench lint system install web clean
 
 demo: install
 	$(BIN)/dioramic run $(DEMO_PHOTO) -o dioramic-out
@@ -26,13 +26,14 @@ lint: install
 install: $(STAMP)
 
 # System packages: EGL + Mesa (llvmpipe) for offscreen OpenGL; python3-venv; Node.js for the glTF
-# validator used by the tests. Installed with apt only when something is missing.
+# validator and Chromium for the web app's browser test. Installed with apt only when missing.
 system:
 	@missing=""; \
 	$(PYTHON) -c 'import ctypes.util as u, sys; sys.exit(0 if u.find_library("EGL") else 1)' || missing="$$missing libegl1 libegl-mesa0 libgl1-mesa-dri libgles2"; \
 	[ -e /usr/share/glvnd/egl_vendor.d/50_mesa.json ] || missing="$$missing libegl-mesa0 libgl1-mesa-dri"; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	command -v node >/dev/null && command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
@@ -44,6 +45,10 @@ $(STAMP): pyproject.toml tools/gltf-validator/package-lock.json | system
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	cd tools/gltf-validator && npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
+
+# Rebuild the web app's front end (three.js bundle) into src/dioramic/web/static (committed).
+web:
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
 clean:
 	rm -rf $(VENV) dioramic-out tools/gltf-validator/node_modules

@@ -28,7 +28,7 @@ def test_reregistering_the_same_definition_replaces_it() -> None:
     reg.add("a", A)
     first = A
 
-    class A: ...  # noqa: F811 - the same qualified name again, as when a module runs twice
+    class A: ...
 
     reg.add("a", A)
     assert reg.get("a") is A and reg.get("a") is not first

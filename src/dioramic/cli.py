@@ -16,6 +16,7 @@ from pathlib import Path
 from dioramic import __version__
 from dioramic.config import add_options, options_from_namespace
 from dioramic.errors import DioramicError, InputError, UsageError
+from dioramic.web import add_serve_parser, cmd_serve
 
 log = logging.getLogger("dioramic")
 
@@ -104,6 +105,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_options(mesh, ["depth", "scene"])
     _add_common(mesh)
+
+    render = sub.add_parser(
+        "render",
+        help="scene.glb or photo -> video (mp4, webm, gif or PNG frames)",
+        description="Film an existing scene file (.glb/.gltf) or a photo. The output format follows OUT: "
+        ".mp4 (H.264), .webm (VP9), .gif, or a folder (ending in /) of PNG frames.",
+    )
+    render.add_argument("source", type=Path, metavar="SCENE|PHOTO")
+    render.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="OUT",
+        help="video.mp4, video.webm, video.gif or frames/",
+    )
+    add_options(render, ["depth", "scene", "motion", "video"])
+    _add_common(render)
+
+    add_serve_parser(sub)
 
     motions = sub.add_parser("motions", help="list the camera motion presets")
     _add_common(motions)
@@ -206,6 +227,28 @@ def _cmd_mesh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_render(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from dioramic.photo import load_photo
+    from dioramic.pipeline import estimate_depth, make_motion_for, make_scene, render_settings
+    from dioramic.render import render_video
+    from dioramic.scene_file import SCENE_SUFFIXES, load_scene
+
+    options = options_from_namespace(args)
+    if args.source.suffix.lower() in SCENE_SUFFIXES:
+        scene = load_scene(args.source)
+    else:
+        photo = load_photo(args.source)
+        scene = make_scene(photo, estimate_depth(photo, options), options)
+    motion = make_motion_for(scene, options)
+    # the video takes the aspect of the scene's camera (the photo's) unless --size says otherwise
+    settings = replace(render_settings(options, scene.camera), duration=motion.duration)
+    report = render_video(scene, motion, args.output, settings, progress=not args.quiet)
+    print(f"{args.source}: wrote {args.output} ({report.frames} frames, {settings.width}x{settings.height})")
+    return 0
+
+
 def _cmd_motions(args: argparse.Namespace) -> int:
     from dioramic.motion import DEFAULT_MOTION, describe_motions
 
@@ -215,7 +258,14 @@ def _cmd_motions(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "depth": _cmd_depth, "mesh": _cmd_mesh, "motions": _cmd_motions}
+COMMANDS = {
+    "run": _cmd_run,
+    "depth": _cmd_depth,
+    "mesh": _cmd_mesh,
+    "render": _cmd_render,
+    "motions": _cmd_motions,
+    "serve": cmd_serve,
+}
 
 
 def _setup_logging(debug: bool, quiet: bool) -> None:

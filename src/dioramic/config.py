@@ -75,8 +75,25 @@ def _positive(kind: Callable[[str], Any], name: str) -> Callable[[str], Any]:
     return parse
 
 
-positive_int = _positive(int, "positive integer")
-positive_float = _positive(float, "positive number")
+positive_int = _positive(int, "integer")
+positive_float = _positive(float, "number")
+
+
+def parse_amplitude(text: str) -> float | None:
+    """'auto' -> None (fit to the scene), else a number >= 0.
+
+    >>> parse_amplitude("auto"), parse_amplitude("0.5")
+    (None, 0.5)
+    """
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got '{text}'") from None
+    if not (value >= 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number >= 0, got '{text}'")
+    return value
 
 
 @dataclass(frozen=True)
@@ -92,7 +109,7 @@ class RunOptions:
     max_triangles: int = 200_000
     edge_threshold: float | None = None
     motion: str | None = None
-    amplitude: float | None = None
+    amplitude: float | None = None  # None: auto
     easing: str | None = None
     loop: bool | None = None
     size: tuple[int, int] | None = None
@@ -197,10 +214,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "amplitude",
         ("--amplitude",),
-        "strength of the preset (1 = its default)",
+        "strength of the move: auto (the default: the preset's own strength, scaled down until the "
+        "predicted frames show no holes and few stretched pixels) or a number (1 = the preset's "
+        "default; a warning tells when it will show holes)",
         "motion",
-        parse=positive_float,
-        metavar="X",
+        parse=parse_amplitude,
+        metavar="X|auto",
     ),
     Option(
         "easing",

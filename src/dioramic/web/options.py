@@ -1,0 +1,251 @@
+"""The web form, generated from `dioramic.config.OPTIONS`, and the parsing of what it sends back.
+
+`form_schema()` describes every control as JSON (served at ``GET /api/options``; the page renders its
+form from it), and `parse_form()` turns the submitted text fields into `RunOptions` with the same
+parsers and choices as the command line. Two declarations are not offered to web clients because
+they name files on the server: ``depth_map`` (and with it the 'file' depth backend) and ``--model``
+given as a path (variant names such as 'small' or 'base-fp16' are accepted). A motion timeline is
+uploaded as a file instead of named by path, and the video format is a web-only choice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from dioramic.config import (
+    GROUP_TITLES,
+    OPTIONS,
+    Option,
+    RunOptions,
+    parse_color,
+    parse_size,
+    positive_float,
+    positive_int,
+)
+from dioramic.errors import UsageError
+
+HIDDEN_FIELDS = frozenset({"depth_map"})
+"""Declared options a web client cannot set (they name files on the server)."""
+HIDDEN_DEPTH_BACKENDS = frozenset({"file"})
+"""Depth backends that need a server-side file (`--depth-map`)."""
+BASIC_FIELDS = ("depth", "motion", "amplitude", "duration", "fps", "size", "format")
+"""Controls shown at once; the others sit in the form's 'more settings' section."""
+FORMAT_FIELD = "format"
+DEFAULT_FORMAT = "mp4"
+_X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
+_MODEL_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_LABELS = {
+    "depth": "Depth backend",
+    "fps": "Frames per second",
+    "fov": "Field of view (°)",
+    "crf": "Quality (CRF)",
+    "preset": "Encoder preset",
+    "size": "Video size",
+    "duration": "Duration (s)",
+    "depth_kind": "Depth kind",
+    "refine": "Refine depth edges",
+    "loop": "Loop",
+    "format": "Video format",
+}
+
+
+@dataclass(frozen=True)
+class FormValues:
+    """What a submitted form asks for."""
+
+    options: RunOptions
+    """The run's options (``motion`` is a preset name or None; an uploaded timeline replaces it)."""
+    video_format: str
+    """Container of the video: 'mp4', 'webm' or 'gif'."""
+
+
+def video_formats() -> list[str]:
+    """The video formats a job can write (the renderer's writers, less its folder of PNG frames)."""
+    from dioramic.render.video import FOLDER_FORMAT, WRITERS
+
+    return [name for name in WRITERS.names() if name != FOLDER_FORMAT]
+
+
+def _choices(opt: Option) -> list[tuple[str, str]] | None:
+    """(value, description) of each valid value of `opt` in the web form, or None for free input."""
+    if opt.field == "depth":
+        from dioramic.depth import DEPTH_BACKENDS
+
+        backends = [(name, b.description) for name, b in DEPTH_BACKENDS.items()]
+        auto = (
+            "auto",
+            "phone depth if the photo has it, else Depth Anything V2 if available, else classical",
+        )
+        return [auto, *((n, d) for n, d in backends if n not in HIDDEN_DEPTH_BACKENDS)]
+    if opt.field == "motion":
+        from dioramic.motion import describe_motions
+
+        return describe_motions()
+    if opt.choices is not None:
+        return [(value, "") for value in opt.choices()]
+    return None
+
+
+def _suggestions(opt: Option) -> list[str]:
+    """Values to suggest for a free text field (a datalist), never a restriction."""
+    if opt.field == "easing":
+        from dioramic.motion import easing_names
+
+        return [*easing_names(), "cubic-bezier(0.25, 0.1, 0.25, 1)"]
+    if opt.field == "preset":
+        return [*_X264_PRESETS, "veryslow"]
+    return []
+
+
+def _kind(opt: Option, default: Any) -> str:
+    """The control for `opt`: choice, bool, tristate, integer, number, size, color or text."""
+    if opt.parse is None:
+        return "bool" if isinstance(default, bool) else "tristate"
+    if _choices(opt) is not None:
+        return "choice"
+    return {
+        positive_int: "integer",
+        positive_float: "number",
+        parse_size: "size",
+        parse_color: "color",
+    }.get(opt.parse, "text")
+
+
+def _jsonable_default(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "size":
+        return f"{value[0]}x{value[1]}"
+    if kind == "color":
+        return "#{:02x}{:02x}{:02x}".format(*value)
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _label(field_name: str) -> str:
+    return _LABELS.get(field_name, field_name.replace("_", " ").capitalize())
+
+
+def _defaults() -> dict[str, Any]:
+    return {f.name: f.default for f in fields(RunOptions)}
+
+
+def web_options() -> list[Option]:
+    """The declarations a web client may set, in declaration order."""
+    return [opt for opt in OPTIONS if opt.field not in HIDDEN_FIELDS]
+
+
+def form_schema() -> dict[str, Any]:
+    """The form as JSON: groups, and one entry per control (type, default, choices, help).
+
+    >>> schema = form_schema()
+    >>> [c["name"] for c in schema["controls"]][:3]
+    ['depth', 'model', 'depth_kind']
+    >>> next(c for c in schema["controls"] if c["name"] == "fps")["default"]
+    30
+    """
+    defaults = _defaults()
+    controls: list[dict[str, Any]] = []
+    for opt in web_options():
+        default = defaults[opt.field]
+        kind = _kind(opt, default)
+        choices = _choices(opt)
+        control: dict[str, Any] = {
+            "name": opt.field,
+            "label": _label(opt.field),
+            "help": opt.help.replace("%%", "%"),
+            "flag": opt.flags[0],
+            "group": opt.group,
+            "type": kind,
+            "default": _jsonable_default(kind, default),
+            "placeholder": opt.metavar or "",
+            "basic": opt.field in BASIC_FIELDS,
+        }
+        if choices is not None:
+            control["choices"] = [{"value": v, "help": h} for v, h in choices]
+        if suggestions := _suggestions(opt):
+            control["suggestions"] = suggestions
+        if opt.field in ("size", "amplitude"):
+            control["placeholder"] = "auto"  # None: the video's size from the photo, the fitted amplitude
+        if opt.field == "motion":
+            from dioramic.motion import DEFAULT_MOTION
+
+            control["default"] = DEFAULT_MOTION
+            control["timeline"] = True  # the page offers a timeline upload beside the presets
+        controls.append(control)
+    formats = video_formats()
+    controls.append(
+        {
+            "name": FORMAT_FIELD,
+            "label": _label(FORMAT_FIELD),
+            "help": "container of the video: mp4 (H.264), webm (VP9) or an animated gif",
+            "flag": None,
+            "group": "video",
+            "type": "choice",
+            "default": DEFAULT_FORMAT,
+            "placeholder": "",
+            "basic": True,
+            "choices": [{"value": f, "help": ""} for f in formats],
+        }
+    )
+    return {"groups": [{"name": k, "title": v} for k, v in GROUP_TITLES.items()], "controls": controls}
+
+
+_TRUE = {"true", "1", "on", "yes"}
+_FALSE = {"false", "0", "off", "no"}
+
+
+def _parse_one(opt: Option, text: str, default: Any) -> Any:
+    text = text.strip()
+    name = opt.field
+    if text == "":
+        return default
+    if opt.parse is None:
+        low = text.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise UsageError(f"{name}: expected true or false, got '{text}'")
+    if name == "model" and not _MODEL_NAME.fullmatch(text):
+        raise UsageError(f"model: give a variant name such as 'small' or 'base-fp16', got '{text}'")
+    try:
+        value = opt.parse(text)
+    except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
+        raise UsageError(f"{name}: {exc}") from None
+    choices = _choices(opt)
+    if choices is not None and value not in (valid := [v for v, _ in choices]):
+        raise UsageError(f"{name}: unknown value '{text}' (choose from: {', '.join(valid)})")
+    return value
+
+
+def parse_form(values: Mapping[str, str], ignore: Sequence[str] = ()) -> FormValues:
+    """`FormValues` from submitted text fields; an empty or missing field keeps its default.
+
+    Raises UsageError (one line, naming the field) for an unknown field or a bad value.
+
+    >>> form = parse_form({"duration": "2", "size": "320x240", "refine": "false"})
+    >>> form.options.duration, form.options.size, form.options.refine, form.video_format
+    (2.0, (320, 240), False, 'mp4')
+    """
+    declared = {opt.field: opt for opt in web_options()}
+    defaults = _defaults()
+    for key in values:
+        if key not in declared and key != FORMAT_FIELD and key not in ignore:
+            known = ", ".join([*declared, FORMAT_FIELD])
+            raise UsageError(f"unknown option '{key}' (the options are: {known})")
+    parsed = {
+        name: _parse_one(opt, values[name], defaults[name])
+        for name, opt in declared.items()
+        if name in values
+    }
+    fmt = values.get(FORMAT_FIELD, "").strip().lower() or DEFAULT_FORMAT
+    if fmt not in (valid := video_formats()):
+        raise UsageError(f"format: unknown value '{fmt}' (choose from: {', '.join(valid)})")
+    return FormValues(RunOptions(**parsed), fmt)

@@ -1,0 +1,269 @@
+"""What one web job does, stage by stage, in its own process: depth -> scene -> exports -> video.
+
+`run_job` runs the public stages of `dioramic.pipeline` itself (rather than `run_photo`) so that the
+page gets depth.png and scene.glb as soon as they are written, and a progress fraction per video
+frame. It reports through a callback of `Event`s. Each job runs in a process of its own, ``python -m
+dioramic.web.worker FD`` (see `main`), which sends those events through a pipe to the server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from dioramic.config import OPTIONS, RunOptions
+from dioramic.errors import DioramicError
+
+log = logging.getLogger(__name__)
+
+Until = Literal["scene", "video"]
+STATE_DIR = "state"
+"""Sub-folder of a job's folder holding pickled stage results that a later job may reuse."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything a job's process needs; picklable."""
+
+    photo: Path
+    """The uploaded photo, saved as photo<ext> in the job's folder."""
+    outdir: Path
+    """Folder the job's downloadable files are written to."""
+    options: RunOptions
+    """The run's options (``motion`` may be the path of an uploaded timeline in the job's folder)."""
+    video_format: str = "mp4"
+    """'mp4', 'webm' or 'gif'."""
+    until: Until = "video"
+    """'scene' stops after depth.png and scene.glb (the page's preview); 'video' goes on to the video."""
+    reuse: Path | None = None
+    """The state folder of an earlier job on the same photo, whose depth (and scene) are reused when
+    the options they depend on are the same."""
+    reuse_options: RunOptions | None = None
+    """The options of that earlier job."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One report from a running job."""
+
+    kind: Literal["stage", "progress", "file", "done", "error"]
+    """stage: a new stage began (`text` names it); progress: `fraction` moved; file: `text` was
+    written; done: finished; error: failed with the one-line message `text`."""
+    text: str = ""
+    fraction: float = 0.0
+    """Overall progress, 0..1."""
+
+
+# Where each stage starts and ends in the overall progress, per kind of job.
+_SPANS: dict[str, dict[str, tuple[float, float]]] = {
+    "scene": {"load": (0.0, 0.1), "depth": (0.1, 0.6), "scene": (0.6, 0.9), "export": (0.9, 1.0)},
+    "video": {
+        "load": (0.0, 0.02),
+        "depth": (0.02, 0.2),
+        "scene": (0.2, 0.3),
+        "export": (0.3, 0.35),
+        "video": (0.35, 1.0),
+    },
+}
+_STAGE_TEXT = {
+    "load": "loading the photo",
+    "depth": "estimating depth",
+    "scene": "building the 3D scene",
+    "export": "writing the depth map and the 3D scene",
+    "video": "rendering the video",
+}
+
+
+def _fields_of(*groups: str) -> tuple[str, ...]:
+    return tuple(opt.field for opt in OPTIONS if opt.group in groups)
+
+
+def _same(a: RunOptions, b: RunOptions, names: tuple[str, ...]) -> bool:
+    return all(getattr(a, n) == getattr(b, n) for n in names)
+
+
+def _load_state(folder: Path | None, name: str) -> Any | None:
+    """A pickled stage result of an earlier job (our own file), or None if it is gone."""
+    if folder is None:
+        return None
+    try:
+        with open(folder / f"{name}.pkl", "rb") as fh:
+            return pickle.load(fh)  # written by this server into its own job folder
+    except (OSError, EOFError, pickle.UnpicklingError):
+        return None
+
+
+def _save_state(folder: Path, name: str, value: object) -> None:
+    from dioramic.files import write_bytes
+
+    write_bytes(folder / f"{name}.pkl", pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def run_job(spec: JobSpec, report: Callable[[Event], None]) -> None:
+    """Run the job described by `spec`, reporting stages, progress and files written to `report`.
+
+    Raises what the stages raise (DioramicError for anything the user can fix).
+    """
+    from dioramic.export import export_scene
+    from dioramic.files import ensure_dir, save_depth, write_bytes
+    from dioramic.photo import load_photo
+    from dioramic.pipeline import estimate_depth, make_motion_for, make_scene, render_settings
+
+    spans = _SPANS[spec.until]
+    timings: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def begin(stage: str) -> None:
+        now = time.perf_counter()
+        clock[0] = now
+        report(Event("stage", _STAGE_TEXT[stage], spans[stage][0]))
+
+    def end(stage: str) -> None:
+        timings[stage] = time.perf_counter() - clock[0]
+        report(Event("progress", fraction=spans[stage][1]))
+
+    options = spec.options
+    old = spec.reuse_options
+    same_depth = old is not None and _same(old, options, _fields_of("depth"))
+    same_scene = same_depth and old is not None and _same(old, options, _fields_of("depth", "scene"))
+    state = ensure_dir(spec.outdir.parent / STATE_DIR)
+    out = ensure_dir(spec.outdir)
+
+    begin("load")
+    photo = load_photo(spec.photo)
+    end("load")
+
+    begin("depth")
+    depth = _load_state(spec.reuse, "depth") if same_depth else None
+    if depth is None:
+        depth = estimate_depth(photo, options)
+    _save_state(state, "depth", depth)
+    save_depth(depth, out / "depth.png")
+    report(Event("file", "depth.png", spans["depth"][1]))
+    save_depth(depth, out / "depth.npy")
+    report(Event("file", "depth.npy", spans["depth"][1]))
+    end("depth")
+
+    begin("scene")
+    scene = _load_state(spec.reuse, "scene") if same_scene else None
+    if scene is None:
+        scene = make_scene(photo, depth, options)
+    _save_state(state, "scene", scene)
+    end("scene")
+
+    # the motion now: scene.glb carries it as a glTF animation that the page plays
+    motion = make_motion_for(scene, options)
+    # a timeline file sets its own length; presets last the duration asked for
+    settings = replace(render_settings(options, photo), duration=motion.duration)
+
+    begin("export")
+    export_scene(scene, out / "scene.glb", **_animation(motion, settings))
+    report(Event("file", "scene.glb", spans["export"][1]))
+    end("export")
+    summary: dict[str, Any] = {
+        "depth_backend": depth.backend,
+        "triangles": scene.triangle_count,
+        "reused": "scene" if same_scene else "depth" if same_depth else None,
+    }
+
+    if spec.until == "video":
+        begin("video")
+        name = f"video.{spec.video_format}"
+        lo, hi = spans["video"]
+        frames = _render(
+            scene, motion, settings, out / name, lambda f: report(Event("progress", "", lo + (hi - lo) * f))
+        )
+        end("video")
+        report(Event("file", name, hi))
+        summary.update(
+            size=[settings.width, settings.height],
+            fps=settings.fps,
+            duration=settings.duration,
+            frames=frames,
+            motion=options.motion and Path(options.motion).name,
+        )
+    summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+    summary["options"] = {f.name: _plain(getattr(options, f.name)) for f in fields(RunOptions)}
+    write_bytes(out / "render.json", json.dumps(summary, indent=2).encode())
+    report(Event("file", "render.json", 1.0))
+
+
+def _animation(motion: Any, settings: Any) -> dict[str, Any]:
+    """The GLB exporter's options that put the camera move in the file (when the exporter has them)."""
+    from dioramic.export import EXPORTERS
+
+    if "motion" not in EXPORTERS.get("glb").options():
+        return {}
+    size = (settings.width, settings.height)
+    return {"motion": motion, "fps": settings.fps, "size": size, "duration": settings.duration}
+
+
+def _plain(value: object) -> object:
+    return value.name if isinstance(value, Path) else value
+
+
+def _render(scene: Any, motion: Any, settings: Any, path: Path, progress: Callable[[float], None]) -> int:
+    """Render and encode the video frame by frame, reporting the fraction of frames done; frames."""
+    from dioramic.render import render_frames
+    from dioramic.render.video import open_writer
+
+    total = settings.frame_count
+    width, height = settings.frame_size
+    done = 0
+    last = 0.0
+    with open_writer(path, width, height, settings.fps, **settings.codec_options()) as writer:
+        for frame in render_frames(scene, motion, settings):
+            writer.write(frame)
+            done += 1
+            now = time.perf_counter()
+            if now - last > 0.1 or done == total:
+                progress(done / total)
+                last = now
+    return done
+
+
+def child_main(spec: JobSpec, send: Callable[[Event], None]) -> None:
+    """Run the job described by `spec`, sending `Event`s to `send`; the last is 'done' or 'error'."""
+    try:
+        run_job(spec, send)
+    except DioramicError as exc:
+        # messages name files by path: show the client its own names, never the server's folders
+        send(Event("error", str(exc).replace(f"{spec.photo.parent}{os.sep}", "")))
+    except MemoryError:
+        send(Event("error", "the job ran out of memory: try a smaller photo or video size"))
+    except Exception as exc:
+        log.exception("job failed")
+        send(Event("error", f"internal error: {type(exc).__name__}: {exc}"))
+    else:
+        send(Event("done", fraction=1.0))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m dioramic.web.worker FD``: a job's process. It reads a pickled `JobSpec` on stdin and
+    writes pickled `Event`s to the file descriptor FD, which the server passed to it."""
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.WARNING, format="dioramic job: %(message)s")
+    spec = pickle.load(sys.stdin.buffer)  # from the server that started this process
+    with os.fdopen(int(argv[0]), "wb") as out:
+
+        def send(event: Event) -> None:
+            pickle.dump(event, out)
+            out.flush()
+
+        child_main(spec, send)
+    return 0
+
+
+if __name__ == "__main__":
+    # run the module's proper copy, so that the events pickle as dioramic.web.worker.Event
+    from dioramic.web.worker import main as _main
+
+    sys.exit(_main())

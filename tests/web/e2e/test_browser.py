@@ -1,0 +1,133 @@
+"""End to end in a real headless Chromium: drop a photo, see the depth and the 3D scene, render, download.
+
+Needs Debian's `chromium` (apt-get install chromium) and Playwright for Python (pip install playwright;
+never `playwright install`: the system browser is used). WebGL runs on SwiftShader, on the CPU. Set
+DIORAMIC_WEB_SCREENSHOTS=/some/folder to keep the screenshots; otherwise they go to the test's tmp_path.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+CHROMIUM = os.environ.get("DIORAMIC_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
+PHOTO = Path(__file__).resolve().parents[3] / "assets" / "photos" / "product_coffee_cup.jpg"
+BACKGROUND = np.array([0x11, 0x15, 0x1D])  # the viewer's clear colour
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
+if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+    pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium", allow_module_level=True)
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("DIORAMIC_WEB_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def browser() -> Any:
+    with sync_api.sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        except sync_api.Error as exc:
+            pytest.skip(f"Chromium does not start here: {str(exc).splitlines()[0]}")
+        yield browser
+        browser.close()
+
+
+def _canvas_pixels(page: Any) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(page.locator("#stage3d canvas").screenshot())).convert("RGB"))
+
+
+@pytest.mark.usefixtures("gl_available")
+def test_photo_to_3d_preview_to_rendered_video(
+    browser: Any, start_server: Any, tmp_path: Path, shots: Path
+) -> None:
+    _, url = start_server(tmp_path / "jobs")
+    page = browser.new_page(viewport={"width": 1400, "height": 950}, accept_downloads=True)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+
+    page.goto(url)
+    page.locator("#opt-depth option[value=classical]").wait_for(state="attached")
+    assert page.locator("#opt-motion option").count() > 5  # the presets, from /api/options
+    page.screenshot(path=str(shots / "dioramic-web-1-empty.png"))
+
+    page.select_option("#opt-depth", "classical")
+    page.set_input_files("#file", str(PHOTO))
+    page.locator("#render:enabled").wait_for(timeout=120_000)
+    page.locator("#depth:visible").wait_for(timeout=30_000)
+    page.locator("#play:visible").wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(shots / "dioramic-web-2-preview.png"))
+    if page.locator("#play").inner_text() == "Pause motion":  # a fast browser sways the view: stop it
+        page.click("#play")
+
+    pixels = _canvas_pixels(page)
+    h, w, _ = pixels.shape
+    covered = np.abs(pixels.astype(int) - BACKGROUND).sum(axis=2) > 30
+    assert covered.mean() > 0.5, "the 3D view shows little but the background"
+    assert pixels[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4].std() > 20, "the 3D view is flat"
+    # dragging orbits the camera: the scene is drawn again from elsewhere
+    box = page.locator("#stage3d canvas").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx - 150, cy - 40, steps=5)
+    page.mouse.up()
+    page.wait_for_timeout(500)
+    orbited = _canvas_pixels(page)
+    assert np.abs(orbited.astype(int) - pixels.astype(int)).mean() > 2, "dragging did not move the view"
+    page.screenshot(path=str(shots / "dioramic-web-3-orbited.png"))
+
+    page.fill("#opt-duration", "1")
+    page.fill("#opt-size", "160x120")
+    page.click("#render")
+    page.locator("#downloads a").first.wait_for(timeout=180_000)
+    assert page.locator("#pane-video").is_visible()
+    assert "video.mp4" in (page.locator("#video").get_attribute("src") or "")
+    assert page.locator("#percent").inner_text() == "100 %"
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(shots / "dioramic-web-4-rendered.png"))
+
+    with page.expect_download() as download_info:
+        page.locator("#downloads a", has_text="Video").click()
+    target = tmp_path / "video.mp4"
+    download_info.value.save_as(target)
+    data = target.read_bytes()
+    assert data[4:8] == b"ftyp" and len(data) > 1000
+
+    import av
+
+    with av.open(str(target)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (160, 120)
+        assert sum(1 for _ in container.decode(stream)) == 30
+
+    page.click("#tab-3d")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(shots / "dioramic-web-5-back-to-3d.png"))
+    assert not errors, errors
+    assert all(r.startswith(url) or r.startswith(("blob:", "data:")) for r in requests), requests

@@ -1,0 +1,91 @@
+"""The web form is generated from dioramic.config.OPTIONS and parses like the command line."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pytest
+
+from dioramic.config import OPTIONS, RunOptions
+from dioramic.errors import UsageError
+from dioramic.motion import describe_motions
+from dioramic.web.options import HIDDEN_FIELDS, form_schema, parse_form, video_formats
+
+
+def test_every_declared_option_but_server_paths_has_one_control() -> None:
+    names = [c["name"] for c in form_schema()["controls"]]
+    declared = [opt.field for opt in OPTIONS if opt.field not in HIDDEN_FIELDS]
+    assert names == [*declared, "format"]
+    assert {f.name for f in fields(RunOptions)} - set(names) == set(HIDDEN_FIELDS)
+
+
+def test_controls_carry_the_declarations_help_defaults_and_choices() -> None:
+    controls = {c["name"]: c for c in form_schema()["controls"]}
+    for opt in OPTIONS:
+        if opt.field in controls:
+            assert controls[opt.field]["help"] == opt.help.replace("%%", "%")
+            assert controls[opt.field]["flag"] == opt.flags[0]
+    assert controls["fps"] | {"type": "integer", "default": 30} == controls["fps"]
+    assert controls["duration"]["type"] == "number"
+    assert controls["size"]["type"] == "size"
+    assert controls["background"] | {"type": "color", "default": "#000000"} == controls["background"]
+    assert controls["refine"] | {"type": "bool", "default": True} == controls["refine"]
+    assert controls["loop"]["type"] == "tristate"
+    depth = [c["value"] for c in controls["depth"]["choices"]]
+    assert depth[0] == "auto" and "classical" in depth and "file" not in depth
+    assert [c["value"] for c in controls["motion"]["choices"]] == [n for n, _ in describe_motions()]
+    assert controls["motion"]["timeline"] is True
+    assert [c["value"] for c in controls["format"]["choices"]] == video_formats() == ["mp4", "webm", "gif"]
+    assert [c["value"] for c in controls["depth_kind"]["choices"]] == ["depth", "inverse"]
+
+
+def test_parse_form_uses_the_declared_parsers() -> None:
+    form = parse_form(
+        {
+            "depth": "classical",
+            "motion": "dolly",
+            "amplitude": "1.5",
+            "size": "320x240",
+            "fps": "12",
+            "background": "#102030",
+            "refine": "false",
+            "loop": "true",
+            "format": "gif",
+            "easing": "",  # empty: the default
+        }
+    )
+    assert form.options == RunOptions(
+        depth="classical",
+        motion="dolly",
+        amplitude=1.5,
+        size=(320, 240),
+        fps=12,
+        background=(16, 32, 48),
+        refine=False,
+        loop=True,
+    )
+    assert form.video_format == "gif"
+    assert parse_form({}).options == RunOptions()
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"fps": "-3"}, "fps: expected a positive"),
+        ({"fps": "many"}, "fps: expected a positive integer, got 'many'"),
+        ({"size": "big"}, "size: expected WIDTHxHEIGHT"),
+        ({"background": "sunset"}, "background: expected a colour"),
+        ({"depth": "magic"}, "depth: unknown value 'magic'"),
+        ({"depth": "file"}, "depth: unknown value 'file'"),
+        ({"motion": "/etc/passwd.yaml"}, "motion: unknown value"),
+        ({"refine": "maybe"}, "refine: expected true or false"),
+        ({"depth_map": "/etc/passwd"}, "unknown option 'depth_map'"),
+        ({"colour": "red"}, "unknown option 'colour'"),
+        ({"model": "../weights/evil.onnx"}, "model: give a variant name"),
+        ({"format": "avi"}, "format: unknown value 'avi'"),
+    ],
+)
+def test_parse_form_refuses_bad_values_with_the_field_named(values: dict[str, str], message: str) -> None:
+    with pytest.raises(UsageError) as err:
+        parse_form(values)
+    assert message in str(err.value)

@@ -1,0 +1,296 @@
+// The page of `dioramic serve`: drop a photo -> a preview job (depth + 3D scene) -> "Render video" -> a
+// render job that reuses the preview's depth and scene when their settings did not change.
+
+import { createJob, deleteJob, fileUrl, follow, getOptions } from "./api.js";
+import { buildForm } from "./form.js";
+import { Viewer } from "./viewer.js";
+
+const $ = (id) => document.getElementById(id);
+const DOWNLOADS = [
+  ["video", "Video"],
+  ["scene.glb", "3D scene (GLB)"],
+  ["depth.png", "Depth map (16-bit PNG)"],
+  ["depth.npy", "Depth values (NumPy)"],
+];
+
+const state = {
+  previewId: null, // job with the photo's depth and scene
+  renderId: null, // the latest render job
+  previewToken: 0, // bumps when a newer preview supersedes the one being followed
+  renderToken: 0, // bumps when a newer render supersedes the one being followed
+  rendering: false,
+  stale: false, // settings changed during a render: preview them after it
+  pendingPreview: null,
+  limits: null,
+};
+
+let viewer = null;
+let form = null;
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+function setProgress(fraction, text, done = false) {
+  $("progress").hidden = false;
+  $("progress").classList.toggle("done", done);
+  $("bar-fill").style.width = `${Math.round(fraction * 100)}%`;
+  $("stage").textContent = text;
+  $("percent").textContent = `${Math.round(fraction * 100)} %`;
+}
+
+function showTab(which) {
+  for (const name of ["3d", "video"]) {
+    $(`tab-${name}`).classList.toggle("active", name === which);
+    $(`pane-${name}`).hidden = name !== which;
+  }
+  $("play").hidden = which !== "3d" || !viewer?.hasContent;
+  $("reset").hidden = which !== "3d";
+  viewer?.setActive(which === "3d");
+  if (which === "3d") viewer?.resize();
+}
+
+async function show3d(jobId) {
+  try {
+    const { triangles, animated } = await viewer.load(fileUrl(jobId, "scene.glb"));
+    $("hint3d").textContent = viewer.slow
+      ? "This browser draws 3D slowly (no GPU?): drag to orbit"
+      : animated
+        ? "Playing the camera move · drag to orbit, scroll to zoom"
+        : "Drag to orbit · scroll to zoom · right-drag to pan";
+    $("hint3d").classList.add("corner");
+    $("reset").disabled = false;
+    $("play").hidden = $("pane-3d").hidden;
+    $("play").textContent = viewer.playing ? "Pause motion" : "Play motion";
+    $("info").dataset.triangles = String(triangles);
+  } catch (err) {
+    showError(`cannot show the 3D scene: ${err.message}`);
+  }
+}
+
+function showDepth(jobId) {
+  const img = $("depth");
+  img.onload = () => {
+    img.hidden = false;
+    $("depth-empty").hidden = true;
+  };
+  img.src = fileUrl(jobId, "depth.png");
+}
+
+function showPhoto(file) {
+  const photo = $("photo");
+  if (photo.src.startsWith("blob:")) URL.revokeObjectURL(photo.src);
+  photo.src = URL.createObjectURL(file);
+  photo.hidden = false;
+  photo.nextElementSibling.hidden = true;
+  $("depth").hidden = true;
+  $("depth-empty").hidden = false;
+  $("depth-empty").textContent = "estimating…";
+  $("drop").classList.add("has-photo");
+  $("drop").querySelector(".drop-title").textContent = file.name;
+  $("drop").querySelector(".drop-sub").textContent = "drop or click to choose another photo";
+}
+
+/** A preview job (depth, 3D scene with the camera move) for a new photo, or for changed settings. */
+async function preview(file = null) {
+  const token = ++state.previewToken;
+  const previous = state.previewId;
+  showError("");
+  const body = form.collect(new FormData(), { withTimeline: false });
+  body.append("until", "scene");
+  if (file) {
+    if (previous) deleteJob(previous);
+    state.previewId = null;
+    $("render").disabled = true;
+    showPhoto(file);
+    body.append("photo", file);
+  } else {
+    body.append("source", previous); // the same photo; its depth and scene are reused if they can be
+  }
+  setProgress(0, file ? "uploading" : "updating the preview");
+  let seen = new Set();
+  try {
+    const { id } = await createJob(body);
+    if (token !== state.previewToken) return deleteJob(id);
+    state.previewId = id;
+    const status = await follow(id, (s) => {
+      setProgress(s.progress, s.state === "queued" ? `waiting (${s.queue_position} ahead)` : s.stage);
+      if (s.files.includes("depth.png") && !seen.has("depth.png")) showDepth(id);
+      seen = new Set(s.files);
+    }, () => token !== state.previewToken);
+    if (token !== state.previewToken) return;
+    if (status.state === "failed") throw new Error(status.error);
+    if (!file && previous) deleteJob(previous);
+    setProgress(1, "ready to render", true);
+    $("render").disabled = false;
+    await show3d(id);
+    showTab("3d");
+  } catch (err) {
+    if (token !== state.previewToken) return;
+    if (file) $("depth-empty").textContent = "—";
+    $("progress").hidden = true;
+    showError(err.message);
+  }
+}
+
+function listDownloads(jobId, files) {
+  const list = $("downloads");
+  list.replaceChildren();
+  for (const [key, label] of DOWNLOADS) {
+    const name = key === "video" ? files.find((f) => f.startsWith("video.")) : files.includes(key) && key;
+    if (!name) continue;
+    const a = document.createElement("a");
+    a.href = fileUrl(jobId, name, true);
+    a.download = `dioramic-${name}`;
+    const what = document.createElement("span");
+    what.className = "what";
+    what.textContent = name;
+    a.append(label, what);
+    const li = document.createElement("li");
+    li.append(a);
+    list.append(li);
+  }
+}
+
+async function showInfo(jobId) {
+  try {
+    const summary = await (await fetch(fileUrl(jobId, "render.json"))).json();
+    const parts = [
+      `depth: ${summary.depth_backend}`,
+      `${summary.triangles.toLocaleString()} triangles`,
+    ];
+    if (summary.size) parts.push(`${summary.size[0]}×${summary.size[1]}, ${summary.fps} fps, ${summary.duration} s`);
+    const total = Object.values(summary.timings_s || {}).reduce((a, b) => a + b, 0);
+    parts.push(`took ${total.toFixed(1)} s`);
+    $("info").textContent = parts.join(" · ");
+  } catch {
+    $("info").textContent = "";
+  }
+}
+
+async function render() {
+  if (!state.previewId) return;
+  const token = ++state.renderToken;
+  ++state.previewToken; // a preview under way no longer updates the page: the render shows all
+  clearTimeout(state.pendingPreview);
+  state.rendering = true;
+  showError("");
+  $("render").disabled = true;
+  const body = new FormData();
+  try {
+    form.collect(body);
+  } catch (err) {
+    showError(err.message);
+    $("render").disabled = false;
+    return;
+  }
+  body.append("source", state.previewId);
+  viewer.stopMotion(); // leave the CPU (or GPU) to the render
+  setProgress(0, "starting");
+  try {
+    const { id } = await createJob(body);
+    if (state.renderId) deleteJob(state.renderId);
+    state.renderId = id;
+    const status = await follow(id, (s) => {
+      setProgress(s.progress, s.state === "queued" ? `waiting (${s.queue_position} ahead)` : s.stage);
+    }, () => token !== state.renderToken);
+    if (token !== state.renderToken) return;
+    if (status.state === "failed") throw new Error(status.error);
+    setProgress(1, "done", true);
+    const videoName = status.files.find((f) => f.startsWith("video."));
+    const isGif = videoName.endsWith(".gif");
+    $("video").hidden = isGif;
+    $("gif").hidden = !isGif;
+    if (isGif) $("gif").src = fileUrl(id, videoName);
+    else {
+      $("video").src = fileUrl(id, videoName);
+      $("video").play().catch(() => {});
+    }
+    $("tab-video").disabled = false;
+    showTab("video");
+    listDownloads(id, status.files);
+    showDepth(id);
+    showInfo(id);
+    show3d(id);
+  } catch (err) {
+    if (token !== state.renderToken) return;
+    $("progress").hidden = true;
+    showError(err.message);
+  } finally {
+    if (token === state.renderToken) {
+      $("render").disabled = false;
+      state.rendering = false;
+      if (state.stale) {
+        state.stale = false;
+        preview();
+      }
+    }
+  }
+}
+
+function acceptFiles(files) {
+  const file = files && files[0];
+  if (!file) return;
+  if (state.limits && file.size > state.limits.max_upload_bytes) {
+    showError(`the photo is ${(file.size / 1e6).toFixed(1)} MB; the limit is ${state.limits.max_upload_bytes / 1e6} MB`);
+    return;
+  }
+  preview(file);
+}
+
+async function init() {
+  viewer = new Viewer($("stage3d"));
+  viewer.onMotionChange = (playing) => {
+    $("play").textContent = playing ? "Pause motion" : "Play motion";
+    if (!playing && viewer.slow) $("hint3d").textContent = "This browser draws 3D slowly (no GPU?): drag to orbit";
+  };
+  try {
+    const schema = await getOptions();
+    state.limits = schema.limits;
+    form = buildForm(schema, $("basic"), $("advanced"));
+  } catch (err) {
+    showError(`cannot load the options: ${err.message}`);
+    return;
+  }
+  const drop = $("drop");
+  $("file").addEventListener("change", (e) => acceptFiles(e.target.files));
+  drop.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") $("file").click();
+  });
+  for (const target of [drop, document.body]) {
+    target.addEventListener("dragover", (e) => {
+      e.preventDefault();
+      drop.classList.add("over");
+    });
+    target.addEventListener("dragleave", () => drop.classList.remove("over"));
+    target.addEventListener("drop", (e) => {
+      e.preventDefault();
+      e.stopPropagation();
+      drop.classList.remove("over");
+      acceptFiles(e.dataTransfer.files);
+    });
+  }
+  $("render").addEventListener("click", render);
+  $("tab-3d").addEventListener("click", () => showTab("3d"));
+  $("tab-video").addEventListener("click", () => showTab("video"));
+  $("reset").addEventListener("click", () => viewer.resetView());
+  $("play").addEventListener("click", () => (viewer.playing ? viewer.stopMotion() : viewer.playMotion()));
+  // the preview shows the depth, the scene and the camera move: redo it when a setting changes
+  form.onChange(() => {
+    if (!state.previewId) return;
+    clearTimeout(state.pendingPreview);
+    state.pendingPreview = setTimeout(() => {
+      if (state.rendering) state.stale = true; // after the render
+      else preview();
+    }, 300);
+  });
+  window.addEventListener("pagehide", () => {
+    for (const id of [state.previewId, state.renderId]) {
+      if (id) fetch(`/api/jobs/${encodeURIComponent(id)}`, { method: "DELETE", keepalive: true });
+    }
+  });
+}
+
+init();
