@@ -3,6 +3,7 @@
     >>> from dioramic.export import export_scene                  # doctest: +SKIP
     >>> export_scene(scene, "out/scene.glb")                      # doctest: +SKIP
     >>> export_scene(scene, "out/scene.obj", image_format="png")  # doctest: +SKIP
+    >>> export_scene(scene, "out/scene.glb", motion=motion, fps=30, size=(1280, 720))  # doctest: +SKIP
 
 Formats are registered by name in `EXPORTERS` (see `dioramic.export.base`); the name comes from the
 file's extension unless ``format=`` is given. Every file is written atomically: a temporary file in
@@ -11,19 +12,26 @@ the same folder, renamed over the target once complete, so an error never leaves
 ==========  ===============================  =====================================================
 format      extension                        options
 ==========  ===============================  =====================================================
-glb         .glb (default)                   image_format, jpeg_quality, alpha_mode
-gltf        .gltf (data embedded, one file)  image_format, jpeg_quality, alpha_mode
+glb         .glb (default)                   image_format, jpeg_quality, alpha_mode, motion, fps,
+                                             size, duration, interpolation
+gltf        .gltf (data embedded, one file)  as glb
 obj         .obj (+ .mtl + texture)          image_format, jpeg_quality
 ply         .ply                             texture_file, image_format, jpeg_quality
 points      points.ply, NAME.points.ply      density, max_points, seed
+blend       .blend (needs 'make blender')    motion, fps, size, duration, engine, samples,
+                                             background, motion_blur
 ==========  ===============================  =====================================================
+
+With ``motion`` (any object with ``duration`` and ``pose(t)``, e.g. from `dioramic.motion.make_motion`)
+glTF files carry the video's camera and object move as an animation sampled at the video's frame times
+(`dioramic.export.animation`), and ``size`` gives the camera the video's aspect ratio.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from dioramic.export import glb, obj, ply  # noqa: F401 - register the built-in formats
+from dioramic.export import blend, glb, obj, ply  # noqa: F401 - register the built-in formats
 from dioramic.export.base import EXPORTERS, Exporter, check_options, format_for_path
 from dioramic.types import Scene
 

@@ -10,6 +10,16 @@ The document, written by hand from numpy buffers so that later additions (animat
   (KHR_materials_unlit) whose base colour texture is the photo, embedded as JPEG or PNG, so every
   viewer shows the photo's own colours; textures with alpha use alphaMode BLEND (or MASK);
 * textures shared by several layers are stored once.
+
+With a ``motion`` (see `dioramic.export.animation`) the document holds the video's move instead:
+
+* the layer nodes are children of one node "diorama", whose translation, rotation and scale follow
+  `Pose.object_matrix`;
+* the camera node "video camera" has the video's aspect ratio (``size``) and follows the camera;
+* one animation "dioramic motion" samples both nodes at the video's frame times (input accessor in
+  seconds, LINEAR or STEP), with extras {fps, frame_count, width, height}; when the field of view
+  changes, a KHR_animation_pointer channel animates ``/cameras/0/perspective/yfov`` (optional
+  extension). Each node's own TRS is the first frame's, for viewers that do not play animations.
 """
 
 from __future__ import annotations
@@ -22,7 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from dioramic import __version__
-from dioramic.errors import UsageError
+from dioramic.errors import InputError, UsageError
+from dioramic.export.animation import INTERPOLATIONS, MotionLike, animation_json, node_series, sample_motion
 from dioramic.export.base import (
     DEFAULT_JPEG_QUALITY,
     EXPORTERS,
@@ -67,15 +78,67 @@ class _Buffer:
         return data + b"\0" * ((-len(data)) % 4)
 
 
+def _add_accessor(
+    buffer: _Buffer,
+    accessors: list[dict],
+    array: np.ndarray,
+    kind: str,
+    component: int,
+    target: int | None = None,
+    bounds: bool = False,
+) -> int:
+    """Append `array`'s bytes to `buffer` as a new view and an accessor over it; returns its index."""
+    entry: dict = {
+        "bufferView": buffer.add(np.ascontiguousarray(array).tobytes(), target),
+        "componentType": component,
+        "count": len(array),
+        "type": kind,
+    }
+    if bounds:
+        entry["min"] = [float(x) for x in array.min(axis=0)]
+        entry["max"] = [float(x) for x in array.max(axis=0)]
+    accessors.append(entry)
+    return len(accessors) - 1
+
+
+def _check_size(size: tuple[int, int] | None) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    try:
+        width, height = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise UsageError(f"size must be (width, height) in pixels, got {size!r}") from None
+    if width < 1 or height < 1:
+        raise UsageError(f"size must be positive, got {width}x{height}")
+    return width, height
+
+
 def build_gltf(
     scene: Scene,
     image_format: str = "auto",
     jpeg_quality: int = DEFAULT_JPEG_QUALITY,
     alpha_mode: str = "BLEND",
+    *,
+    motion: MotionLike | None = None,
+    fps: float = 30.0,
+    size: tuple[int, int] | None = None,
+    duration: float | None = None,
+    interpolation: str = "LINEAR",
 ) -> tuple[dict, bytes]:
-    """The glTF JSON document (a dict) and its binary buffer for `scene`."""
+    """The glTF JSON document (a dict) and its binary buffer for `scene`.
+
+    `size` (width, height in pixels) sets the camera's aspect ratio (default: the photo's). With a
+    `motion`, the document animates the camera and the scene at `fps` for `duration` seconds
+    (default: the motion's), as the renderer films it; see the module docstring.
+    """
     if alpha_mode not in _ALPHA_MODES:
         raise UsageError(f"unknown alpha mode '{alpha_mode}' (choose from: {', '.join(_ALPHA_MODES)})")
+    if interpolation not in INTERPOLATIONS:
+        raise UsageError(
+            f"unknown interpolation '{interpolation}' (choose from: {', '.join(INTERPOLATIONS)})"
+        )
+    size = _check_size(size)
+    samples = sample_motion(motion, fps, duration, distance=scene.focus) if motion is not None else None
     buffer = _Buffer()
     accessors: list[dict] = []
     images: list[dict] = []
@@ -85,17 +148,7 @@ def build_gltf(
     texture_of: dict[int, int] = {}
 
     def accessor(array: np.ndarray, kind: str, component: int, target: int, bounds: bool = False) -> int:
-        entry: dict = {
-            "bufferView": buffer.add(np.ascontiguousarray(array).tobytes(), target),
-            "componentType": component,
-            "count": len(array),
-            "type": kind,
-        }
-        if bounds:
-            entry["min"] = [float(x) for x in array.min(axis=0)]
-            entry["max"] = [float(x) for x in array.max(axis=0)]
-        accessors.append(entry)
-        return len(accessors) - 1
+        return _add_accessor(buffer, accessors, array, kind, component, target, bounds)
 
     for mesh in nonempty_meshes(scene):
         key = id(mesh.texture)
@@ -142,33 +195,62 @@ def build_gltf(
         nodes.append({"name": mesh.name, "mesh": len(meshes) - 1})
 
     camera = scene.camera
+    camera_name = "photo camera" if samples is None else "video camera"
     cameras = [
         {
-            "name": "photo camera",
+            "name": camera_name,
             "type": "perspective",
             "perspective": {
-                "yfov": float(camera.fov_y),
-                "aspectRatio": float(camera.aspect),
+                "yfov": float(camera.fov_y if samples is None else samples.fov_y[0]),
+                "aspectRatio": float(camera.aspect if size is None else size[0] / size[1]),
                 "znear": float(max(1e-3, 0.1 * scene.near)),
                 "zfar": float(max(10.0 * scene.far, 1.0)),
             },
         }
     ]
-    nodes.append({"name": "photo camera", "camera": 0})
+    extensions = ["KHR_materials_unlit"]
+    if samples is None:
+        nodes.append({"name": camera_name, "camera": 0})
+        roots = list(range(len(nodes)))
+    else:
+        layers = list(range(len(nodes)))
+        nodes.append({"name": "diorama", **({"children": layers} if layers else {})})
+        nodes.append({"name": camera_name, "camera": 0})
+        roots = [len(nodes) - 2, len(nodes) - 1]
     document: dict = {
         "asset": {"version": "2.0", "generator": f"dioramic {__version__}"},
-        "extensionsUsed": ["KHR_materials_unlit"],
+        "extensionsUsed": extensions,
         "scene": 0,
         "scenes": [
             {
                 "name": "dioramic scene",
-                "nodes": list(range(len(nodes))),
+                "nodes": roots,
                 "extras": {"near": scene.near, "far": scene.far, "focus": scene.focus, "units": "metres"},
             }
         ],
         "nodes": nodes,
         "cameras": cameras,
     }
+    if samples is not None:
+        width, height = size if size is not None else (camera.width, camera.height)
+        object_node, camera_node = roots
+        document["animations"] = [
+            animation_json(
+                samples,
+                lambda values, kind, bounds: _add_accessor(
+                    buffer, accessors, values, kind, _FLOAT, None, bounds
+                ),
+                object_node,
+                camera_node,
+                interpolation,
+                (width, height),
+            )
+        ]
+        for index in roots:  # each node's own transform is the first frame's
+            series = node_series(samples, camera=index == camera_node)
+            nodes[index].update({name: values[0].tolist() for name, values in series.items()})
+        if samples.fov_varies:
+            extensions.append("KHR_animation_pointer")
     if meshes:
         document.update(
             meshes=meshes,
@@ -183,13 +265,39 @@ def build_gltf(
                     "wrapT": _CLAMP_TO_EDGE,
                 }
             ],
-            accessors=accessors,
-            bufferViews=buffer.views,
         )
+    if accessors:
+        document.update(accessors=accessors, bufferViews=buffer.views)
     binary = buffer.tobytes()
     if binary:
         document["buffers"] = [{"byteLength": len(binary)}]
     return document, binary
+
+
+def read_gltf(path: str | Path) -> dict:
+    """The JSON document of a .glb or .gltf file (buffers are not read).
+
+    Raises InputError when the file cannot be read or is not glTF 2.0.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        if data[:4] == b"glTF":
+            _, version, _ = struct.unpack_from("<III", data, 0)
+            length, kind = struct.unpack_from("<II", data, 12)
+            if version != _GLB_VERSION or kind != _CHUNK_JSON:
+                raise ValueError("not a glTF 2.0 binary")
+            document = json.loads(data[20 : 20 + length])
+        else:
+            document = json.loads(data)
+        if not isinstance(document, dict) or not str(document["asset"]["version"]).startswith("2."):
+            raise ValueError("not glTF 2.0")
+    except (ValueError, KeyError, TypeError, struct.error) as exc:
+        raise InputError(f"{path}: not a glTF 2.0 file ({exc})") from None
+    return document
 
 
 def glb_bytes(document: dict, binary: bytes) -> bytes:
@@ -209,9 +317,24 @@ def write_glb(
     image_format: str = "auto",
     jpeg_quality: int = DEFAULT_JPEG_QUALITY,
     alpha_mode: str = "BLEND",
+    motion: MotionLike | None = None,
+    fps: float = 30.0,
+    size: tuple[int, int] | None = None,
+    duration: float | None = None,
+    interpolation: str = "LINEAR",
 ) -> Path:
-    """Write `scene` as one binary glTF file (see the module docstring for its layout)."""
-    document, binary = build_gltf(scene, image_format, jpeg_quality, alpha_mode)
+    """Write `scene` as one binary glTF file (see the module docstring and `build_gltf`)."""
+    document, binary = build_gltf(
+        scene,
+        image_format,
+        jpeg_quality,
+        alpha_mode,
+        motion=motion,
+        fps=fps,
+        size=size,
+        duration=duration,
+        interpolation=interpolation,
+    )
     return write_bytes(path, glb_bytes(document, binary))
 
 
@@ -222,9 +345,24 @@ def write_gltf(
     image_format: str = "auto",
     jpeg_quality: int = DEFAULT_JPEG_QUALITY,
     alpha_mode: str = "BLEND",
+    motion: MotionLike | None = None,
+    fps: float = 30.0,
+    size: tuple[int, int] | None = None,
+    duration: float | None = None,
+    interpolation: str = "LINEAR",
 ) -> Path:
     """Write `scene` as one self-contained .gltf JSON file (its buffer embedded as a base64 data URI)."""
-    document, binary = build_gltf(scene, image_format, jpeg_quality, alpha_mode)
+    document, binary = build_gltf(
+        scene,
+        image_format,
+        jpeg_quality,
+        alpha_mode,
+        motion=motion,
+        fps=fps,
+        size=size,
+        duration=duration,
+        interpolation=interpolation,
+    )
     if binary:
         uri = "data:application/octet-stream;base64," + base64.b64encode(binary).decode("ascii")
         document["buffers"][0]["uri"] = uri
@@ -232,7 +370,10 @@ def write_gltf(
 
 
 EXPORTERS.add(
-    "glb", Exporter("glb", (".glb",), "binary glTF 2.0: textured, unlit, with the photo's camera", write_glb)
+    "glb",
+    Exporter(
+        "glb", (".glb",), "binary glTF 2.0: textured, unlit, with the camera (and its animation)", write_glb
+    ),
 )
 EXPORTERS.add(
     "gltf",
