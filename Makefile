@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_PHOTO := assets/photos/product_coffee_cup.jpg
 
-.PHONY: demo test bench lint system install web clean
+.PHONY: demo test bench lint system install web blender clean
 
 demo: install
 	$(BIN)/dioramic run $(DEMO_PHOTO) -o dioramic-out
@@ -39,16 +39,26 @@ system:
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	fi
 
-$(STAMP): pyproject.toml tools/gltf-validator/package-lock.json | system
+$(STAMP): pyproject.toml tools/gltf-validator/package-lock.json tools/threejs-player/package-lock.json | system
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	cd tools/gltf-validator && npm ci --no-audit --no-fund --loglevel=error
+	cd tools/threejs-player && npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
+
+# Blender as a Python module (bpy 5.0.1: Python 3.11, numpy<2) in its own environment, .venv-blender,
+# for `dioramic export --blend`, `--renderer blender` and the Blender tests (skipped without it).
+blender: install
+	@missing=""; for l in libX11.so.6:libx11-6 libXrender.so.1:libxrender1 libXfixes.so.3:libxfixes3 \
+	  libXi.so.6:libxi6 libxkbcommon.so.0:libxkbcommon0 libXext.so.6:libxext6 libSM.so.6:libsm6 libGL.so.1:libgl1; do \
+	  ldconfig -p | grep -q "$${l%%:*}" || missing="$$missing $${l##*:}"; done; \
+	if [ -n "$$missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; fi
+	$(BIN)/python -m dioramic.blender setup
 
 # Rebuild the web app's front end (three.js bundle) into src/dioramic/web/static (committed).
 web:
 	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
 clean:
-	rm -rf $(VENV) dioramic-out tools/gltf-validator/node_modules
+	rm -rf $(VENV) .venv-blender dioramic-out tools/gltf-validator/node_modules tools/threejs-player/node_modules
