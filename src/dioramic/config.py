@@ -66,7 +66,7 @@ def _positive(kind: Callable[[str], Any], name: str) -> Callable[[str], Any]:
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {name}, got '{text}'") from None
+            raise argparse.ArgumentTypeError(f"expected a positive {name}, got '{text}'") from None
         if not value > 0:
             raise argparse.ArgumentTypeError(f"expected a positive {name}, got '{text}'")
         return value

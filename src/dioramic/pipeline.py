@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dioramic.config import RunOptions, video_size
@@ -79,12 +79,70 @@ def render_settings(options: RunOptions, photo: Photo):  # -> dioramic.render.Re
     )
 
 
-def make_motion_for(scene: Scene, options: RunOptions):  # -> dioramic.motion.Motion
-    from dioramic.motion import DEFAULT_MOTION, make_motion
+@dataclass(frozen=True)
+class MotionChoice:
+    """The motion of a run and how its amplitude was chosen."""
 
-    return make_motion(
-        options.motion or DEFAULT_MOTION, scene, duration=options.duration, amplitude=options.amplitude
-    )
+    motion: object
+    """The motion (`dioramic.motion.Motion`)."""
+    spec: str
+    """The preset name or timeline file."""
+    amplitude: float
+    """The amplitude used."""
+    auto: bool
+    """True when `--amplitude auto` chose it, False when the user gave it."""
+    fit: object
+    """`dioramic.render.fit.FitResult`: the artifact prediction at that amplitude."""
+
+
+def choose_motion(scene: Scene, options: RunOptions) -> MotionChoice:
+    """The run's motion; with ``amplitude=None`` (auto) the strongest amplitude <= 1 whose predicted
+    frames keep within the artifact limits (`dioramic.render.fit`). A given amplitude is used as is,
+    with a warning when its frames are predicted to show holes or stretched surfaces."""
+    from dioramic.motion import DEFAULT_MOTION, make_motion
+    from dioramic.render.fit import ArtifactLimits, fit_amplitude
+
+    spec = options.motion or DEFAULT_MOTION
+
+    def make(amplitude: float):  # -> dioramic.motion.Motion
+        return make_motion(
+            spec, scene, duration=options.duration, amplitude=amplitude, easing=options.easing,
+            loop=options.loop, fps=options.fps,
+        )  # fmt: skip
+
+    limits = ArtifactLimits()
+    if options.amplitude is None:
+        fit = fit_amplitude(scene, make, limits)
+        amplitude = fit.amplitude
+        log.info(
+            "amplitude %.3g (auto): predicted worst frame %.2f %% uncovered, %.2f %% stretched (%.2f s)",
+            amplitude, 100 * fit.prediction.uncovered, 100 * fit.prediction.stretched, fit.seconds,
+        )  # fmt: skip
+    else:
+        amplitude = float(options.amplitude)
+        fit = fit_amplitude(scene, make, limits, maximum=amplitude, iterations=0)
+        if not fit.within_limits:
+            log.warning(
+                "amplitude %.3g will show holes or smears: about %.2f %% of a frame uncovered and "
+                "%.2f %% stretched (limits %.2f %% and %.2f %%); --amplitude auto avoids them",
+                amplitude, 100 * fit.prediction.uncovered, 100 * fit.prediction.stretched,
+                100 * limits.uncovered, 100 * limits.stretched,
+            )  # fmt: skip
+        else:
+            log.info("amplitude %.3g", amplitude)
+    return MotionChoice(make(amplitude), str(spec), amplitude, options.amplitude is None, fit)
+
+
+def make_motion_for(scene: Scene, options: RunOptions):  # -> dioramic.motion.Motion
+    """The run's motion (see `choose_motion`)."""
+    return choose_motion(scene, options).motion
+
+
+def _easing_name(motion: object) -> str | None:
+    easing = getattr(getattr(motion, "timing", None), "easing", None)
+    if easing is None:
+        return None
+    return getattr(easing, "__name__", None) or str(easing)
 
 
 def run_photo(
@@ -123,32 +181,62 @@ def run_photo(
     timings["export"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    stage("choosing the motion")
+    choice = choose_motion(scene, options)
+    motion = choice.motion
+    timings["motion"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
     stage("rendering the video")
-    motion = make_motion_for(scene, options)
     # a timeline file sets its own length; presets last --duration
-    settings = replace(render_settings(options, photo), duration=motion.duration)
-    report = render_video(scene, motion, folder / "video.mp4", settings, progress=True)
+    settings = replace(render_settings(options, photo), duration=motion.duration)  # type: ignore[attr-defined]
+    report = render_video(scene, motion, folder / "video.mp4", settings, progress=True)  # type: ignore[arg-type]
     files.append(folder / "video.mp4")
     timings["video"] = time.perf_counter() - t0
 
+    from dioramic.render import STRETCH_LIMIT
+
+    fit = choice.fit
     summary = {
         "photo": str(path),
         "depth_backend": depth.backend,
         "triangles": scene.triangle_count,
+        "layers": {m.name: len(m.faces) for m in scene.meshes},
         "size": [settings.width, settings.height],
         "fps": settings.fps,
         "duration": settings.duration,
-        "motion": options.motion or "default",
+        "motion": {
+            "spec": choice.spec,
+            "amplitude": choice.amplitude,
+            "amplitude_mode": "auto" if choice.auto else "given",
+            "easing": _easing_name(motion),
+            "loop": bool(getattr(getattr(motion, "timing", None), "loop", options.loop)),
+            "duration": motion.duration,  # type: ignore[attr-defined]
+            "fps": settings.fps,
+        },
+        "amplitude_fit": {
+            "predicted_uncovered": fit.prediction.uncovered,  # type: ignore[attr-defined]
+            "predicted_stretched": fit.prediction.stretched,  # type: ignore[attr-defined]
+            "within_limits": fit.within_limits,  # type: ignore[attr-defined]
+            "evaluations": fit.evaluations,  # type: ignore[attr-defined]
+            "seconds": round(fit.seconds, 3),  # type: ignore[attr-defined]
+        },
+        "artifacts": {
+            "stretch_limit": STRETCH_LIMIT,
+            "max_uncovered": report.max_uncovered,
+            "max_stretched": report.max_stretched,
+            "uncovered": list(report.uncovered),
+            "stretched": list(report.stretched),
+        },
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
-        "render": _jsonable(report),
+        "render": {
+            "frames": report.frames,
+            "width": report.width,
+            "height": report.height,
+            "render_seconds": round(report.render_seconds, 3),
+            "encode_seconds": round(report.encode_seconds, 3),
+            "total_seconds": round(report.total_seconds, 3),
+        },
     }
     files.append(write_bytes(folder / "render.json", json.dumps(summary, indent=2).encode()))
     return RunResult(folder, tuple(files), depth.backend, scene.triangle_count, timings)
-
-
-def _jsonable(report: object) -> object:
-    try:
-        data = asdict(report)  # type: ignore[call-overload]
-    except TypeError:
-        return None
-    return json.loads(json.dumps(data, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))

@@ -14,7 +14,14 @@ from dioramic.export import EXPORTERS, export_scene, format_for_path
 from dioramic.scene import SceneOptions, build_scene
 from dioramic.types import DepthMap, Photo, Scene
 
-EXTENSION = {"glb": ".glb", "gltf": ".gltf", "obj": ".obj", "ply": ".ply", "points": ".points.ply"}
+EXTENSION = {
+    "glb": ".glb",
+    "gltf": ".gltf",
+    "obj": ".obj",
+    "ply": ".ply",
+    "points": ".points.ply",
+    "blend": ".blend",  # needs Blender: tested in tests/blender
+}
 
 
 def _scene(alpha: bool = False) -> Scene:
@@ -25,7 +32,7 @@ def _scene(alpha: bool = False) -> Scene:
     depth = (3.0 + x / width).astype(np.float32)
     depth[12:30, 20:44] = 1.5
     a = np.where(x < 8, 0, 255).astype(np.uint8) if alpha else None
-    return build_scene(Photo(rgb, alpha=a), DepthMap(depth), SceneOptions(max_triangles=3000))
+    return build_scene(Photo(rgb, alpha=a), DepthMap(depth), SceneOptions(max_triangles=3000, layers=False))
 
 
 def _only_mesh(loaded: trimesh.Scene | trimesh.Trimesh) -> trimesh.Trimesh:
@@ -37,7 +44,7 @@ def _only_mesh(loaded: trimesh.Scene | trimesh.Trimesh) -> trimesh.Trimesh:
 
 
 def test_every_builtin_format_is_registered() -> None:
-    assert {"glb", "gltf", "obj", "ply", "points"} <= set(EXPORTERS.names())
+    assert {"glb", "gltf", "obj", "ply", "points", "blend"} <= set(EXPORTERS.names())
     assert set(EXPORTERS.names()) <= set(EXTENSION), "add the new format to this round-trip test"
 
 

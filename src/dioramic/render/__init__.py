@@ -22,11 +22,20 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from dioramic.errors import UsageError
-from dioramic.render.opengl import GLRenderer
+from dioramic.render.opengl import STRETCH_LIMIT, FrameStats, GLRenderer
 from dioramic.render.video import open_writer
 from dioramic.types import Pose, Scene
 
-__all__ = ["MotionLike", "RenderReport", "RenderSettings", "frame_times", "render_frames", "render_video"]
+__all__ = [
+    "STRETCH_LIMIT",
+    "FrameStats",
+    "MotionLike",
+    "RenderReport",
+    "RenderSettings",
+    "frame_times",
+    "render_frames",
+    "render_video",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -136,10 +145,17 @@ class RenderReport:
     """Wall-clock time from start to the finished output."""
     uncovered: tuple[float, ...] = field(repr=False)
     """Per frame, the fraction (0..1) of the image no geometry covers (the background shows)."""
+    stretched: tuple[float, ...] = field(default=(), repr=False)
+    """Per frame, the fraction (0..1) of the image drawn from surfaces stretched more than
+    `STRETCH_LIMIT` times in screen area relative to the photo's own view (`FrameStats`)."""
 
     @property
     def max_uncovered(self) -> float:
         return max(self.uncovered, default=0.0)
+
+    @property
+    def max_stretched(self) -> float:
+        return max(self.stretched, default=0.0)
 
 
 def frame_times(settings: RenderSettings, motion: MotionLike) -> list[float]:
@@ -156,28 +172,27 @@ def frame_times(settings: RenderSettings, motion: MotionLike) -> list[float]:
 
 def _draw(
     renderer: GLRenderer, pose: Pose, settings: RenderSettings, focus: float
-) -> tuple[np.ndarray, float]:
-    """One output frame (mono or stereo) and its uncovered fraction."""
+) -> tuple[np.ndarray, FrameStats]:
+    """One output frame (mono or stereo) and its stats (the worse eye's, for stereo)."""
     if settings.stereo is None:
-        return renderer.render(pose, with_coverage=True)
+        return renderer.render_stats(pose)
     half = 0.5 * settings.eye_separation * focus
     # Zero parallax at the focus point (0, 0, -focus) as this pose's camera sees it.
     point = (
         pose.view_matrix() @ np.asarray(pose.object_matrix, dtype=np.float64) @ np.array([0, 0, -focus, 1.0])
     )
     convergence = float(-point[2]) if point[2] < 0 else None
-    left, left_uncovered = renderer.render(
-        pose, with_coverage=True, eye_offset=-half, convergence=convergence
+    left, left_stats = renderer.render_stats(pose, eye_offset=-half, convergence=convergence)
+    right, right_stats = renderer.render_stats(pose, eye_offset=half, convergence=convergence)
+    stats = FrameStats(
+        uncovered=max(left_stats.uncovered, right_stats.uncovered),
+        stretched=max(left_stats.stretched, right_stats.stretched),
     )
-    right, right_uncovered = renderer.render(
-        pose, with_coverage=True, eye_offset=half, convergence=convergence
-    )
-    uncovered = max(left_uncovered, right_uncovered)
     if settings.stereo == "sbs":
-        return np.concatenate([left, right], axis=1), uncovered
+        return np.concatenate([left, right], axis=1), stats
     anaglyph = right
     anaglyph[:, :, 0] = left[:, :, 0]  # red from the left eye, green and blue from the right (red-cyan)
-    return anaglyph, uncovered
+    return anaglyph, stats
 
 
 def _renderer(scene: Scene, settings: RenderSettings) -> GLRenderer:
@@ -209,7 +224,7 @@ def render_frames(
 class _RenderWorker(threading.Thread):
     """Renders the frames at `times` with its own OpenGL context, into a small bounded queue.
 
-    Each result is (frame, uncovered fraction); an error is queued in place of a frame. `motion.pose`
+    Each result is (frame, FrameStats); an error is queued in place of a frame. `motion.pose`
     is called from this thread (motions are pure functions of time).
     """
 
@@ -224,7 +239,7 @@ class _RenderWorker(threading.Thread):
         super().__init__(name="dioramic-render", daemon=True)
         self.scene, self.motion, self.settings = scene, motion, settings
         self.times, self.stop = times, stop
-        self.results: queue.Queue[tuple[np.ndarray, float] | BaseException] = queue.Queue(_QUEUE_FRAMES)
+        self.results: queue.Queue[tuple[np.ndarray, FrameStats] | BaseException] = queue.Queue(_QUEUE_FRAMES)
         self.seconds = 0.0
 
     def run(self) -> None:
@@ -240,7 +255,7 @@ class _RenderWorker(threading.Thread):
         except BaseException as exc:
             self._put(exc)
 
-    def _put(self, item: tuple[np.ndarray, float] | BaseException) -> None:
+    def _put(self, item: tuple[np.ndarray, FrameStats] | BaseException) -> None:
         while not self.stop.is_set():
             try:
                 self.results.put(item, timeout=0.1)
@@ -248,7 +263,7 @@ class _RenderWorker(threading.Thread):
             except queue.Full:
                 continue
 
-    def next_result(self) -> tuple[np.ndarray, float]:
+    def next_result(self) -> tuple[np.ndarray, FrameStats]:
         """The next frame; re-raises the worker's error."""
         while True:
             try:
@@ -286,6 +301,7 @@ def render_video(
     width, height = settings.frame_size
     times = frame_times(settings, motion)
     uncovered: list[float] = []
+    stretched: list[float] = []
     encode_seconds = 0.0
     start = time.perf_counter()
     stop = threading.Event()
@@ -297,11 +313,12 @@ def render_video(
         with open_writer(output, width, height, settings.fps, **settings.codec_options()) as writer:
             worker.start()
             for _ in times:
-                frame, fraction = worker.next_result()
+                frame, stats = worker.next_result()
                 tick = time.perf_counter()
                 writer.write(frame)
                 encode_seconds += time.perf_counter() - tick
-                uncovered.append(fraction)
+                uncovered.append(stats.uncovered)
+                stretched.append(stats.stretched)
                 bar.update(1)
             written, output_path = writer.frames_written, writer.path
             size = (writer.out_width, writer.out_height)
@@ -320,6 +337,7 @@ def render_video(
         encode_seconds=encode_seconds,
         total_seconds=time.perf_counter() - start,
         uncovered=tuple(uncovered),
+        stretched=tuple(stretched),
     )
     logger.info(
         "rendered %d frames in %.1f s (render %.1f s, encode %.1f s, overlapped)",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
@@ -31,6 +32,23 @@ logger = logging.getLogger(__name__)
 ALPHA_CUTOFF = 1.0 / 255.0
 """Fragments of RGBA textures with a lower opacity are discarded (no colour, no depth written)."""
 
+STRETCH_LIMIT = 4.0
+"""A screen pixel counts as stretched when its surface covers more than this many times the screen area
+it covers in the photo's own view (at the same render size): a rubber sheet across a depth edge, a
+surface seen edge-on."""
+
+
+@dataclass(frozen=True)
+class FrameStats:
+    """Artifact measures of one rendered frame."""
+
+    uncovered: float
+    """Fraction (0..1) of the frame no geometry covers (partly covered pixels count in part)."""
+    stretched: float
+    """Fraction (0..1) of the frame drawn from surfaces stretched more than the renderer's limit
+    (`STRETCH_LIMIT` by default) in screen area relative to the photo's own view."""
+
+
 _NEAR_FAR_MARGIN = 1.05
 """The clip planes sit this factor outside the scene's depth range as seen from the pose."""
 
@@ -43,31 +61,54 @@ uniform mat4 u_mvp;
 in vec3 in_position;
 in vec2 in_uv;
 out vec2 v_uv;
+out vec3 v_position;
 void main() {
     gl_Position = u_mvp * vec4(in_position, 1.0);
     v_uv = in_uv;
+    v_position = in_position;
 }
 """
 
-_OPAQUE_FRAGMENT_SHADER = """
+# Stretch: the photo-pixel coordinates of the fragment (its scene position projected by the photo's
+# camera) and their screen derivatives give |det J|, the photo area one screen pixel shows. Where it is
+# below u_reference (its value in the photo's own view) / limit, the surface is stretched on screen.
+_STRETCH_GLSL = """
+uniform vec4 u_photo;  // fx, fy, cx, cy of the photo's camera, photo pixels
+uniform float u_min_det;  // photo's-own-view |det J| / stretch limit
+in vec3 v_position;
+float stretched() {
+    vec2 q = vec2(u_photo.x * v_position.x, -u_photo.y * v_position.y) / -v_position.z + u_photo.zw;
+    vec2 dx = dFdx(q);
+    vec2 dy = dFdy(q);
+    return abs(dx.x * dy.y - dx.y * dy.x) < u_min_det ? 1.0 : 0.0;
+}
+"""
+
+_OPAQUE_FRAGMENT_SHADER = f"""
 #version 330
 uniform sampler2D u_texture;
 in vec2 v_uv;
-out vec4 f_color;
-void main() {
+layout(location = 0) out vec4 f_color;
+layout(location = 1) out vec4 f_stretch;
+{_STRETCH_GLSL}
+void main() {{
     f_color = vec4(texture(u_texture, v_uv).rgb, 1.0);
-}
+    f_stretch = vec4(stretched(), 0.0, 0.0, 1.0);
+}}
 """
 
 _ALPHA_FRAGMENT_SHADER = f"""
 #version 330
 uniform sampler2D u_texture;
 in vec2 v_uv;
-out vec4 f_color;
+layout(location = 0) out vec4 f_color;
+layout(location = 1) out vec4 f_stretch;
+{_STRETCH_GLSL}
 void main() {{
     vec4 c = texture(u_texture, v_uv);
     if (c.a < {ALPHA_CUTOFF:.8f}) discard;
     f_color = c;
+    f_stretch = vec4(stretched(), 0.0, 0.0, c.a);
 }}
 """
 
@@ -93,23 +134,33 @@ def _downsample_shader(factor: int, height: int) -> str:
         body = f"""
     vec2 inv_size = 1.0 / vec2(textureSize(u_source, 0));
     for (int j = 1; j < {factor}; j += 2)
-        for (int i = 1; i < {factor}; i += 2)
-            sum += texture(u_source, vec2(base + ivec2(i, j)) * inv_size);
-    f_color = sum / {(factor // 2) ** 2:.1f};"""
+        for (int i = 1; i < {factor}; i += 2) {{
+            vec2 at = vec2(base + ivec2(i, j)) * inv_size;
+            sum += texture(u_source, at);
+            flag += texture(u_stretch, at).r;
+        }}
+    f_color = sum / {(factor // 2) ** 2:.1f};
+    f_stretch = vec4(flag / {(factor // 2) ** 2:.1f});"""
     else:
         body = f"""
     for (int j = 0; j < {factor}; ++j)
-        for (int i = 0; i < {factor}; ++i)
+        for (int i = 0; i < {factor}; ++i) {{
             sum += texelFetch(u_source, base + ivec2(i, j), 0);
-    f_color = sum / {factor * factor:.1f};"""
+            flag += texelFetch(u_stretch, base + ivec2(i, j), 0).r;
+        }}
+    f_color = sum / {factor * factor:.1f};
+    f_stretch = vec4(flag / {factor * factor:.1f});"""
     return f"""
 #version 330
 uniform sampler2D u_source;
-out vec4 f_color;
+uniform sampler2D u_stretch;
+layout(location = 0) out vec4 f_color;
+layout(location = 1) out vec4 f_stretch;
 void main() {{
     ivec2 pixel = ivec2(gl_FragCoord.xy);
     ivec2 base = ivec2(pixel.x, {height - 1} - pixel.y) * {factor};
-    vec4 sum = vec4(0.0);{body}
+    vec4 sum = vec4(0.0);
+    float flag = 0.0;{body}
 }}
 """
 
@@ -158,6 +209,8 @@ class GLRenderer:
         (False: about 15% faster on llvmpipe, but aliasing where a texture is strongly minified).
         None (the default) decides per texture: mipmaps only for a texture with more texels than
         the supersampled frame has pixels along either axis, i.e. one that is minified on screen.
+    stretch_limit
+        The screen-area ratio over which a surface counts as stretched in `FrameStats.stretched`.
 
     The renderer owns an OpenGL context current on the creating thread: call it from that thread, and
     `close()` it (or use it as a context manager).
@@ -173,6 +226,7 @@ class GLRenderer:
         background: tuple[int, int, int] = (0, 0, 0),
         backend: str = "egl",
         mipmaps: bool | None = None,
+        stretch_limit: float = STRETCH_LIMIT,
     ) -> None:
         if width < 1 or height < 1:
             raise UsageError(f"the frame size must be positive, got {width}x{height}")
@@ -185,6 +239,9 @@ class GLRenderer:
         self.height = int(height)
         self.supersample = int(supersample)
         self.background = tuple(int(c) for c in background)
+        if not (math.isfinite(stretch_limit) and stretch_limit > 1.0):
+            raise UsageError(f"the stretch limit must be a ratio > 1, got {stretch_limit}")
+        self.stretch_limit = float(stretch_limit)
         self._layers: list[tuple[Any, Any, bool]] = []  # (vertex array, texture, blended)
         self._released = False
         self._ctx = create_context(backend)
@@ -195,6 +252,7 @@ class GLRenderer:
             raise
         self._corners = _bounding_box_corners(scene.meshes)
         self._rgba = np.empty((self.height, self.width, 4), dtype=np.uint8)
+        self._flags = np.empty((self.height, self.width), dtype=np.uint8)
 
     # -- setup -------------------------------------------------------------------------------------
 
@@ -216,6 +274,12 @@ class GLRenderer:
         self._alpha_program = ctx.program(
             vertex_shader=_MESH_VERTEX_SHADER, fragment_shader=_ALPHA_FRAGMENT_SHADER
         )
+        cam = self.scene.camera
+        # photo pixels per screen pixel in the photo's own view: fx / f_screen and fy / f_screen
+        reference = (cam.fx / cam.fy) * (cam.height / ss_size[1]) ** 2
+        for program in (self._opaque_program, self._alpha_program):
+            program["u_photo"].value = (cam.fx, cam.fy, cam.cx, cam.cy)
+            program["u_min_det"].value = reference / self.stretch_limit
         max_texture = int(ctx.info["GL_MAX_TEXTURE_SIZE"])
         for mesh in self.scene.meshes:
             if len(mesh.faces) == 0:
@@ -241,14 +305,21 @@ class GLRenderer:
         self._ss_color = ctx.texture(ss_size, 4)
         self._ss_color.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self._ss_color.repeat_x = self._ss_color.repeat_y = False
+        self._ss_stretch = ctx.texture(ss_size, 1)
+        self._ss_stretch.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self._ss_stretch.repeat_x = self._ss_stretch.repeat_y = False
         self._ss_depth = ctx.depth_renderbuffer(ss_size)
-        self._ss_fbo = ctx.framebuffer([self._ss_color], self._ss_depth)
+        self._ss_fbo = ctx.framebuffer([self._ss_color, self._ss_stretch], self._ss_depth)
+        self._stretch_fbo = ctx.framebuffer([self._ss_stretch])  # to clear the flags to 0 alone
         self._out_color = ctx.renderbuffer((self.width, self.height), 4)
-        self._out_fbo = ctx.framebuffer([self._out_color])
+        self._out_stretch = ctx.renderbuffer((self.width, self.height), 1)
+        self._out_fbo = ctx.framebuffer([self._out_color, self._out_stretch])
         self._downsample_program = ctx.program(
             vertex_shader=_FULLSCREEN_VERTEX_SHADER,
             fragment_shader=_downsample_shader(self.supersample, self.height),
         )
+        self._downsample_program["u_source"].value = 0
+        self._downsample_program["u_stretch"].value = 1
         self._downsample_vao = ctx.vertex_array(self._downsample_program, [])
         # Colour is blended with "over"; alpha accumulates coverage: a + dst_a * (1 - a).
         ctx.blend_func = (
@@ -367,15 +438,44 @@ class GLRenderer:
             Only with ``with_coverage=True``: the fraction (0..1) of the frame no geometry covers
             (pixels partly covered count in part), i.e. where the background shows.
         """
-        import moderngl
+        self._check_open()
+        with self._ctx:  # current on this thread, even if another renderer's context was made since
+            frame = self._draw(pose, eye_offset, convergence)
+            if not with_coverage:
+                return frame
+            return frame, self._uncovered()
 
+    def render_stats(
+        self, pose: Pose, *, eye_offset: float = 0.0, convergence: float | None = None
+    ) -> tuple[np.ndarray, FrameStats]:
+        """Draw the scene as seen from `pose`: the frame (as `render`) and its `FrameStats`."""
+        self._check_open()
+        with self._ctx:
+            frame = self._draw(pose, eye_offset, convergence)
+            self._out_fbo.read_into(self._flags, components=1, attachment=1, alignment=1)
+            uncovered = self._uncovered()
+        stretched = int(self._flags.sum(dtype=np.uint64)) / (255.0 * self.width * self.height)
+        return frame, FrameStats(uncovered=uncovered, stretched=float(min(1.0, stretched)))
+
+    def _check_open(self) -> None:
         if self._released:
             raise GLContextError("this renderer has been closed")
+
+    def _uncovered(self) -> float:
+        self._out_fbo.read_into(self._rgba, components=4, alignment=1)
+        covered = int(self._rgba[:, :, 3].sum(dtype=np.uint64)) / (255.0 * self.width * self.height)
+        return float(min(1.0, max(0.0, 1.0 - covered)))
+
+    def _draw(self, pose: Pose, eye_offset: float, convergence: float | None) -> np.ndarray:
+        import moderngl
+
         ctx = self._ctx
         self._ss_fbo.use()
         ctx.enable(moderngl.DEPTH_TEST)
         red, green, blue = (c / 255.0 for c in self.background)
         self._ss_fbo.clear(red, green, blue, 0.0, depth=1.0)
+        self._stretch_fbo.clear(0.0, 0.0, 0.0, 0.0)
+        self._ss_fbo.use()
         mvp = self.projection(pose, eye_offset, convergence).T.astype(np.float32).tobytes()
         self._opaque_program["u_mvp"].write(mvp)
         self._alpha_program["u_mvp"].write(mvp)
@@ -389,16 +489,13 @@ class GLRenderer:
         ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND)
         self._out_fbo.use()
         self._ss_color.use(0)
+        self._ss_stretch.use(1)
         self._downsample_vao.render(moderngl.TRIANGLES, vertices=3)
         # Two reads beat one RGBA read plus a channel copy in numpy (and OpenCV's thread pool would
         # fight llvmpipe's rasteriser threads for the cores).
         frame = np.empty((self.height, self.width, 3), dtype=np.uint8)
         self._out_fbo.read_into(frame, components=3, alignment=1)
-        if not with_coverage:
-            return frame
-        self._out_fbo.read_into(self._rgba, components=4, alignment=1)
-        covered = int(self._rgba[:, :, 3].sum(dtype=np.uint64)) / (255.0 * self.width * self.height)
-        return frame, float(min(1.0, max(0.0, 1.0 - covered)))
+        return frame
 
     # -- lifetime ----------------------------------------------------------------------------------
 

@@ -14,10 +14,19 @@ How (one module per step):
    mesh fits `max_triangles` (and the lattice is coarsened if the cuts alone do not fit).
 3. `triangulate`: triangles, counter-clockwise as seen from the camera; those straddling a cut are
    moved onto the far side so nothing joins foreground and background and nothing leaves a hole.
+4. `layers` (the default, `SceneOptions.layers`): a moving camera would look behind the near side of
+   every cut, into nothing. So the scene has two meshes: a `background` layer, the whole frame uncut,
+   whose depth and colour are rebuilt (extended from the far side, inpainted) behind the near side over
+   a band as wide as the largest allowed move can reveal; and a `foreground` layer, that band (and a
+   little more) with the photo's colours and a soft alpha silhouette (RGBA texture). Tiny cut islands
+   of a noisy depth map thus uncover background, not holes.
+5. `margin`: the background layer reaches beyond the photo's frame (a ring at the border's depth, the
+   texture's edges mirrored) by what the allowed moves can show there.
 
-Every vertex is unprojected through the photo's camera and its UV is its own projection into the
-photo (glTF convention), so seen from the photo's camera the textured mesh reproduces the photo
-exactly, whatever the decimation did.
+Both layers share the triangle budget (one tolerance for both, the background coarse where flat).
+Every vertex is unprojected through the photo's camera and its UV is its own projection into its
+layer's texture, so seen from the photo's camera the scene reproduces the photo, whatever the
+decimation did.
 """
 
 from __future__ import annotations
@@ -31,16 +40,30 @@ import numpy as np
 from dioramic.camera import camera_for_photo, unproject_pixels
 from dioramic.errors import InputError, UsageError
 from dioramic.scene.lattice import Lattice, find_cuts, lattice_layout, sample_lattice
+from dioramic.scene.layered import build_layers
+from dioramic.scene.layers import INPAINTERS
 from dioramic.scene.quadtree import Plan, Quadtree, plan_within_budget
 from dioramic.scene.triangulate import Triangles, triangulate
 from dioramic.types import Camera, DepthMap, Mesh, Photo, Scene
 
-__all__ = ["MESH_NAME", "SceneOptions", "build_scene", "texture_image"]
+__all__ = [
+    "BACKGROUND_NAME",
+    "FOREGROUND_NAME",
+    "INPAINTERS",
+    "MESH_NAME",
+    "SceneOptions",
+    "build_scene",
+    "texture_image",
+]
 
 log = logging.getLogger(__name__)
 
 MESH_NAME = "surface"
-"""Name of the single mesh layer `build_scene` makes (node and mesh name in exports)."""
+"""Name of the single mesh `build_scene` makes with ``layers=False`` (node and mesh name in exports)."""
+BACKGROUND_NAME = "background"
+"""Name of the background layer (the whole frame and its margin, hidden parts rebuilt)."""
+FOREGROUND_NAME = "foreground"
+"""Name of the foreground layer (the near side of the depth edges, RGBA with soft silhouettes)."""
 
 _MIN_TRIANGLES = 2
 _FOCUS_BOX = (0.3, 0.7)  # central part of the frame (fraction of width and height) the focus looks at
@@ -68,6 +91,19 @@ class SceneOptions:
     (see `dioramic.camera.camera_for_photo`)."""
     texture_max_size: int = 4096
     """Longest side of the texture in pixels; larger photos are downscaled for the texture."""
+    layers: bool = True
+    """Build a background layer (hidden parts rebuilt, margin beyond the frame) and a foreground layer;
+    False: one mesh, cut at depth edges, that shows holes behind them when the camera moves."""
+    lateral_move: float = 0.06
+    """Largest sideways camera move the layers are built for, a fraction of the subject distance
+    (the presets move 4 to 5 %): it sets the rebuilt band behind each depth edge and the margin."""
+    axial_move: float = 0.25
+    """Largest move along the view axis the layers are built for, a fraction of the subject distance
+    (dolly 15 %, dolly-zoom 25 %)."""
+    margin_limit: float = 0.3
+    """The margin beyond the frame is at most this fraction of the photo's long side on each side."""
+    inpainter: str = "telea"
+    """Colour inpainting of the hidden band: a name from `INPAINTERS` ('telea', 'ns')."""
 
     def __post_init__(self) -> None:
         if self.max_triangles < _MIN_TRIANGLES:
@@ -82,6 +118,11 @@ class SceneOptions:
             raise UsageError(f"the mesh resolution must be at least 1, got {self.mesh_resolution}")
         if self.texture_max_size < 1:
             raise UsageError(f"the texture size must be at least 1 pixel, got {self.texture_max_size}")
+        for name in ("lateral_move", "axial_move", "margin_limit"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+                raise UsageError(f"{name} must be a fraction within 0..1, got {value}")
+        INPAINTERS.get(self.inpainter)  # an unknown name lists the valid ones
 
 
 def texture_image(photo: Photo, max_size: int) -> np.ndarray:
@@ -174,13 +215,30 @@ def build_scene(photo: Photo, depth: DepthMap, options: SceneOptions | None = No
 
     Returns
     -------
-    A `Scene` with one mesh layer named `MESH_NAME`, the photo's camera, and the depths (metres) of
-    the nearest and farthest geometry and of the subject (the median depth of the central part of
-    the frame, which motions pivot around).
+    A `Scene` with, by default (``options.layers``), a `BACKGROUND_NAME` mesh (the whole frame and a
+    margin beyond it, uncut, what the foreground hides rebuilt) and, where the depth has edges, a
+    `FOREGROUND_NAME` mesh (RGBA texture); with ``layers=False`` one mesh named `MESH_NAME`, cut at
+    the depth edges. Also the photo's camera, and the depths (metres) of the nearest and farthest
+    geometry and of the subject (the median depth of the central part of the frame, which motions
+    pivot around).
     """
     options = options or SceneOptions()
     values = _check_inputs(photo, depth)
     camera = camera_for_photo(photo, options.fov)
+    if options.layers:
+        texture = texture_image(photo, options.texture_max_size)
+        cam = camera.resized(values.shape[1], values.shape[0])
+        built = build_layers(texture, values, cam, options, _focus)
+        if built is not None:
+            meshes, focus = built
+            depths = np.concatenate([-m.vertices[:, 2] for m in meshes])
+            near, far = float(depths.min()), float(depths.max())
+            log.info(
+                "scene: %s, depth %.2f..%.2f m",
+                ", ".join(f"{m.name} {len(m.faces)} triangles" for m in meshes), near, far,
+            )  # fmt: skip
+            return Scene(meshes=meshes, camera=camera, near=near, far=far, focus=min(max(focus, near), far))
+        log.info("the triangle budget cannot hold two layers: building one mesh")
     lattice, cut_x, cut_y, tree, plan = _plan(values, options)
     tris = triangulate(tree, plan, lattice.z, cut_x, cut_y)
     positions, uvs, faces = _vertices(lattice, tris, camera)

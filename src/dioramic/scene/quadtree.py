@@ -106,21 +106,45 @@ class Plan:
 
 
 class Quadtree:
-    """The block errors of a lattice, from which plans for any tolerance are cheap to make."""
+    """The block errors of a lattice, from which plans for any tolerance are cheap to make.
+
+    With a `region` (a layer that covers only part of the frame), only the leaves that hold a cell of
+    the region make triangles: blocks without any are never split for flatness and cost nothing.
+    """
 
     def __init__(
-        self, z: np.ndarray, u: np.ndarray, v: np.ndarray, cut_x: np.ndarray, cut_y: np.ndarray, levels: int
+        self,
+        z: np.ndarray,
+        u: np.ndarray,
+        v: np.ndarray,
+        cut_x: np.ndarray,
+        cut_y: np.ndarray,
+        levels: int,
+        region: np.ndarray | None = None,
     ) -> None:
-        """`z` (h, w) inverse depth, `u`/`v` positions, `cut_x` (h, w - 1) and `cut_y` (h - 1, w) cuts."""
+        """`z` (h, w) inverse depth, `u`/`v` positions, `cut_x` (h, w - 1) and `cut_y` (h - 1, w) cuts;
+        `region` (h - 1, w - 1) bool: the cells to triangulate (None: all)."""
         self.levels = levels
         self.cells = (int(z.shape[0]) - 1, int(z.shape[1]) - 1)
+        self.region: list[np.ndarray] | None = None
+        if region is not None:
+            if region.shape != self.cells:
+                raise ValueError(f"region must be {self.cells}, got {region.shape}")
+            self.region = [region.astype(bool)]
         dirty = cut_x[:-1, :] | cut_x[1:, :] | cut_y[:, :-1] | cut_y[:, 1:]  # level-0 cells on a cut
         self.errors: list[np.ndarray] = []
         for level in range(1, levels + 1):
             dirty = _pool(dirty)
             err = level_errors(z, u, v, 2**level)
             err[dirty] = np.inf
+            if self.region is not None:
+                self.region.append(_pool(self.region[-1]))
+                err[~self.region[-1]] = 0.0  # nothing of the layer there: never split for flatness
             self.errors.append(err)
+
+    def in_region(self, level: int) -> np.ndarray | bool:
+        """Blocks of `level` that hold a cell of the region (True everywhere without a region)."""
+        return True if self.region is None else self.region[level]
 
     def plan(self, tolerance: float) -> Plan:
         """Split every block whose plane error exceeds `tolerance`, then restrict the tree."""
@@ -141,18 +165,18 @@ class Quadtree:
 
     def _count(self, split: list[np.ndarray]) -> int:
         if not self.levels:
-            return 2 * self.cells[0] * self.cells[1]
-        total = 8 * int(split[0].sum())
-        for _, leaves, flags in self.leaves(split):
+            return 2 * int((np.ones(self.cells, bool) & self.in_region(0)).sum())
+        total = 2 * int((_up(split[0]) & self.in_region(0)).sum())
+        for level, leaves, flags in self.leaves(split):
             n = flags.sum(axis=0)
-            total += int(np.where(n > 0, 4 + n, 2)[leaves].sum())
+            total += int(np.where(n > 0, 4 + n, 2)[leaves & self.in_region(level)].sum())
         return total
 
     def fine_cells(self, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
-        """Row and column of every level-0 leaf (one lattice cell) of `plan`."""
+        """Row and column of every level-0 leaf (one lattice cell) of `plan` in the region."""
         if self.levels == 0:
-            return np.nonzero(np.ones(self.cells, bool))
-        return np.nonzero(_up(plan.split[0]))
+            return np.nonzero(np.ones(self.cells, bool) & self.in_region(0))
+        return np.nonzero(_up(plan.split[0]) & self.in_region(0))
 
     def leaves(
         self, split: list[np.ndarray] | tuple[np.ndarray, ...]
@@ -169,17 +193,29 @@ def plan_within_budget(tree: Quadtree, tolerance: float, max_triangles: int) -> 
 
     None when even the coarsest plan (only cut cells kept fine) has too many triangles.
     """
-    plan = tree.plan(tolerance)
-    if plan.triangles <= max_triangles:
-        return plan
-    coarsest = tree.plan(_NEVER_FLAT)
-    if coarsest.triangles > max_triangles:
+    plans = plan_all_within_budget([tree], tolerance, max_triangles)
+    return None if plans is None else plans[0]
+
+
+def plan_all_within_budget(trees: list[Quadtree], tolerance: float, max_triangles: int) -> list[Plan] | None:
+    """Plans for several trees (layers) with one shared tolerance >= `tolerance`, the smallest whose
+    triangles add up to at most `max_triangles`; None when even the coarsest plans do not fit."""
+
+    def plans_at(tol: float) -> tuple[list[Plan], int]:
+        plans = [tree.plan(tol) for tree in trees]
+        return plans, sum(p.triangles for p in plans)
+
+    plans, total = plans_at(tolerance)
+    if total <= max_triangles:
+        return plans
+    coarsest, total = plans_at(_NEVER_FLAT)
+    if total > max_triangles:
         return None
     lo, hi, best = np.log(tolerance), np.log(1e3), coarsest
     for _ in range(24):
         mid = 0.5 * (lo + hi)
-        candidate = tree.plan(float(np.exp(mid)))
-        if candidate.triangles <= max_triangles:
+        candidate, total = plans_at(float(np.exp(mid)))
+        if total <= max_triangles:
             hi, best = mid, candidate
         else:
             lo = mid

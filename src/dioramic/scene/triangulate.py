@@ -1,7 +1,13 @@
 """Triangles of a quadtree plan, as indices into the lattice (see `dioramic.scene.quadtree`).
 
 Vertex ids: a lattice vertex (row r, column c) is ``r * w + c``; a copy of lattice vertex ``i``
-pushed back behind a cut is ``h * w + k`` where ``copies.source[k] == i``.
+moved across a cut is ``h * w + k`` where ``copies.source[k] == i``.
+
+A triangle that straddles a cut is normally *pushed back*: its near corners become copies at the depth
+of its farthest corner (the far side extends under the near side's edge). A foreground layer instead
+*pulls forward* the triangles whose far side it does not hold (`front`): their far corners become
+copies at the depth of the nearest corner, so the near surface reaches across the cut, where the
+layer's texture fades it out (soft silhouettes), over the background layer behind it.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ def _leaf_triangles(tree: Quadtree, plan: Plan, z: np.ndarray) -> list[np.ndarra
     out: list[np.ndarray] = []
     for level, leaves, flags in tree.leaves(plan.split):
         s = 2**level
-        iy, ix = np.nonzero(leaves)
+        iy, ix = np.nonzero(leaves & tree.in_region(level))
         if not len(iy):
             continue
         fl = flags[:, iy, ix]
@@ -109,12 +115,14 @@ def _fine_triangles(
 
 
 def _push_behind_cuts(
-    faces: np.ndarray, ok: np.ndarray, z: np.ndarray
+    faces: np.ndarray, ok: np.ndarray, z: np.ndarray, front: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Replace the corners of cut triangles that are not joined to the farthest corner by copies.
+    """Replace the corners of cut triangles that are not joined to the anchor corner by copies.
 
-    Returns the new faces (copies numbered from z.size), the copies' lattice sources and their
-    inverse depths (each copy takes the farthest depth among the triangles it serves).
+    The anchor is the farthest corner (push back), or the nearest one (pull forward) where `front`
+    (h * w,) bool is given and does not hold the farthest corner. Returns the new faces (copies
+    numbered from z.size), the copies' lattice sources and their inverse depths (a pushed copy takes
+    the farthest depth among the triangles it serves, a pulled copy the nearest).
     """
     crossing = ~ok.all(axis=1)
     if not crossing.any():
@@ -126,32 +134,51 @@ def _push_behind_cuts(
     for (i, j), k in zip(((0, 1), (1, 2), (2, 0)), range(3), strict=True):
         adjacency[:, i, j] = adjacency[:, j, i] = joined[:, k]
     zc = z.ravel()[tri]
-    far = np.argmin(zc, axis=1)
     rows = np.arange(n)
+    anchor = np.argmin(zc, axis=1)
+    pull = np.zeros(n, bool)
+    if front is not None:
+        pull = ~front[tri[rows, anchor]]
+        anchor = np.where(pull, np.argmax(zc, axis=1), anchor)
     moved = np.zeros((n, 3), bool)
     for k in range(3):
-        other = 3 - far - k  # the third corner (meaningful where k != far)
+        other = 3 - anchor - k  # the third corner (meaningful where k != anchor)
         other = np.clip(other, 0, 2)
-        reach = adjacency[rows, far, k] | (adjacency[rows, far, other] & adjacency[rows, other, k])
-        moved[:, k] = (far != k) & ~reach
+        reach = adjacency[rows, anchor, k] | (adjacency[rows, anchor, other] & adjacency[rows, other, k])
+        moved[:, k] = (anchor != k) & ~reach
     t_idx, k_idx = np.nonzero(moved)
-    sources = tri[t_idx, k_idx]
-    target_z = zc[rows, far][t_idx]
+    pulled = pull[t_idx]
+    sources = tri[t_idx, k_idx] * 2 + pulled  # pushed and pulled copies of one vertex differ
+    target_z = zc[rows, anchor][t_idx]
     unique, inverse = np.unique(sources, return_inverse=True)
     copy_z = np.full(len(unique), np.inf)
-    np.minimum.at(copy_z, inverse, target_z)
+    np.minimum.at(copy_z, inverse, np.where(pulled, np.inf, target_z))
+    nearest = np.full(len(unique), -np.inf)
+    np.maximum.at(nearest, inverse, np.where(pulled, target_z, -np.inf))
+    copy_z = np.where(unique % 2 == 1, nearest, copy_z)
     tri = tri.copy()
     tri[t_idx, k_idx] = z.size + inverse
     out = faces.copy()
     out[crossing] = tri
-    return out, unique.astype(np.int64), copy_z
+    return out, (unique // 2).astype(np.int64), copy_z
 
 
-def triangulate(tree: Quadtree, plan: Plan, z: np.ndarray, cut_x: np.ndarray, cut_y: np.ndarray) -> Triangles:
-    """All triangles of `plan` over the lattice inverse depth `z` (h, w) with its cuts."""
+def triangulate(
+    tree: Quadtree,
+    plan: Plan,
+    z: np.ndarray,
+    cut_x: np.ndarray,
+    cut_y: np.ndarray,
+    front: np.ndarray | None = None,
+) -> Triangles:
+    """All triangles of `plan` over the lattice inverse depth `z` (h, w) with its cuts.
+
+    `front` (h, w) bool, for a foreground layer: the vertices the layer holds; triangles straddling a
+    cut whose far side it does not hold are pulled forward instead of pushed back.
+    """
     parts = _leaf_triangles(tree, plan, z)
     iy, ix = tree.fine_cells(plan)
     fine, ok = _fine_triangles(iy, ix, z, cut_x, cut_y)
-    fine, copy_source, copy_z = _push_behind_cuts(fine, ok, z)
+    fine, copy_source, copy_z = _push_behind_cuts(fine, ok, z, None if front is None else front.ravel())
     faces = np.concatenate([*parts, fine]).astype(np.int64) if parts else fine.astype(np.int64)
     return Triangles(faces=faces.reshape(-1, 3), copy_source=copy_source, copy_z=copy_z)
