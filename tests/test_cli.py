@@ -204,3 +204,78 @@ def test_ctrl_c_leaves_no_partial_outputs(tmp_path: Path) -> None:
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
     names = sorted(p.name for p in folder.iterdir())
     assert "video.mp4" not in names and not [n for n in names if n.startswith(".")], names
+
+
+def _gltf_json(path: Path) -> dict:
+    import struct
+
+    data = path.read_bytes()
+    length = struct.unpack_from("<I", data, 12)[0]
+    return json.loads(data[20 : 20 + length])
+
+
+def test_export_animated_glb_then_render_it(tmp_path: Path) -> None:
+    glb = tmp_path / "scene.glb"
+    dioramic("export", PHOTO, "-o", glb, "--depth", "classical", "--size", "160x106", "--duration", "1", "-q")
+    doc = _gltf_json(glb)
+    assert doc["animations"] and doc["cameras"][0]["perspective"]["aspectRatio"] == pytest.approx(160 / 106)
+    assert {n["name"] for n in doc["nodes"]} >= {"background", "diorama"}
+    proc = dioramic("render", glb, "-o", tmp_path / "v.webm", "--size", "96x64", "--duration", "0.5", "-q")
+    assert "v.webm" in proc.stdout
+    assert _video_info(tmp_path / "v.webm")[:4] == (15, 96, 64, "vp9")
+
+
+def test_render_stereo_side_by_side_png_frames(tmp_path: Path) -> None:
+    out = tmp_path / "frames"
+    dioramic(
+        "render",
+        PHOTO,
+        "-o",
+        f"{out}/",
+        "--depth",
+        "classical",
+        "--size",
+        "64x48",
+        "--fps",
+        "10",
+        "--duration",
+        "0.3",
+        "--stereo",
+        "sbs",
+        "-q",
+    )
+    frames = sorted(out.glob("frame_*.png"))
+    assert [f.name for f in frames] == ["frame_00000.png", "frame_00001.png", "frame_00002.png"]
+    assert Image.open(frames[0]).size == (128, 48)
+
+
+def test_export_needs_an_output(tmp_path: Path) -> None:
+    proc = dioramic("export", PHOTO, check=False)
+    assert proc.returncode == 2 and "needs -o OUT" in proc.stderr
+
+
+def test_run_with_the_blender_renderer(tmp_path: Path) -> None:
+    from dioramic.blender import blender_available
+
+    if not blender_available():
+        pytest.skip("no Blender environment (.venv-blender): run 'make blender'")
+    dioramic(
+        "run",
+        PHOTO,
+        "-o",
+        tmp_path,
+        "--depth",
+        "classical",
+        "--renderer",
+        "blender",
+        "--blender-engine",
+        "workbench",
+        "--size",
+        "96x64",
+        "--duration",
+        "0.2",
+        "-q",
+    )
+    folder = tmp_path / PHOTO.stem
+    assert _video_info(folder / "video.mp4") == (6, 96, 64, "h264", "yuv420p")
+    assert json.loads((folder / "render.json").read_text())["render"]["renderer"] == "blender"

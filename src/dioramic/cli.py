@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip photos whose outputs already exist (resume a batch)",
     )
-    add_options(run, ["depth", "scene", "motion", "video"])
+    add_options(run, ["depth", "scene", "motion", "video", "render"])
     _add_common(run)
 
     depth = sub.add_parser(
@@ -121,8 +121,27 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OUT",
         help="video.mp4, video.webm, video.gif or frames/",
     )
-    add_options(render, ["depth", "scene", "motion", "video"])
+    add_options(render, ["depth", "scene", "motion", "video", "render"])
     _add_common(render)
+
+    export = sub.add_parser(
+        "export",
+        help="photo or scene -> animated GLB/glTF, OBJ, PLY or a Blender .blend",
+        description="Write the scene with the camera move of the video: a .glb/.gltf carries the camera "
+        "and its animation (Blender and three.js play it); --blend writes a .blend that renders the video "
+        "with 'blender -b scene.blend -a' (needs 'make blender').",
+    )
+    export.add_argument("source", type=Path, metavar="PHOTO|SCENE")
+    export.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="OUT",
+        help="scene.glb, scene.gltf, scene.obj, scene.ply or points.ply",
+    )
+    export.add_argument("--blend", type=Path, metavar="FILE.blend", help="also write a Blender scene")
+    add_options(export, ["depth", "scene", "motion", "video", "render"])
+    _add_common(export)
 
     add_serve_parser(sub)
 
@@ -249,6 +268,55 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from dioramic.export import export_scene
+    from dioramic.photo import load_photo
+    from dioramic.pipeline import estimate_depth, make_motion_for, make_scene, render_settings
+    from dioramic.scene_file import SCENE_SUFFIXES, load_scene
+
+    if args.output is None and args.blend is None:
+        raise UsageError("dioramic export needs -o OUT and/or --blend FILE.blend")
+    if args.blend is not None and args.blend.suffix.lower() != ".blend":
+        raise UsageError(f"{args.blend}: --blend takes a path ending in .blend")
+    options = options_from_namespace(args)
+    blender = {
+        "engine": options.blender_engine,
+        "samples": options.samples,
+        "background": options.background,
+        "motion_blur": options.motion_blur,
+    }
+    from_file = args.source.suffix.lower() in SCENE_SUFFIXES
+    if from_file and args.output is None:  # a scene of ours already carries its animation
+        from dioramic.blender import export_blend
+
+        export_blend(args.source, args.blend, **blender)  # type: ignore[arg-type]
+        print(f"{args.source}: wrote {args.blend}")
+        return 0
+    if from_file:
+        scene = load_scene(args.source)
+    else:
+        photo = load_photo(args.source)
+        scene = make_scene(photo, estimate_depth(photo, options), options)
+    motion = make_motion_for(scene, options)
+    settings = replace(render_settings(options, scene.camera), duration=motion.duration)
+    animation = {
+        "motion": motion,
+        "fps": settings.fps,
+        "size": (settings.width, settings.height),
+        "duration": settings.duration,
+    }
+    written = []
+    if args.output is not None:
+        animated = args.output.suffix.lower() in (".glb", ".gltf")
+        written.append(export_scene(scene, args.output, **(animation if animated else {})))
+    if args.blend is not None:
+        written.append(export_scene(scene, args.blend, **animation, **blender))
+    print(f"{args.source}: wrote {', '.join(map(str, written))}")
+    return 0
+
+
 def _cmd_motions(args: argparse.Namespace) -> int:
     from dioramic.motion import DEFAULT_MOTION, describe_motions
 
@@ -263,6 +331,7 @@ COMMANDS = {
     "depth": _cmd_depth,
     "mesh": _cmd_mesh,
     "render": _cmd_render,
+    "export": _cmd_export,
     "motions": _cmd_motions,
     "serve": cmd_serve,
 }

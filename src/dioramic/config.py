@@ -119,6 +119,11 @@ class RunOptions:
     background: tuple[int, int, int] = (0, 0, 0)
     crf: int | None = None
     preset: str | None = None
+    stereo: str | None = None
+    renderer: str = "opengl"
+    blender_engine: str = "cycles"
+    samples: int | None = None
+    motion_blur: bool = False
 
 
 @dataclass(frozen=True)
@@ -275,9 +280,48 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "preset", ("--preset",), "encoder speed preset (x264: ultrafast .. veryslow)", "video", metavar="NAME"
     ),
+    Option(
+        "stereo",
+        ("--stereo",),
+        "stereo video: sbs (left and right eye side by side) or anaglyph (red-cyan)",
+        "video",
+        metavar="MODE",
+        choices=lambda: ["sbs", "anaglyph"],
+    ),
+    Option(
+        "renderer",
+        ("--renderer",),
+        "opengl (ours: fast, offscreen) or blender (needs 'make blender'; for depth of field, motion blur)",
+        "render",
+        metavar="NAME",
+        choices=lambda: ["opengl", "blender"],
+    ),
+    Option(
+        "blender_engine",
+        ("--blender-engine",),
+        "Blender's engine with --renderer blender: cycles (CPU ok), eevee (wants a GPU) or workbench",
+        "render",
+        metavar="ENGINE",
+        choices=lambda: ["cycles", "eevee", "workbench"],
+    ),
+    Option(
+        "samples",
+        ("--samples",),
+        "samples per pixel for Blender's Cycles/EEVEE (default: Blender's scene default)",
+        "render",
+        parse=positive_int,
+        metavar="N",
+    ),
+    Option("motion_blur", ("--motion-blur",), "motion blur (Blender renderer only)", "render", parse=None),
 )
 
-GROUP_TITLES = {"depth": "depth", "scene": "3D scene", "motion": "motion", "video": "video"}
+GROUP_TITLES = {
+    "depth": "depth",
+    "scene": "3D scene",
+    "motion": "motion",
+    "video": "video",
+    "render": "renderer",
+}
 
 
 def option(field_name: str) -> Option:

@@ -13,7 +13,7 @@ from dioramic.config import RunOptions, video_size
 from dioramic.depth import DepthOptions, estimate
 from dioramic.files import ensure_dir, save_depth, write_bytes
 from dioramic.photo import load_photo
-from dioramic.types import DepthMap, Photo, Scene
+from dioramic.types import Camera, DepthMap, Photo, Scene
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +58,19 @@ def make_scene(photo: Photo, depth: DepthMap, options: RunOptions) -> Scene:
     return build_scene(photo, depth, SceneOptions(**kwargs))  # type: ignore[arg-type]
 
 
-def render_settings(options: RunOptions, photo: Photo):  # -> dioramic.render.RenderSettings
-    """The renderer's settings for a run (size defaults to long side 1280 at the photo's aspect)."""
+def render_settings(options: RunOptions, frame: Photo | Camera):  # -> dioramic.render.RenderSettings
+    """The renderer's settings for a run; the size defaults to long side 1280 at the aspect of `frame`
+    (the photo, or the camera of a scene read from a file)."""
     from dioramic.render import RenderSettings
 
-    width, height = video_size(options, photo.width, photo.height)
+    width, height = video_size(options, frame.width, frame.height)
     extra: dict[str, object] = {}
     if options.crf is not None:
         extra["crf"] = options.crf
     if options.preset is not None:
         extra["preset"] = options.preset
+    if options.stereo is not None:
+        extra["stereo"] = options.stereo
     return RenderSettings(
         width=width,
         height=height,
@@ -138,6 +141,20 @@ def make_motion_for(scene: Scene, options: RunOptions):  # -> dioramic.motion.Mo
     return choose_motion(scene, options).motion
 
 
+def render_with_blender_for(glb: Path, output: Path, settings: object, options: RunOptions) -> None:
+    """Render the animated `glb` through Blender with the run's renderer options (no metrics)."""
+    from dioramic.blender import render_with_blender
+    from dioramic.errors import UsageError
+
+    if options.stereo is not None:
+        raise UsageError("--stereo works with the opengl renderer only")
+    render_with_blender(
+        glb, output, engine=options.blender_engine, samples=options.samples,
+        background=options.background, motion_blur=options.motion_blur,
+        codec_options=settings.codec_options(), progress=True,  # type: ignore[attr-defined]
+    )  # fmt: skip
+
+
 def _easing_name(motion: object) -> str | None:
     easing = getattr(getattr(motion, "timing", None), "easing", None)
     if easing is None:
@@ -172,32 +189,40 @@ def run_photo(
     scene = make_scene(photo, depth, options)
     timings["scene"] = time.perf_counter() - t0
 
+    t0 = time.perf_counter()
+    stage("choosing the motion")
+    choice = choose_motion(scene, options)
+    motion = choice.motion
+    # a timeline file sets its own length; presets last --duration
+    settings = replace(render_settings(options, photo), duration=motion.duration)  # type: ignore[attr-defined]
+    timings["motion"] = time.perf_counter() - t0
+
     folder = ensure_dir(outdir / photo.name)
     files: list[Path] = []
     t0 = time.perf_counter()
     files.append(save_depth(depth, folder / "depth.png"))
     files.append(save_depth(depth, folder / "depth.npy"))
-    files.append(export_scene(scene, folder / "scene.glb"))
+    # the GLB carries the video's camera and its animation, so Blender and three.js play the same move
+    glb = export_scene(
+        scene, folder / "scene.glb", motion=motion, fps=settings.fps, size=(settings.width, settings.height),
+        duration=settings.duration,
+    )  # fmt: skip
+    files.append(glb)
     timings["export"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    stage("choosing the motion")
-    choice = choose_motion(scene, options)
-    motion = choice.motion
-    timings["motion"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    stage("rendering the video")
-    # a timeline file sets its own length; presets last --duration
-    settings = replace(render_settings(options, photo), duration=motion.duration)  # type: ignore[attr-defined]
-    report = render_video(scene, motion, folder / "video.mp4", settings, progress=True)  # type: ignore[arg-type]
+    stage(f"rendering the video ({options.renderer})")
+    if options.renderer == "blender":
+        report = render_with_blender_for(glb, folder / "video.mp4", settings, options)
+    else:
+        report = render_video(scene, motion, folder / "video.mp4", settings, progress=True)  # type: ignore[arg-type]
     files.append(folder / "video.mp4")
     timings["video"] = time.perf_counter() - t0
 
     from dioramic.render import STRETCH_LIMIT
 
     fit = choice.fit
-    summary = {
+    summary: dict[str, object] = {
         "photo": str(path),
         "depth_backend": depth.backend,
         "triangles": scene.triangle_count,
@@ -221,22 +246,26 @@ def run_photo(
             "evaluations": fit.evaluations,  # type: ignore[attr-defined]
             "seconds": round(fit.seconds, 3),  # type: ignore[attr-defined]
         },
-        "artifacts": {
+        "artifacts": None,  # Blender's frames are not measured
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "render": {"renderer": options.renderer, "frames": round(settings.duration * settings.fps)},
+    }
+    if report is not None:
+        summary["artifacts"] = {
             "stretch_limit": STRETCH_LIMIT,
             "max_uncovered": report.max_uncovered,
             "max_stretched": report.max_stretched,
             "uncovered": list(report.uncovered),
             "stretched": list(report.stretched),
-        },
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
-        "render": {
+        }
+        summary["render"] = {
+            "renderer": options.renderer,
             "frames": report.frames,
             "width": report.width,
             "height": report.height,
             "render_seconds": round(report.render_seconds, 3),
             "encode_seconds": round(report.encode_seconds, 3),
             "total_seconds": round(report.total_seconds, 3),
-        },
-    }
+        }
     files.append(write_bytes(folder / "render.json", json.dumps(summary, indent=2).encode()))
     return RunResult(folder, tuple(files), depth.backend, scene.triangle_count, timings)
