@@ -279,3 +279,38 @@ def test_run_with_the_blender_renderer(tmp_path: Path) -> None:
     folder = tmp_path / PHOTO.stem
     assert _video_info(folder / "video.mp4") == (6, 96, 64, "h264", "yuv420p")
     assert json.loads((folder / "render.json").read_text())["render"]["renderer"] == "blender"
+
+
+def test_bad_depth_map_and_timeline_are_input_errors(tmp_path: Path) -> None:
+    small = tmp_path / "d.npy"
+    np.save(small, np.ones((10, 40), np.float32))  # 4:1, the photo is 3:2
+    timeline = tmp_path / "move.yaml"
+    timeline.write_text("keyframes:\n  - time: 0\n    camera: {position: [1, 2]}\n")
+    for args in (["--depth-map", small], ["--depth", "classical", "--motion", timeline]):
+        proc = dioramic(
+            "run", PHOTO, "-o", tmp_path / "o", "--size", "64x48", "--duration", "0.1", *args, check=False
+        )
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("dioramic:")]
+        assert proc.returncode == 1 and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "move.yaml" in errors[0] and "position" in errors[0]
+    assert not list((tmp_path / "o").rglob("video.*"))
+
+
+def test_timeline_file_drives_the_video(tmp_path: Path) -> None:
+    timeline = tmp_path / "move.json"
+    timeline.write_text(
+        json.dumps(
+            {
+                "keyframes": [
+                    {"time": 0, "camera": {"position": [-0.03, 0, 0], "look_at": "subject"}},
+                    {"time": 0.5, "camera": {"position": [0.03, 0, 0], "look_at": "subject"}},
+                ]
+            }
+        )
+    )
+    dioramic(
+        "run", PHOTO, "-o", tmp_path, "--depth", "classical", "--size", "64x48", "--motion", timeline, "-q"
+    )
+    folder = tmp_path / PHOTO.stem
+    assert _video_info(folder / "video.mp4")[0] == 15  # the timeline's 0.5 s at 30 fps, not --duration
+    assert json.loads((folder / "render.json").read_text())["motion"]["spec"].endswith("move.json")

@@ -50,3 +50,15 @@ def test_save_depth_png_is_16bit_near_bright_and_npy_keeps_values(tmp_path: Path
 def test_save_npy_roundtrip(tmp_path: Path) -> None:
     a = np.arange(6, dtype=np.float32).reshape(2, 3)
     assert np.array_equal(np.load(save_npy(tmp_path / "a.npy", a)), a)
+
+
+def test_full_disk_is_explained_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "save", full)
+    with pytest.raises(OutputError, match="the disk is full"):
+        save_npy(tmp_path / "depth.npy", np.zeros((2, 2), np.float32))
+    assert list(tmp_path.iterdir()) == []
