@@ -16,7 +16,7 @@ function el(tag, attrs = {}, children = []) {
 function choiceControl(c, id) {
   const select = el("select", { id, name: c.name });
   for (const choice of c.choices) {
-    const option = el("option", { value: choice.value, text: choice.value, title: choice.help || null });
+    const option = el("option", { value: choice.value, text: choice.value || "none", title: choice.help || null });
     select.append(option);
   }
   if (c.timeline) select.append(el("option", { value: TIMELINE, text: "timeline file…" }));

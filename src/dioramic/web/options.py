@@ -29,8 +29,10 @@ from dioramic.config import (
 )
 from dioramic.errors import UsageError
 
-HIDDEN_FIELDS = frozenset({"depth_map"})
-"""Declared options a web client cannot set (they name files on the server)."""
+HIDDEN_FIELDS = frozenset({"depth_map", "renderer", "blender_engine", "samples", "motion_blur"})
+"""Declared options a web client cannot set: `depth_map` names a file on the server, and the Blender
+renderer's options need the optional Blender environment and minutes per frame on a CPU, which a web
+job does not take (web jobs render with our OpenGL renderer)."""
 HIDDEN_DEPTH_BACKENDS = frozenset({"file"})
 """Depth backends that need a server-side file (`--depth-map`)."""
 BASIC_FIELDS = ("depth", "motion", "amplitude", "duration", "fps", "size", "format")
@@ -169,6 +171,8 @@ def form_schema() -> dict[str, Any]:
         }
         if choices is not None:
             control["choices"] = [{"value": v, "help": h} for v, h in choices]
+            if default is None and opt.field != "motion":  # an optional choice: offer 'off' first
+                control["choices"].insert(0, {"value": "", "help": "none (the default)"})
         if suggestions := _suggestions(opt):
             control["suggestions"] = suggestions
         if opt.field in ("size", "amplitude"):
@@ -194,7 +198,9 @@ def form_schema() -> dict[str, Any]:
             "choices": [{"value": f, "help": ""} for f in formats],
         }
     )
-    return {"groups": [{"name": k, "title": v} for k, v in GROUP_TITLES.items()], "controls": controls}
+    used = {c["group"] for c in controls}
+    groups = [{"name": k, "title": v} for k, v in GROUP_TITLES.items() if k in used]
+    return {"groups": groups, "controls": controls}
 
 
 _TRUE = {"true", "1", "on", "yes"}
