@@ -29,7 +29,7 @@ def test_glb_reads_back_the_scene_it_was_written_from(tmp_path: Path) -> None:
         assert np.array_equal(a.faces, b.faces)
         assert a.texture.shape[:2] == b.texture.shape[:2]
     assert (loaded.near, loaded.far, loaded.focus) == pytest.approx((scene.near, scene.far, scene.focus))
-    assert loaded.camera.fov_y == pytest.approx(scene.camera.fov_y, rel=1e-4)
+    assert loaded.camera == scene.camera
 
 
 def test_not_a_scene_is_refused(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ DEFAULT_LONG_SIDE = 1280
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """'1280x720' -> (1280, 720); sizes must be even (H.264 yuv420p) and at most 7680x4320.
+    """'1280x720' -> (1280, 720), from 16x16 to 7680x4320 (H.264 and VP9 drop an odd last column/row).
 
     >>> parse_size("1280x720")
     (1280, 720)
@@ -76,6 +76,19 @@ def _positive(kind: Callable[[str], Any], name: str) -> Callable[[str], Any]:
 
 
 positive_int = _positive(int, "integer")
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (e.g. CRF 0 = lossless)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got '{text}'")
+    return value
+
+
 positive_float = _positive(float, "number")
 
 
@@ -178,10 +191,11 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "depth_kind",
         ("--depth-kind",),
-        "how to read --depth-map: depth (larger = farther) or inverse (larger = nearer, like disparity)",
+        "how to read --depth-map: depth (relative, larger = farther), metric (metres; integer maps in "
+        "millimetres) or inverse (larger = nearer, like disparity)",
         "depth",
         metavar="KIND",
-        choices=lambda: ["depth", "inverse"],
+        choices=lambda: ["depth", "metric", "inverse"],
     ),
     Option("refine", ("--no-refine",), "skip edge-aware depth refinement", "depth", parse=None),
     Option(
@@ -272,9 +286,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "crf",
         ("--crf",),
-        "encoder quality (lower = better, larger files)",
+        "encoder quality (lower = better, larger files; 0 = lossless)",
         "video",
-        parse=positive_int,
+        parse=non_negative_int,
         metavar="N",
     ),
     Option(

@@ -63,12 +63,29 @@ def load_scene(path: str | Path) -> Scene:
     near = float(extras.get("near", np.percentile(depths, 0.5)))
     far = float(extras.get("far", np.percentile(depths, 99.5)))
     focus = float(extras.get("focus", np.median(depths)))
-    height, width = meshes[-1].texture.shape[:2]
-    fov_y = math.radians(46.4)
-    if loaded.has_camera:
-        fov_y = math.radians(float(loaded.camera.fov[1]))
-    camera = Camera.from_fov(width, height, math.degrees(fov_y))
+    camera = _camera(extras.get("photo_camera"), loaded)
     return Scene(tuple(meshes), camera, near=near, far=far, focus=focus)
+
+
+def _camera(stored: object, loaded: object) -> Camera:
+    """The photo's camera as the file stores it (our extras), else from the file's first perspective
+    camera (field of view and aspect), else the default lens on a 4:3 frame."""
+    if isinstance(stored, dict):
+        try:
+            return Camera(
+                int(stored["width"]),
+                int(stored["height"]),
+                *(float(stored[k]) for k in ["fx", "fy", "cx", "cy"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            pass
+    if getattr(loaded, "has_camera", False):
+        camera = loaded.camera  # type: ignore[attr-defined]
+        fov_x, fov_y = (float(v) for v in camera.fov)
+        height = 1000
+        width = max(1, round(height * math.tan(math.radians(fov_x) / 2) / math.tan(math.radians(fov_y) / 2)))
+        return Camera.from_fov(width, height, fov_y)
+    return Camera.from_focal_35mm(1024, 768, None)
 
 
 def _node_order(path: Path) -> dict[str, int]:

@@ -294,7 +294,7 @@ def test_pfm_header_bytes_layout(tmp_path: Path) -> None:
 
 def test_option_combinations(tmp_path: Path) -> None:
     Image.fromarray(np.full((4, 4), 9, np.uint8)).save(tmp_path / "d8.png")
-    with pytest.raises(UsageError, match="--metric"):
+    with pytest.raises(UsageError, match="--depth-kind metric"):
         predict(tmp_path / "d8.png", (4, 4), metric=True, depth_kind="inverse")
     with pytest.raises(InputError, match=r"d8\.png: an 8-bit map cannot hold metric depth"):
         predict(tmp_path / "d8.png", (4, 4), metric=True)

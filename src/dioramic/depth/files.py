@@ -313,7 +313,7 @@ class FileDepth(DepthBackend):
             raise UsageError(f"depth map kind must be 'depth' or 'inverse', got '{kind}'")
         if self.options.metric and kind == "inverse":
             raise UsageError(
-                "--metric applies to depth maps of kind 'depth' (larger = farther), not 'inverse' maps"
+                "metric depth (--depth-kind metric) is larger = farther; an inverse map cannot be metric"
             )
         raw = read_depth_file(path)
         values = raw.values

@@ -2,9 +2,9 @@
 
 The document, written by hand from numpy buffers so that later additions (animations) stay simple:
 
-* scene "dioramic scene" (extras: near, far, focus in metres) with one node per mesh layer, named
-  after the layer (`Mesh.name`), and a node "photo camera": a perspective camera at the origin
-  looking down -Z with the photo's vertical field of view and aspect ratio;
+* scene "dioramic scene" (extras: near, far, focus in metres; the photo's camera intrinsics) with one
+  node per mesh layer, named after the layer (`Mesh.name`), and a node "photo camera": a perspective
+  camera at the origin looking down -Z with the photo's vertical field of view and aspect ratio;
 * Y up, metres, triangles counter-clockwise from the camera (glTF's own conventions);
 * per layer: POSITION and TEXCOORD_0 (float32), indices (uint16 or uint32), and an unlit material
   (KHR_materials_unlit) whose base colour texture is the photo, embedded as JPEG or PNG, so every
@@ -225,7 +225,20 @@ def build_gltf(
             {
                 "name": "dioramic scene",
                 "nodes": roots,
-                "extras": {"near": scene.near, "far": scene.far, "focus": scene.focus, "units": "metres"},
+                "extras": {
+                    "near": scene.near,
+                    "far": scene.far,
+                    "focus": scene.focus,
+                    "units": "metres",
+                    "photo_camera": {  # the photo's own pinhole camera, to read the scene back exactly
+                        "width": scene.camera.width,
+                        "height": scene.camera.height,
+                        "fx": scene.camera.fx,
+                        "fy": scene.camera.fy,
+                        "cx": scene.camera.cx,
+                        "cy": scene.camera.cy,
+                    },
+                },
             }
         ],
         "nodes": nodes,
