@@ -314,3 +314,67 @@ def test_timeline_file_drives_the_video(tmp_path: Path) -> None:
     folder = tmp_path / PHOTO.stem
     assert _video_info(folder / "video.mp4")[0] == 15  # the timeline's 0.5 s at 30 fps, not --duration
     assert json.loads((folder / "render.json").read_text())["motion"]["spec"].endswith("move.json")
+
+
+def test_batch_keeps_photos_with_the_same_stem_apart_and_resumes(tmp_path: Path) -> None:
+    photos = tmp_path / "in"
+    photos.mkdir()
+    Image.open(PHOTO).resize((96, 64)).save(photos / "a.jpg")
+    Image.open(PHOTO).resize((96, 64)).save(photos / "a.png")
+    args = (
+        "run",
+        photos,
+        "-o",
+        tmp_path / "o",
+        "--depth",
+        "classical",
+        "--size",
+        "48x32",
+        "--duration",
+        "0.1",
+    )
+    proc = dioramic(*args)
+    assert "2 succeeded, 0 failed" in proc.stdout
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a_jpg", "a_png"]
+    (tmp_path / "o" / "a_png" / "render.json").unlink()  # as if interrupted before the end
+    proc = dioramic(*args, "--skip-existing")
+    assert "a.jpg: wrote" not in proc.stdout and "a.png: wrote" in proc.stdout
+
+
+def test_depth_of_a_folder_into_a_folder(tmp_path: Path) -> None:
+    photos = tmp_path / "in"
+    photos.mkdir()
+    Image.open(PHOTO).resize((60, 40)).save(photos / "x.jpg")
+    (photos / "broken.png").write_text("nope")
+    proc = dioramic(
+        "depth", photos, "-o", tmp_path / "d", "--backend", "classical", "--format", "png", check=False
+    )
+    assert proc.returncode == 1 and "1 succeeded, 1 failed" in proc.stdout
+    assert Image.open(tmp_path / "d" / "x.png").size == (60, 40)
+    dioramic("depth", PHOTO, "-o", f"{tmp_path / 'single'}/", "--backend", "classical")
+    assert np.load(tmp_path / "single" / f"{PHOTO.stem}.npy").shape == (400, 600)
+
+
+def test_mesh_command_writes_each_format(tmp_path: Path) -> None:
+    for name in ("s.glb", "s.obj", "s.ply", "points.ply"):
+        proc = dioramic(
+            "mesh", PHOTO, "-o", tmp_path / name, "--depth", "classical", "--max-triangles", "5000"
+        )
+        assert (tmp_path / name).is_file() and "triangles" in proc.stdout
+    assert (tmp_path / "s.mtl").is_file()
+
+
+def test_bad_settings_fail_before_any_work(tmp_path: Path) -> None:
+    cases = [
+        (["--preset", "bogus"], "preset"),
+        (["--depth", "classical", "--model", "x.onnx"], "--model"),
+        (["--motion", "nowhere.yaml"], "nowhere.yaml"),
+        (["--easing", "wobbly"], "wobbly"),
+    ]
+    for extra, word in cases:
+        proc = dioramic("run", PHOTO, "-o", tmp_path / "o", *extra, check=False)
+        assert proc.returncode in (1, 2) and word in proc.stderr and "Traceback" not in proc.stderr, extra
+    assert not (tmp_path / "o").exists()
+    (tmp_path / "m.obj").write_text("v 0 0 0\n")
+    proc = dioramic("render", tmp_path / "m.obj", "-o", tmp_path / "v.mp4", check=False)
+    assert proc.returncode == 2 and ".glb or .gltf" in proc.stderr

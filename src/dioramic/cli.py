@@ -10,12 +10,13 @@ import argparse
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dioramic import __version__
-from dioramic.config import add_options, options_from_namespace
+from dioramic.config import RunOptions, add_options, options_from_namespace
 from dioramic.errors import DioramicError, InputError, UsageError
+from dioramic.types import Scene
 from dioramic.web import add_serve_parser, cmd_serve
 
 log = logging.getLogger("dioramic")
@@ -75,7 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
         "= bright). With a folder, OUT is a folder and each photo gives OUT/<name>.npy or .png.",
     )
     depth.add_argument("photo", nargs="?", type=Path, metavar="PHOTO|FOLDER")
-    depth.add_argument("-o", "--output", type=Path, metavar="OUT", help="OUT.npy, OUT.png or a folder")
+    depth.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="OUT",
+        help="OUT.npy, OUT.png, or a folder (an existing one, or a name without extension)",
+    )
     depth.add_argument("--list", action="store_true", help="list the depth backends and exit")
     depth.add_argument(
         "--raw",
@@ -121,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OUT",
         help="video.mp4, video.webm, video.gif or frames/",
     )
-    add_options(render, ["depth", "scene", "motion", "video", "render"])
+    add_options(render, ["depth", "scene", "motion", "video"])
     _add_common(render)
 
     export = sub.add_parser(
@@ -164,43 +171,77 @@ def _photos_in(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from dioramic.pipeline import OUTPUT_FILES, run_photo
+def _output_names(photos: Sequence[Path]) -> list[str]:
+    """A distinct output name per photo: its stem, with the extension (and then a number) added
+    where stems collide (a.jpg and a.png -> 'a_jpg', 'a_png').
 
-    options = options_from_namespace(args)
-    photos = _photos_in(args.photos)
+    >>> _output_names([Path("a.jpg"), Path("b.jpg"), Path("x/a.png")])
+    ['a_jpg', 'b', 'a_png']
+    """
+    stems = [p.stem for p in photos]
+    names = [
+        p.stem if stems.count(p.stem) == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}" for p in photos
+    ]
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if names.count(name) == 1 else f"{name}_{seen[name]}")
+    return out
+
+
+def _batch(items: Sequence[tuple[Path, object]], work: Callable[[Path, object], None]) -> int:
+    """Run `work(path, extra)` for each item: one that fails does not stop the others; a summary
+    follows when there are several. With a single item its error propagates (one line, exit status)."""
     failures: list[tuple[Path, str]] = []
-    done: list[Path] = []
-    for i, path in enumerate(photos, 1):
-        prefix = f"[{i}/{len(photos)}] {path.name}" if len(photos) > 1 else path.name
-        target = args.output / path.stem
-        if args.skip_existing and all((target / f).exists() for f in OUTPUT_FILES):
-            log.info("%s: outputs exist, skipped", prefix)
-            done.append(target)
-            continue
+    for path, extra in items:
         try:
-            result = run_photo(
-                path, args.output, options, on_stage=lambda s, p=prefix: log.info("%s: %s", p, s)
-            )
-        except DioramicError as exc:
-            if len(photos) == 1:
+            work(path, extra)
+        except (DioramicError, OSError, ValueError, RuntimeError) as exc:
+            if len(items) == 1:
                 raise
-            failures.append((path, str(exc)))
-            log.error("dioramic: error: %s", exc)
-            continue
-        done.append(result.folder)
-        print(f"{path}: wrote {', '.join(f.name for f in result.files)} in {result.folder}/")
-    if len(photos) > 1:
-        print(f"{len(done)} succeeded, {len(failures)} failed")
+            why = (
+                str(exc) if isinstance(exc, DioramicError) else f"internal error: {type(exc).__name__}: {exc}"
+            )
+            failures.append((path, why))
+            log.error("dioramic: error: %s", why)
+    if len(items) > 1:
+        print(f"{len(items) - len(failures)} succeeded, {len(failures)} failed")
         for path, why in failures:
-            print(f"  failed: {path}: {why}")
+            print(f"  failed: {path}: {why.removeprefix(f'{path}: ')}")
     return 1 if failures else 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from dioramic.pipeline import check_options, run_photo
+
+    options = options_from_namespace(args)
+    check_options(options)
+    photos = _photos_in(args.photos)
+    names = _output_names(photos)
+
+    def work(path: Path, name: object) -> None:
+        prefix = (
+            f"{path.name}" if len(photos) == 1 else f"[{photos.index(path) + 1}/{len(photos)}] {path.name}"
+        )
+        if args.skip_existing and (args.output / str(name) / "render.json").exists():  # written last
+            log.info("%s: outputs exist, skipped", prefix)
+            return
+        result = run_photo(
+            path,
+            args.output,
+            options,
+            on_stage=lambda s: log.info("%s: %s", prefix, s),
+            name=str(name),
+            progress=not args.quiet,
+        )
+        print(f"{path}: wrote {', '.join(f.name for f in result.files)} in {result.folder}/")
+
+    return _batch(list(zip(photos, names, strict=True)), work)
+
+
 def _cmd_depth(args: argparse.Namespace) -> int:
-    from dioramic.depth import DEPTH_BACKENDS, Prediction, predict
-    from dioramic.depth.convert import to_depth_map
-    from dioramic.depth.refine import refine
+    from dioramic.depth import DEPTH_BACKENDS, estimate, predict
     from dioramic.files import save_depth, save_npy
     from dioramic.photo import load_photo
     from dioramic.pipeline import depth_options
@@ -212,25 +253,33 @@ def _cmd_depth(args: argparse.Namespace) -> int:
     if args.photo is None or args.output is None:
         raise UsageError("dioramic depth needs PHOTO and -o OUT (or --list)")
     options = options_from_namespace(args)
-    if args.photo.is_dir():
-        pairs = [(p, args.output / f"{p.stem}.{args.format}") for p in _photos_in([args.photo])]
+    suffix = ".npy" if args.raw else f".{args.format}"
+    if args.raw and args.format != "npy" and args.output.suffix.lower() != ".npy":
+        raise UsageError("--raw writes the backend's values as they are: use an .npy output")
+    # like video outputs: an existing folder, or a name without extension, is a folder
+    into_folder = args.photo.is_dir() or args.output.is_dir() or not args.output.suffix
+    photos = _photos_in([args.photo])
+    if into_folder:
+        outs = [args.output / f"{name}{suffix}" for name in _output_names(photos)]
     else:
-        pairs = [(args.photo, args.output)]
-    for photo_path, out in pairs:
-        if out.suffix.lower() not in (".npy", ".png"):
-            raise UsageError(f"{out}: the output must end in .npy or .png")
-        photo = load_photo(photo_path)
-        prediction, name = predict(photo, options.depth, depth_options(options))
+        if args.output.suffix.lower() not in (".npy", ".png"):
+            raise UsageError(f"{args.output}: the output must end in .npy or .png, or be a folder")
+        if args.raw and args.output.suffix.lower() != ".npy":
+            raise UsageError("--raw writes the backend's values as they are: use an .npy output")
+        outs = [args.output]
+
+    def work(path: Path, out: object) -> None:
+        photo = load_photo(path)
         if args.raw:
-            if out.suffix.lower() != ".npy":
-                raise UsageError("--raw writes the backend's values as they are: use an .npy output")
-            save_npy(out, prediction.values.astype("float32"))
+            prediction, name = predict(photo, options.depth, depth_options(options))
+            save_npy(Path(str(out)), prediction.values.astype("float32"))
         else:
-            if options.refine:
-                prediction = Prediction(refine(prediction.values, photo.rgb), prediction.kind)
-            save_depth(to_depth_map(prediction, backend=name), out)
-        print(f"{photo_path}: wrote {out} ({name})")
-    return 0
+            depth = estimate(photo, options.depth, depth_options(options), refine_edges=options.refine)
+            name = depth.backend
+            save_depth(depth, Path(str(out)))
+        print(f"{path}: wrote {out} ({name})")
+
+    return _batch(list(zip(photos, outs, strict=True)), work)
 
 
 def _cmd_mesh(args: argparse.Namespace) -> int:
@@ -246,59 +295,68 @@ def _cmd_mesh(args: argparse.Namespace) -> int:
     return 0
 
 
+_OTHER_3D_SUFFIXES = {".obj", ".ply", ".stl", ".fbx", ".blend", ".usd", ".usdz", ".usdc", ".dae", ".3ds"}
+
+
+def _scene_from(source: Path, options: RunOptions) -> Scene:
+    """The scene of a .glb/.gltf file, or built from a photo with the run's depth and scene options."""
+    from dioramic.photo import load_photo
+    from dioramic.pipeline import estimate_depth, make_scene
+    from dioramic.scene_file import SCENE_SUFFIXES, load_scene
+
+    suffix = source.suffix.lower()
+    if suffix in SCENE_SUFFIXES:
+        return load_scene(source)
+    if suffix in _OTHER_3D_SUFFIXES:
+        raise UsageError(f"{source}: scenes are read from .glb or .gltf files; give one of those, or a photo")
+    photo = load_photo(source)
+    return make_scene(photo, estimate_depth(photo, options), options)
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from dioramic.photo import load_photo
-    from dioramic.pipeline import estimate_depth, make_motion_for, make_scene, render_settings
+    from dioramic.pipeline import check_options, make_motion_for, render_settings
     from dioramic.render import render_video
-    from dioramic.scene_file import SCENE_SUFFIXES, load_scene
 
     options = options_from_namespace(args)
-    if args.source.suffix.lower() in SCENE_SUFFIXES:
-        scene = load_scene(args.source)
-    else:
-        photo = load_photo(args.source)
-        scene = make_scene(photo, estimate_depth(photo, options), options)
+    check_options(options, args.output)
+    scene = _scene_from(args.source, options)
     motion = make_motion_for(scene, options)
     # the video takes the aspect of the scene's camera (the photo's) unless --size says otherwise
     settings = replace(render_settings(options, scene.camera), duration=motion.duration)
     report = render_video(scene, motion, args.output, settings, progress=not args.quiet)
-    print(f"{args.source}: wrote {args.output} ({report.frames} frames, {settings.width}x{settings.height})")
+    print(f"{args.source}: wrote {args.output} ({report.frames} frames, {report.width}x{report.height})")
     return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from dioramic.export import export_scene
-    from dioramic.photo import load_photo
-    from dioramic.pipeline import estimate_depth, make_motion_for, make_scene, render_settings
-    from dioramic.scene_file import SCENE_SUFFIXES, load_scene
+    from dioramic.export import EXPORTERS, export_scene, format_for_path
+    from dioramic.pipeline import check_options, make_motion_for, render_settings
+    from dioramic.scene_file import SCENE_SUFFIXES
 
     if args.output is None and args.blend is None:
         raise UsageError("dioramic export needs -o OUT and/or --blend FILE.blend")
     if args.blend is not None and args.blend.suffix.lower() != ".blend":
         raise UsageError(f"{args.blend}: --blend takes a path ending in .blend")
     options = options_from_namespace(args)
+    check_options(options)
     blender = {
         "engine": options.blender_engine,
         "samples": options.samples,
         "background": options.background,
         "motion_blur": options.motion_blur,
     }
-    from_file = args.source.suffix.lower() in SCENE_SUFFIXES
-    if from_file and args.output is None:  # a scene of ours already carries its animation
+    if args.source.suffix.lower() in SCENE_SUFFIXES and args.output is None:
+        # a scene file keeps the camera move it was written with
         from dioramic.blender import export_blend
 
         export_blend(args.source, args.blend, **blender)  # type: ignore[arg-type]
-        print(f"{args.source}: wrote {args.blend}")
+        print(f"{args.source}: wrote {args.blend} (with the scene file's own camera move)")
         return 0
-    if from_file:
-        scene = load_scene(args.source)
-    else:
-        photo = load_photo(args.source)
-        scene = make_scene(photo, estimate_depth(photo, options), options)
+    scene = _scene_from(args.source, options)
     motion = make_motion_for(scene, options)
     settings = replace(render_settings(options, scene.camera), duration=motion.duration)
     animation = {
@@ -309,8 +367,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     }
     written = []
     if args.output is not None:
-        animated = args.output.suffix.lower() in (".glb", ".gltf")
-        written.append(export_scene(scene, args.output, **(animation if animated else {})))
+        exporter = EXPORTERS.get(format_for_path(args.output))
+        animated = "motion" in exporter.options()
+        extra = {**animation, **(blender if exporter.name == "blend" else {})} if animated else {}
+        written.append(export_scene(scene, args.output, **extra))
     if args.blend is not None:
         written.append(export_scene(scene, args.blend, **animation, **blender))
     print(f"{args.source}: wrote {', '.join(map(str, written))}")

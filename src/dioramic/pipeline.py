@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from dioramic.config import RunOptions, video_size
 from dioramic.depth import DepthOptions, estimate
+from dioramic.errors import UsageError
 from dioramic.files import ensure_dir, save_depth, write_bytes
 from dioramic.photo import load_photo
 from dioramic.types import Camera, DepthMap, Photo, Scene
@@ -141,17 +143,18 @@ def make_motion_for(scene: Scene, options: RunOptions):  # -> dioramic.motion.Mo
     return choose_motion(scene, options).motion
 
 
-def render_with_blender_for(glb: Path, output: Path, settings: object, options: RunOptions) -> None:
+def render_with_blender_for(
+    glb: Path, output: Path, settings: object, options: RunOptions, progress: bool = True
+) -> None:
     """Render the animated `glb` through Blender with the run's renderer options (no metrics)."""
     from dioramic.blender import render_with_blender
-    from dioramic.errors import UsageError
 
     if options.stereo is not None:
         raise UsageError("--stereo works with the opengl renderer only")
     render_with_blender(
         glb, output, engine=options.blender_engine, samples=options.samples,
         background=options.background, motion_blur=options.motion_blur,
-        codec_options=settings.codec_options(), progress=True,  # type: ignore[attr-defined]
+        codec_options=settings.codec_options(), progress=progress,  # type: ignore[attr-defined]
     )  # fmt: skip
 
 
@@ -162,12 +165,45 @@ def _easing_name(motion: object) -> str | None:
     return getattr(easing, "__name__", None) or str(easing)
 
 
+def check_options(options: RunOptions, video: Path = Path("video.mp4")) -> None:
+    """Raise the UsageError/InputError a run with `options` writing `video` would meet, before any
+    expensive stage: video settings and codec options, the motion (a preset, or a readable timeline
+    file), and renderer combinations. The size of the photo does not matter here."""
+    from dioramic.motion import make_motion
+    from dioramic.render.video import WRITERS, format_for_path
+
+    probe = Camera.from_fov(1280, 720, 45.0)
+    settings = render_settings(options, probe)  # RenderSettings checks its own ranges
+    width, height = settings.frame_size
+    WRITERS.get(format_for_path(video))(video, width, height, settings.fps, **settings.codec_options())
+    if options.stereo is not None and options.renderer == "blender":
+        raise UsageError("--stereo works with the opengl renderer only")
+    if options.model is not None and options.depth not in ("auto", "depth-anything-v2", "midas"):
+        raise UsageError(f"--model is for the learned depth backends, not '{options.depth}'")
+    scene = Scene((), probe, near=1.0, far=6.0, focus=2.0)  # presets and timelines need only the sizes
+    make_motion(
+        options.motion or "circle", scene, duration=options.duration, amplitude=options.amplitude,
+        easing=options.easing, loop=options.loop, fps=options.fps,
+    )  # fmt: skip
+
+
 def run_photo(
-    path: Path, outdir: Path, options: RunOptions, on_stage: Callable[[str], None] | None = None
+    path: str | os.PathLike[str],
+    outdir: str | os.PathLike[str],
+    options: RunOptions,
+    on_stage: Callable[[str], None] | None = None,
+    *,
+    name: str | None = None,
+    progress: bool = True,
 ) -> RunResult:
-    """Run the whole job for the photo at `path`; outputs go to `outdir / <photo stem>`."""
+    """Run the whole job for the photo at `path`; outputs go to `outdir / (name or the photo's stem)`.
+
+    `progress` shows a progress bar on stderr while the video renders.
+    """
     from dioramic.export import export_scene
     from dioramic.render import render_video
+
+    path, outdir = Path(path), Path(outdir)
 
     def stage(name: str) -> None:
         if on_stage is not None:
@@ -197,7 +233,7 @@ def run_photo(
     settings = replace(render_settings(options, photo), duration=motion.duration)  # type: ignore[attr-defined]
     timings["motion"] = time.perf_counter() - t0
 
-    folder = ensure_dir(outdir / photo.name)
+    folder = ensure_dir(outdir / (name or photo.name))
     files: list[Path] = []
     t0 = time.perf_counter()
     files.append(save_depth(depth, folder / "depth.png"))
@@ -213,9 +249,9 @@ def run_photo(
     t0 = time.perf_counter()
     stage(f"rendering the video ({options.renderer})")
     if options.renderer == "blender":
-        report = render_with_blender_for(glb, folder / "video.mp4", settings, options)
+        report = render_with_blender_for(glb, folder / "video.mp4", settings, options, progress)
     else:
-        report = render_video(scene, motion, folder / "video.mp4", settings, progress=True)  # type: ignore[arg-type]
+        report = render_video(scene, motion, folder / "video.mp4", settings, progress=progress)  # type: ignore[arg-type]
     files.append(folder / "video.mp4")
     timings["video"] = time.perf_counter() - t0
 
@@ -227,7 +263,7 @@ def run_photo(
         "depth_backend": depth.backend,
         "triangles": scene.triangle_count,
         "layers": {m.name: len(m.faces) for m in scene.meshes},
-        "size": [settings.width, settings.height],
+        "size": [settings.width, settings.height],  # asked for; render.width/height: as written
         "fps": settings.fps,
         "duration": settings.duration,
         "motion": {
