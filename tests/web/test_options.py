@@ -36,7 +36,7 @@ def test_controls_carry_the_declarations_help_defaults_and_choices() -> None:
     assert [c["value"] for c in controls["motion"]["choices"]] == [n for n, _ in describe_motions()]
     assert controls["motion"]["timeline"] is True
     assert [c["value"] for c in controls["format"]["choices"]] == video_formats() == ["mp4", "webm", "gif"]
-    assert [c["value"] for c in controls["depth_kind"]["choices"]] == ["depth", "inverse"]
+    assert "depth_kind" not in controls and "renderer" not in controls  # server files, Blender: CLI only
 
 
 def test_parse_form_uses_the_declared_parsers() -> None:

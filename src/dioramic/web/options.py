@@ -29,8 +29,9 @@ from dioramic.config import (
 )
 from dioramic.errors import UsageError
 
-HIDDEN_FIELDS = frozenset({"depth_map", "renderer", "blender_engine", "samples", "motion_blur"})
-"""Declared options a web client cannot set: `depth_map` names a file on the server, and the Blender
+HIDDEN_FIELDS = frozenset({"depth_map", "depth_kind", "renderer", "blender_engine", "samples", "motion_blur"})
+"""Declared options a web client cannot set: `depth_map` names a file on the server (and `depth_kind`
+only says how to read it), and the Blender
 renderer's options need the optional Blender environment and minutes per frame on a CPU, which a web
 job does not take (web jobs render with our OpenGL renderer)."""
 HIDDEN_DEPTH_BACKENDS = frozenset({"file"})
@@ -49,7 +50,6 @@ _LABELS = {
     "preset": "Encoder preset",
     "size": "Video size",
     "duration": "Duration (s)",
-    "depth_kind": "Depth kind",
     "refine": "Refine depth edges",
     "loop": "Loop",
     "format": "Video format",
@@ -148,7 +148,7 @@ def form_schema() -> dict[str, Any]:
 
     >>> schema = form_schema()
     >>> [c["name"] for c in schema["controls"]][:3]
-    ['depth', 'model', 'depth_kind']
+    ['depth', 'model', 'refine']
     >>> next(c for c in schema["controls"] if c["name"] == "fps")["default"]
     30
     """
