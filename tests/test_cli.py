@@ -378,3 +378,11 @@ def test_bad_settings_fail_before_any_work(tmp_path: Path) -> None:
     (tmp_path / "m.obj").write_text("v 0 0 0\n")
     proc = dioramic("render", tmp_path / "m.obj", "-o", tmp_path / "v.mp4", check=False)
     assert proc.returncode == 2 and ".glb or .gltf" in proc.stderr
+
+
+def test_near_and_far_place_relative_depth(tmp_path: Path) -> None:
+    dioramic("depth", PHOTO, "-o", tmp_path / "d.npy", "--backend", "classical", "--near", "2", "--far", "5")
+    depth = np.load(tmp_path / "d.npy")
+    assert depth.min() == pytest.approx(2.0, rel=1e-3) and depth.max() == pytest.approx(5.0, rel=1e-3)
+    proc = dioramic("depth", PHOTO, "-o", tmp_path / "e.npy", "--near", "5", "--far", "2", check=False)
+    assert proc.returncode == 2 and "--near" in proc.stderr

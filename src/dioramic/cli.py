@@ -241,10 +241,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_depth(args: argparse.Namespace) -> int:
-    from dioramic.depth import DEPTH_BACKENDS, estimate, predict
+    from dioramic.depth import DEPTH_BACKENDS, predict
     from dioramic.files import save_depth, save_npy
     from dioramic.photo import load_photo
-    from dioramic.pipeline import depth_options
+    from dioramic.pipeline import depth_options, estimate_depth
 
     if args.list:
         for name, backend in DEPTH_BACKENDS.items():
@@ -274,7 +274,7 @@ def _cmd_depth(args: argparse.Namespace) -> int:
             prediction, name = predict(photo, options.depth, depth_options(options))
             save_npy(Path(str(out)), prediction.values.astype("float32"))
         else:
-            depth = estimate(photo, options.depth, depth_options(options), refine_edges=options.refine)
+            depth = estimate_depth(photo, options)
             name = depth.backend
             save_depth(depth, Path(str(out)))
         print(f"{path}: wrote {out} ({name})")

@@ -118,6 +118,8 @@ class RunOptions:
     depth_map: Path | None = None
     depth_kind: str = "depth"
     refine: bool = True
+    near: float = 1.0
+    far: float = 6.0
     fov: float | None = None
     max_triangles: int = 200_000
     edge_threshold: float | None = None
@@ -205,6 +207,22 @@ OPTIONS: tuple[Option, ...] = (
         "scene",
         parse=positive_float,
         metavar="DEG",
+    ),
+    Option(
+        "near",
+        ("--near",),
+        "metres at which the nearest surface of a relative depth map is placed",
+        "depth",
+        parse=positive_float,
+        metavar="M",
+    ),
+    Option(
+        "far",
+        ("--far",),
+        "metres at which the farthest surface of a relative (inverse) depth map is placed",
+        "depth",
+        parse=positive_float,
+        metavar="M",
     ),
     Option(
         "max_triangles",

@@ -47,7 +47,12 @@ def depth_options(options: RunOptions) -> DepthOptions:
 
 def estimate_depth(photo: Photo, options: RunOptions) -> DepthMap:
     """Depth for `photo` with the run's depth settings."""
-    return estimate(photo, options.depth, depth_options(options), refine_edges=options.refine)
+    if not options.near < options.far:
+        raise UsageError(f"--near ({options.near:g} m) must be less than --far ({options.far:g} m)")
+    return estimate(
+        photo, options.depth, depth_options(options), refine_edges=options.refine, near=options.near,
+        far=options.far,
+    )  # fmt: skip
 
 
 def make_scene(photo: Photo, depth: DepthMap, options: RunOptions) -> Scene:
