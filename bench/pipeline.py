@@ -18,7 +18,7 @@ from dioramic.config import RunOptions, parse_size
 from dioramic.export import export_scene
 from dioramic.files import save_depth
 from dioramic.photo import load_photo
-from dioramic.pipeline import estimate_depth, make_motion_for, make_scene, render_settings
+from dioramic.pipeline import choose_motion, estimate_depth, make_scene, render_settings
 from dioramic.render import render_video
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,9 +50,13 @@ def main() -> None:
             "write depth.png + depth.npy",
             lambda: (save_depth(depth, out / "d.png"), save_depth(depth, out / "d.npy")),
         )
-        timed("export scene.glb", lambda: export_scene(scene, out / "scene.glb"))
+        motion = timed("choose the motion (amplitude fit)", lambda: choose_motion(scene, options)).motion
         settings = render_settings(options, photo)
-        motion = make_motion_for(scene, options)
+        size = (settings.width, settings.height)
+        timed(
+            "export animated scene.glb",
+            lambda: export_scene(scene, out / "scene.glb", motion=motion, fps=settings.fps, size=size),
+        )
         frames = round(settings.fps * settings.duration)
         timed(
             f"render + encode video ({settings.width}x{settings.height}, {frames} frames)",
