@@ -89,11 +89,12 @@ def run(size: tuple[int, int], rgb: np.ndarray, depth: np.ndarray, options: Scen
     )
     scene, seconds, peak = measured(lambda: build_scene(photo, depth_map, options))
     mesh = scene.meshes[0]
+    layers = ", ".join(f"{m.name} {len(m.faces):,} tri / {len(m.vertices):,} vert" for m in scene.meshes)
     print(f"\n{width}x{height} ({width * height / 1e6:.1f} MP), max_triangles={options.max_triangles}")
     print(f"  scene build (lattice, cuts, decimation, mesh): {seconds:7.2f} s   peak {peak:7.1f} MB")
     print(
-        f"  triangles {scene.triangle_count:,}  vertices {len(mesh.vertices):,}  "
-        f"texture {mesh.texture.shape[1]}x{mesh.texture.shape[0]}  "
+        f"  triangles {scene.triangle_count:,} ({layers})  "
+        f"background texture {mesh.texture.shape[1]}x{mesh.texture.shape[0]}  "
         f"depth {scene.near:.2f}..{scene.far:.2f} m, focus {scene.focus:.2f} m"
     )
     print(f"  {'format':<8}{'time s':>9}{'size MB':>10}{'peak MB':>10}   files")
