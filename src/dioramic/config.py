@@ -123,6 +123,7 @@ class RunOptions:
     fov: float | None = None
     max_triangles: int = 200_000
     edge_threshold: float | None = None
+    inpainter: str = "telea"
     motion: str | None = None
     amplitude: float | None = None  # None: auto
     easing: str | None = None
@@ -154,6 +155,12 @@ class Option:
     metavar: str | None = None
     choices: Callable[[], Sequence[str]] | None = None
     """Lazily listed valid values (registries fill up on import)."""
+
+
+def _inpainter_choices() -> list[str]:
+    from dioramic.scene import INPAINTERS
+
+    return INPAINTERS.names()
 
 
 def _depth_choices() -> list[str]:
@@ -240,6 +247,15 @@ OPTIONS: tuple[Option, ...] = (
         "scene",
         parse=positive_float,
         metavar="RATIO",
+    ),
+    Option(
+        "inpainter",
+        ("--inpainter",),
+        "how the background hidden behind the foreground is painted: telea or ns (OpenCV, fast) or a "
+        "learned one where its weights are available",
+        "scene",
+        metavar="NAME",
+        choices=_inpainter_choices,
     ),
     Option(
         "motion",

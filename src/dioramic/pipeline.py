@@ -59,7 +59,11 @@ def make_scene(photo: Photo, depth: DepthMap, options: RunOptions) -> Scene:
     """The textured scene for `photo` with the run's scene settings."""
     from dioramic.scene import SceneOptions, build_scene
 
-    kwargs: dict[str, object] = {"max_triangles": options.max_triangles, "fov": options.fov}
+    kwargs: dict[str, object] = {
+        "max_triangles": options.max_triangles,
+        "fov": options.fov,
+        "inpainter": options.inpainter,
+    }
     if options.edge_threshold is not None:
         kwargs["edge_threshold"] = options.edge_threshold
     return build_scene(photo, depth, SceneOptions(**kwargs))  # type: ignore[arg-type]
