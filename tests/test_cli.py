@@ -386,3 +386,25 @@ def test_near_and_far_place_relative_depth(tmp_path: Path) -> None:
     assert depth.min() == pytest.approx(2.0, rel=1e-3) and depth.max() == pytest.approx(5.0, rel=1e-3)
     proc = dioramic("depth", PHOTO, "-o", tmp_path / "e.npy", "--near", "5", "--far", "2", check=False)
     assert proc.returncode == 2 and "--near" in proc.stderr
+
+
+def test_learned_inpainter_without_weights_says_how_to_get_them(tmp_path: Path) -> None:
+    proc = dioramic(
+        "run",
+        PHOTO,
+        "-o",
+        tmp_path,
+        "--depth",
+        "classical",
+        "--inpainter",
+        "lama",
+        "--size",
+        "64x48",
+        "--duration",
+        "0.1",
+        check=False,
+    )
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("dioramic:")]
+    assert proc.returncode == 1 and len(errors) == 1 and "--inpaint-model" in errors[0], proc.stderr
+    proc = dioramic("run", PHOTO, "-o", tmp_path, "--inpaint-model", "x.onnx", check=False)
+    assert proc.returncode == 2 and "--inpainter lama" in proc.stderr

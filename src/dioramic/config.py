@@ -124,6 +124,7 @@ class RunOptions:
     max_triangles: int = 200_000
     edge_threshold: float | None = None
     inpainter: str = "telea"
+    inpaint_model: Path | None = None
     motion: str | None = None
     amplitude: float | None = None  # None: auto
     easing: str | None = None
@@ -251,11 +252,19 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "inpainter",
         ("--inpainter",),
-        "how the background hidden behind the foreground is painted: telea or ns (OpenCV, fast) or a "
-        "learned one where its weights are available",
+        "how the background hidden behind the foreground is painted: telea or ns (OpenCV, fast) or lama "
+        "(learned, LaMa; its weights are downloaded once or given with --inpaint-model)",
         "scene",
         metavar="NAME",
         choices=_inpainter_choices,
+    ),
+    Option(
+        "inpaint_model",
+        ("--inpaint-model",),
+        "LaMa ONNX file for --inpainter lama (default: downloaded once from the Hugging Face hub)",
+        "scene",
+        parse=Path,
+        metavar="FILE.onnx",
     ),
     Option(
         "motion",

@@ -63,6 +63,7 @@ def make_scene(photo: Photo, depth: DepthMap, options: RunOptions) -> Scene:
         "max_triangles": options.max_triangles,
         "fov": options.fov,
         "inpainter": options.inpainter,
+        "inpaint_model": options.inpaint_model,
     }
     if options.edge_threshold is not None:
         kwargs["edge_threshold"] = options.edge_threshold
@@ -187,6 +188,8 @@ def check_options(options: RunOptions, video: Path = Path("video.mp4")) -> None:
     WRITERS.get(format_for_path(video))(video, width, height, settings.fps, **settings.codec_options())
     if options.stereo is not None and options.renderer == "blender":
         raise UsageError("--stereo works with the opengl renderer only")
+    if options.inpaint_model is not None and options.inpainter != "lama":
+        raise UsageError("--inpaint-model is the model file of --inpainter lama")
     if options.model is not None and options.depth not in ("auto", "depth-anything-v2", "midas"):
         raise UsageError(f"--model is for the learned depth backends, not '{options.depth}'")
     scene = Scene((), probe, near=1.0, far=6.0, focus=2.0)  # presets and timelines need only the sizes

@@ -20,6 +20,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
+from dioramic import hub
 from dioramic.depth import DEPTH_BACKENDS, DepthOptions
 from dioramic.depth import onnx as dnn
 from dioramic.depth.models import (
@@ -378,7 +379,7 @@ def test_offline_option_without_the_environment_variable(monkeypatch: pytest.Mon
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
 
     probes: list[float] = []
-    monkeypatch.setattr(dnn, "hub_reachable", lambda timeout=3.0: probes.append(timeout) or False)
+    monkeypatch.setattr(hub, "hub_reachable", lambda timeout=3.0: probes.append(timeout) or False)
     backend = DEPTH_BACKENDS.get("midas")(DepthOptions(offline=True))
     assert backend.available() is False
     assert probes == []  # offline never touches the network
@@ -431,9 +432,9 @@ def test_hub_probe_is_bounded_and_honest(monkeypatch: pytest.MonkeyPatch) -> Non
         server.listen(1)
         port = server.getsockname()[1]
         monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
-        assert dnn.hub_reachable(timeout=2.0) is True
+        assert hub.hub_reachable(timeout=2.0) is True
     monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")  # closed now
-    assert dnn.hub_reachable(timeout=2.0) is False
+    assert hub.hub_reachable(timeout=2.0) is False
 
 
 # --- presets and names -----------------------------------------------------------------------------

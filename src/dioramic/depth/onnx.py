@@ -16,11 +16,6 @@ the preset's processing exactly as the model's reference code does:
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import threading
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,6 +23,7 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
+from dioramic import hub
 from dioramic.depth.base import DEPTH_BACKENDS, DepthBackend, DepthOptions, Prediction
 from dioramic.depth.models import (
     DEPTH_ANYTHING_V2_PROCESSING,
@@ -38,6 +34,7 @@ from dioramic.depth.models import (
     resolve_model,
 )
 from dioramic.errors import DioramicError, InputError, ModelUnavailableError
+from dioramic.hub import env_offline, fetch_model, load_onnx
 from dioramic.types import Photo
 
 __all__ = [
@@ -47,7 +44,6 @@ __all__ = [
     "DepthNetwork",
     "MidasBackend",
     "OnnxDepthBackend",
-    "hub_reachable",
     "load_network",
     "locate_weights",
     "network_input_size",
@@ -56,9 +52,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-HUB_PROBE_TIMEOUT = 3.0
-"""Seconds `available()` waits for the hub's host to answer before deciding there is no internet."""
 
 _SIGNATURE = "input 'pixel_values' float32 (1, 3, H, W) -> output 'predicted_depth' (1, H, W)"
 _OFFLINE_HINT = "run once with internet or pass --model FILE.onnx"
@@ -157,43 +150,6 @@ def upsample(values: np.ndarray, size: tuple[int, int], mode: Upsample) -> np.nd
 # --- weights ---------------------------------------------------------------------------------------
 
 
-def _env_offline() -> bool:
-    """HF_HUB_OFFLINE as set now (huggingface_hub reads it once, at its import)."""
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE"):
-        return True
-    from huggingface_hub import constants
-
-    return bool(constants.HF_HUB_OFFLINE)
-
-
-def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
-    """Whether a TCP connection to the hub's host (or the HTTPS proxy) opens within `timeout` seconds.
-
-    huggingface_hub retries a failed request for about 20 s; this bounded probe, name lookup included,
-    lets `available()` answer in seconds when there is no network."""
-    from huggingface_hub import constants
-
-    url = urllib.parse.urlsplit(constants.ENDPOINT)
-    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
-    proxy = urllib.request.getproxies().get(url.scheme)
-    if proxy and not urllib.request.proxy_bypass(host):
-        proxy_url = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        host, port = proxy_url.hostname or "", proxy_url.port or 8080
-    result: list[bool] = []
-
-    def probe() -> None:
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=probe, name="dioramic-hub-probe", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(result and result[0])
-
-
 def locate_weights(choice: ModelChoice, *, offline: bool = False, download: bool = True) -> Path | None:
     """The ONNX file of `choice`: the user's file, the hub cache's copy, or a fresh download.
 
@@ -203,28 +159,10 @@ def locate_weights(choice: ModelChoice, *, offline: bool = False, download: bool
         if not choice.path.is_file():
             raise ModelUnavailableError(f"model file {choice.path} does not exist")
         return choice.path
-    from huggingface_hub import hf_hub_download, try_to_load_from_cache
-
-    repo, filename = choice.preset.repo_id, choice.filename
-    cached = try_to_load_from_cache(repo, filename)
-    if isinstance(cached, str):
-        return Path(cached)
-    if not download:
-        return None
-    if offline or _env_offline():
-        raise ModelUnavailableError(f"{choice.label} is not in the cache and offline: {_OFFLINE_HINT}")
-    if not hub_reachable():
-        raise ModelUnavailableError(
-            f"{choice.label} is not in the cache and the Hugging Face hub cannot be reached: {_OFFLINE_HINT}"
-        )
-    log.info(
-        "downloading %s (%s licence), once: it is cached for later runs", choice.label, choice.preset.licence
-    )
-    try:
-        return Path(hf_hub_download(repo, filename))
-    except Exception as exc:  # HTTP, file-system and offline errors all mean the same to the user
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelUnavailableError(f"could not download {choice.label}: {first_line}") from exc
+    return fetch_model(
+        choice.preset.repo_id, choice.filename, label=choice.label, hint=_OFFLINE_HINT,
+        licence=choice.preset.licence, offline=offline, download=download,
+    )  # fmt: skip
 
 
 # --- sessions --------------------------------------------------------------------------------------
@@ -256,8 +194,6 @@ class DepthNetwork:
 
 
 _FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
-_NETWORKS: dict[tuple[str, int, int], DepthNetwork] = {}
-_NETWORKS_LOCK = threading.Lock()
 
 
 def _check_signature(session: Any, path: Path) -> tuple[str, str, type[np.floating], tuple[int, int] | None]:
@@ -287,39 +223,14 @@ def _check_signature(session: Any, path: Path) -> tuple[str, str, type[np.floati
 
 
 def load_network(path: Path, threads: int | None = None) -> DepthNetwork:
-    """Load `path` with ONNX Runtime (CUDA when onnxruntime-gpu provides it, else CPU with `threads`
-    intra-op threads, default one per core), check its signature, and keep it for the process."""
-    path = Path(path)
-    try:
-        stat = path.stat()
-    except OSError:
-        raise ModelUnavailableError(f"model file {path} does not exist") from None
-    n_threads = threads or os.cpu_count() or 0
-    key = (str(path.resolve()), stat.st_mtime_ns, n_threads)
-    with _NETWORKS_LOCK:
-        if key in _NETWORKS:
-            return _NETWORKS[key]
-        import onnxruntime as ort
+    """Load `path` with ONNX Runtime (see `dioramic.hub.load_onnx`), check its signature, and keep it
+    for the process."""
+    return load_onnx(path, threads, _depth_network, missing=f"model file {path} does not exist")
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = n_threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        available = ort.get_available_providers()
-        providers = [p for p in ("CUDAExecutionProvider",) if p in available] + ["CPUExecutionProvider"]
-        try:
-            session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
-        except Exception as exc:  # onnxruntime raises its own untyped errors for unreadable files
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"{path} cannot be loaded as an ONNX model: {detail}") from exc
-        input_name, output_name, dtype, fixed = _check_signature(session, path)
-        network = DepthNetwork(
-            session, path, input_name, output_name, dtype, fixed, tuple(session.get_providers())
-        )
-        log.info("loaded %s on %s", path, ", ".join(network.providers))
-        _NETWORKS[key] = network
-        return network
+
+def _depth_network(session: Any, path: Path) -> DepthNetwork:
+    input_name, output_name, dtype, fixed = _check_signature(session, path)
+    return DepthNetwork(session, path, input_name, output_name, dtype, fixed, tuple(session.get_providers()))
 
 
 # --- backends --------------------------------------------------------------------------------------
@@ -341,7 +252,7 @@ class OnnxDepthBackend(DepthBackend):
 
     @property
     def offline(self) -> bool:
-        return self.options.offline or _env_offline()
+        return self.options.offline or env_offline()
 
     def available(self, photo: Photo | None = None) -> bool:
         """True when the weights are on disk (a `--model` file or the hub cache) or were just downloaded;
@@ -351,7 +262,7 @@ class OnnxDepthBackend(DepthBackend):
 
             if locate_weights(self.choice, download=False) is not None:
                 return True
-            if self.offline or not hub_reachable():
+            if self.offline or not hub.hub_reachable():
                 return False
             return locate_weights(self.choice, offline=self.offline) is not None
         except DioramicError as exc:

@@ -34,11 +34,13 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from dioramic.camera import camera_for_photo, unproject_pixels
 from dioramic.errors import InputError, UsageError
+from dioramic.scene import inpaint_lama  # noqa: F401 - registers the 'lama' inpainter
 from dioramic.scene.lattice import Lattice, find_cuts, lattice_layout, sample_lattice
 from dioramic.scene.layered import build_layers
 from dioramic.scene.layers import INPAINTERS
@@ -103,7 +105,9 @@ class SceneOptions:
     margin_limit: float = 0.3
     """The margin beyond the frame is at most this fraction of the photo's long side on each side."""
     inpainter: str = "telea"
-    """Colour inpainting of the hidden band: a name from `INPAINTERS` ('telea', 'ns')."""
+    """Colour inpainting of the hidden band: a name from `INPAINTERS` ('telea', 'ns', 'lama')."""
+    inpaint_model: Path | None = None
+    """A LaMa ONNX file for ``inpainter='lama'``; None: the hub's, cached or downloaded once."""
 
     def __post_init__(self) -> None:
         if self.max_triangles < _MIN_TRIANGLES:
@@ -123,6 +127,8 @@ class SceneOptions:
             if not (math.isfinite(value) and 0.0 <= value <= 1.0):
                 raise UsageError(f"{name} must be a fraction within 0..1, got {value}")
         INPAINTERS.get(self.inpainter)  # an unknown name lists the valid ones
+        if self.inpaint_model is not None and self.inpainter != "lama":
+            raise UsageError(f"an inpainting model file is for the 'lama' inpainter, not '{self.inpainter}'")
 
 
 def texture_image(photo: Photo, max_size: int) -> np.ndarray:

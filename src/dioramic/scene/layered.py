@@ -168,7 +168,9 @@ def build_layers(
     back = ImageMesh(u, v, z, faces)
 
     rgb = texture[:, :, :3]
-    back_rgb = rgb if layering is None else fill_colour(rgb, layering, options.inpainter)
+    back_rgb = (
+        rgb if layering is None else fill_colour(rgb, layering, options.inpainter, options.inpaint_model)
+    )
     back_texture = back_rgb if texture.shape[2] == 3 else np.dstack([back_rgb, texture[:, :, 3]])
     back_texture = pad_texture(back_texture, pads)  # type: ignore[arg-type]
     padded_w, padded_h = tex_w + pads[0] + pads[2], tex_h + pads[1] + pads[3]

@@ -24,6 +24,7 @@ and a soft alpha at its silhouette. Seen from the photo's camera the two togethe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -170,8 +171,11 @@ def _to_image(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
 
 
-def fill_colour(rgb: np.ndarray, layering: Layering, inpainter: str = "telea") -> np.ndarray:
-    """The background layer's colours: `rgb` (Ht, Wt, 3) uint8 with the hidden band inpainted.
+def fill_colour(
+    rgb: np.ndarray, layering: Layering, inpainter: str = "telea", model: Path | None = None
+) -> np.ndarray:
+    """The background layer's colours: `rgb` (Ht, Wt, 3) uint8 with the hidden band inpainted
+    (`model`: the ONNX file of the 'lama' inpainter, None for its default weights).
 
     The inpainter sees the whole zone as unknown (so the band takes the far side's colours, not the
     near side's) and runs at most `_INPAINT_LONG_SIDE` pixels long; its result is upscaled and
@@ -179,7 +183,12 @@ def fill_colour(rgb: np.ndarray, layering: Layering, inpainter: str = "telea") -
     """
     import cv2
 
-    fill = INPAINTERS.get(inpainter)
+    if model is not None:
+        from dioramic.scene.inpaint_lama import LamaInpainter
+
+        fill: Inpainter = LamaInpainter(model=model)
+    else:
+        fill = INPAINTERS.get(inpainter)
     height, width = rgb.shape[:2]
     scale = min(1.0, _INPAINT_LONG_SIDE / max(height, width))
     small_size = (max(1, round(width * scale)), max(1, round(height * scale)))

@@ -29,9 +29,11 @@ from dioramic.config import (
 )
 from dioramic.errors import UsageError
 
-HIDDEN_FIELDS = frozenset({"depth_map", "depth_kind", "renderer", "blender_engine", "samples", "motion_blur"})
-"""Declared options a web client cannot set: `depth_map` names a file on the server (and `depth_kind`
-only says how to read it), and the Blender
+HIDDEN_FIELDS = frozenset(
+    {"depth_map", "depth_kind", "inpaint_model", "renderer", "blender_engine", "samples", "motion_blur"}
+)
+"""Declared options a web client cannot set: `depth_map` and `inpaint_model` name files on the server
+(and `depth_kind` only says how to read a depth map), and the Blender
 renderer's options need the optional Blender environment and minutes per frame on a CPU, which a web
 job does not take (web jobs render with our OpenGL renderer)."""
 HIDDEN_DEPTH_BACKENDS = frozenset({"file"})
