@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from dioramic.config import RunOptions, video_size
 from dioramic.depth import DepthOptions, estimate
@@ -16,6 +17,11 @@ from dioramic.errors import UsageError
 from dioramic.files import ensure_dir, save_depth, write_bytes
 from dioramic.photo import load_photo
 from dioramic.types import Camera, DepthMap, Photo, Scene
+
+if TYPE_CHECKING:
+    from dioramic.motion import Motion
+    from dioramic.render import RenderSettings
+    from dioramic.render.fit import FitResult
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +47,8 @@ class RunResult:
 def depth_options(options: RunOptions) -> DepthOptions:
     """The depth stage's options from a run's options."""
     metric = options.depth_kind == "metric"
-    kind = "depth" if metric else options.depth_kind
-    return DepthOptions(model=options.model, depth_map=options.depth_map, depth_kind=kind, metric=metric)  # type: ignore[arg-type]
+    kind: Literal["depth", "inverse"] = "inverse" if options.depth_kind == "inverse" else "depth"
+    return DepthOptions(model=options.model, depth_map=options.depth_map, depth_kind=kind, metric=metric)
 
 
 def estimate_depth(photo: Photo, options: RunOptions) -> DepthMap:
@@ -50,39 +56,37 @@ def estimate_depth(photo: Photo, options: RunOptions) -> DepthMap:
     if not options.near < options.far:
         raise UsageError(f"--near ({options.near:g} m) must be less than --far ({options.far:g} m)")
     return estimate(
-        photo, options.depth, depth_options(options), refine_edges=options.refine, near=options.near,
+        photo,
+        options.depth,
+        depth_options(options),
+        refine_edges=options.refine,
+        near=options.near,
         far=options.far,
-    )  # fmt: skip
+    )
 
 
 def make_scene(photo: Photo, depth: DepthMap, options: RunOptions) -> Scene:
     """The textured scene for `photo` with the run's scene settings."""
     from dioramic.scene import SceneOptions, build_scene
 
-    kwargs: dict[str, object] = {
-        "max_triangles": options.max_triangles,
-        "fov": options.fov,
-        "inpainter": options.inpainter,
-        "inpaint_model": options.inpaint_model,
-    }
-    if options.edge_threshold is not None:
-        kwargs["edge_threshold"] = options.edge_threshold
-    return build_scene(photo, depth, SceneOptions(**kwargs))  # type: ignore[arg-type]
+    scene_options = SceneOptions(
+        max_triangles=options.max_triangles,
+        edge_threshold=SceneOptions.edge_threshold
+        if options.edge_threshold is None
+        else options.edge_threshold,
+        fov=options.fov,
+        inpainter=options.inpainter,
+        inpaint_model=options.inpaint_model,
+    )
+    return build_scene(photo, depth, scene_options)
 
 
-def render_settings(options: RunOptions, frame: Photo | Camera):  # -> dioramic.render.RenderSettings
+def render_settings(options: RunOptions, frame: Photo | Camera) -> RenderSettings:
     """The renderer's settings for a run; the size defaults to long side 1280 at the aspect of `frame`
     (the photo, or the camera of a scene read from a file)."""
     from dioramic.render import RenderSettings
 
     width, height = video_size(options, frame.width, frame.height)
-    extra: dict[str, object] = {}
-    if options.crf is not None:
-        extra["crf"] = options.crf
-    if options.preset is not None:
-        extra["preset"] = options.preset
-    if options.stereo is not None:
-        extra["stereo"] = options.stereo
     return RenderSettings(
         width=width,
         height=height,
@@ -90,7 +94,9 @@ def render_settings(options: RunOptions, frame: Photo | Camera):  # -> dioramic.
         duration=options.duration,
         supersample=options.supersample,
         background=options.background,
-        **extra,
+        crf=options.crf,  # None: the writer's default
+        preset=options.preset,
+        stereo=options.stereo,  # type: ignore[arg-type]  # checked by RenderSettings
     )
 
 
@@ -98,16 +104,16 @@ def render_settings(options: RunOptions, frame: Photo | Camera):  # -> dioramic.
 class MotionChoice:
     """The motion of a run and how its amplitude was chosen."""
 
-    motion: object
-    """The motion (`dioramic.motion.Motion`)."""
+    motion: Motion
+    """The motion."""
     spec: str
     """The preset name or timeline file."""
     amplitude: float
     """The amplitude used."""
     auto: bool
     """True when `--amplitude auto` chose it, False when the user gave it."""
-    fit: object
-    """`dioramic.render.fit.FitResult`: the artifact prediction at that amplitude."""
+    fit: FitResult
+    """The artifact prediction at that amplitude."""
 
 
 def choose_motion(scene: Scene, options: RunOptions) -> MotionChoice:
@@ -119,11 +125,16 @@ def choose_motion(scene: Scene, options: RunOptions) -> MotionChoice:
 
     spec = options.motion or DEFAULT_MOTION
 
-    def make(amplitude: float):  # -> dioramic.motion.Motion
+    def make(amplitude: float) -> Motion:
         return make_motion(
-            spec, scene, duration=options.duration, amplitude=amplitude, easing=options.easing,
-            loop=options.loop, fps=options.fps,
-        )  # fmt: skip
+            spec,
+            scene,
+            duration=options.duration,
+            amplitude=amplitude,
+            easing=options.easing,
+            loop=options.loop,
+            fps=options.fps,
+        )
 
     limits = ArtifactLimits()
     if options.amplitude is None:
@@ -131,8 +142,11 @@ def choose_motion(scene: Scene, options: RunOptions) -> MotionChoice:
         amplitude = fit.amplitude
         log.info(
             "amplitude %.3g (auto): predicted worst frame %.2f %% uncovered, %.2f %% stretched (%.2f s)",
-            amplitude, 100 * fit.prediction.uncovered, 100 * fit.prediction.stretched, fit.seconds,
-        )  # fmt: skip
+            amplitude,
+            100 * fit.prediction.uncovered,
+            100 * fit.prediction.stretched,
+            fit.seconds,
+        )
     else:
         amplitude = float(options.amplitude)
         fit = fit_amplitude(scene, make, limits, maximum=amplitude, iterations=0)
@@ -140,21 +154,24 @@ def choose_motion(scene: Scene, options: RunOptions) -> MotionChoice:
             log.warning(
                 "amplitude %.3g will show holes or smears: about %.2f %% of a frame uncovered and "
                 "%.2f %% stretched (limits %.2f %% and %.2f %%); --amplitude auto avoids them",
-                amplitude, 100 * fit.prediction.uncovered, 100 * fit.prediction.stretched,
-                100 * limits.uncovered, 100 * limits.stretched,
-            )  # fmt: skip
+                amplitude,
+                100 * fit.prediction.uncovered,
+                100 * fit.prediction.stretched,
+                100 * limits.uncovered,
+                100 * limits.stretched,
+            )
         else:
             log.info("amplitude %.3g", amplitude)
     return MotionChoice(make(amplitude), str(spec), amplitude, options.amplitude is None, fit)
 
 
-def make_motion_for(scene: Scene, options: RunOptions):  # -> dioramic.motion.Motion
+def make_motion_for(scene: Scene, options: RunOptions) -> Motion:
     """The run's motion (see `choose_motion`)."""
     return choose_motion(scene, options).motion
 
 
 def render_with_blender_for(
-    glb: Path, output: Path, settings: object, options: RunOptions, progress: bool = True
+    glb: Path, output: Path, settings: RenderSettings, options: RunOptions, progress: bool = True
 ) -> None:
     """Render the animated `glb` through Blender with the run's renderer options (no metrics)."""
     from dioramic.blender import render_with_blender
@@ -162,10 +179,15 @@ def render_with_blender_for(
     if options.stereo is not None:
         raise UsageError("--stereo works with the opengl renderer only")
     render_with_blender(
-        glb, output, engine=options.blender_engine, samples=options.samples,
-        background=options.background, motion_blur=options.motion_blur,
-        codec_options=settings.codec_options(), progress=progress,  # type: ignore[attr-defined]
-    )  # fmt: skip
+        glb,
+        output,
+        engine=options.blender_engine,
+        samples=options.samples,
+        background=options.background,
+        motion_blur=options.motion_blur,
+        codec_options=settings.codec_options(),
+        progress=progress,
+    )
 
 
 def _easing_name(motion: object) -> str | None:
@@ -194,9 +216,14 @@ def check_options(options: RunOptions, video: Path = Path("video.mp4")) -> None:
         raise UsageError(f"--model is for the learned depth backends, not '{options.depth}'")
     scene = Scene((), probe, near=1.0, far=6.0, focus=2.0)  # presets and timelines need only the sizes
     make_motion(
-        options.motion or "circle", scene, duration=options.duration, amplitude=options.amplitude,
-        easing=options.easing, loop=options.loop, fps=options.fps,
-    )  # fmt: skip
+        options.motion or "circle",
+        scene,
+        duration=options.duration,
+        amplitude=options.amplitude,
+        easing=options.easing,
+        loop=options.loop,
+        fps=options.fps,
+    )
 
 
 def run_photo(
@@ -242,7 +269,7 @@ def run_photo(
     choice = choose_motion(scene, options)
     motion = choice.motion
     # a timeline file sets its own length; presets last --duration
-    settings = replace(render_settings(options, photo), duration=motion.duration)  # type: ignore[attr-defined]
+    settings = replace(render_settings(options, photo), duration=motion.duration)
     timings["motion"] = time.perf_counter() - t0
 
     folder = ensure_dir(outdir / (name or photo.name))
@@ -252,18 +279,23 @@ def run_photo(
     files.append(save_depth(depth, folder / "depth.npy"))
     # the GLB carries the video's camera and its animation, so Blender and three.js play the same move
     glb = export_scene(
-        scene, folder / "scene.glb", motion=motion, fps=settings.fps, size=(settings.width, settings.height),
+        scene,
+        folder / "scene.glb",
+        motion=motion,
+        fps=settings.fps,
+        size=(settings.width, settings.height),
         duration=settings.duration,
-    )  # fmt: skip
+    )
     files.append(glb)
     timings["export"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     stage(f"rendering the video ({options.renderer})")
     if options.renderer == "blender":
-        report = render_with_blender_for(glb, folder / "video.mp4", settings, options, progress)
+        render_with_blender_for(glb, folder / "video.mp4", settings, options, progress)
+        report = None  # Blender's frames are not measured
     else:
-        report = render_video(scene, motion, folder / "video.mp4", settings, progress=progress)  # type: ignore[arg-type]
+        report = render_video(scene, motion, folder / "video.mp4", settings, progress=progress)
     files.append(folder / "video.mp4")
     timings["video"] = time.perf_counter() - t0
 
@@ -284,15 +316,15 @@ def run_photo(
             "amplitude_mode": "auto" if choice.auto else "given",
             "easing": _easing_name(motion),
             "loop": bool(getattr(getattr(motion, "timing", None), "loop", options.loop)),
-            "duration": motion.duration,  # type: ignore[attr-defined]
+            "duration": motion.duration,
             "fps": settings.fps,
         },
         "amplitude_fit": {
-            "predicted_uncovered": fit.prediction.uncovered,  # type: ignore[attr-defined]
-            "predicted_stretched": fit.prediction.stretched,  # type: ignore[attr-defined]
-            "within_limits": fit.within_limits,  # type: ignore[attr-defined]
-            "evaluations": fit.evaluations,  # type: ignore[attr-defined]
-            "seconds": round(fit.seconds, 3),  # type: ignore[attr-defined]
+            "predicted_uncovered": fit.prediction.uncovered,
+            "predicted_stretched": fit.prediction.stretched,
+            "within_limits": fit.within_limits,
+            "evaluations": fit.evaluations,
+            "seconds": round(fit.seconds, 3),
         },
         "artifacts": None,  # Blender's frames are not measured
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
