@@ -16,7 +16,8 @@ so ``blender -b scene.blend -a`` renders the video's frames 1 .. n. Colours: the
 
 Engines: 'eevee' (needs OpenGL; it runs headless through EGL, also on Mesa's llvmpipe on a CPU, but
 slowly there), 'cycles' (CPU path tracer, depth of field and motion blur; the fast choice without a
-GPU) and 'workbench' (flat texture colours, used by the tests to compare with our renderer).
+GPU, and the default) and 'workbench' (flat texture colours, used by the tests to compare with our
+renderer).
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ def export_blend(
     fps: float | None = None,
     size: tuple[int, int] | None = None,
     frames: int | None = None,
-    engine: str = "eevee",
+    engine: str = "cycles",
     samples: int | None = None,
     background: tuple[int, int, int] = (0, 0, 0),
     motion_blur: bool = False,
@@ -287,7 +288,7 @@ def render_with_blender(
     glb_path: str | os.PathLike[str],
     output: str | os.PathLike[str],
     *,
-    engine: str = "eevee",
+    engine: str = "cycles",
     samples: int | None = None,
     fps: float | None = None,
     size: tuple[int, int] | None = None,

@@ -282,7 +282,7 @@ def render_video(
     motion: MotionLike,
     output: str | os.PathLike[str],
     settings: RenderSettings | None = None,
-    progress: bool = True,
+    progress: bool = False,
 ) -> RenderReport:
     """Render `motion` through `scene` into `output` (.mp4, .webm, .gif or a folder of PNG frames).
 
