@@ -18,6 +18,19 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session")
+def gl_available() -> None:
+    """Skip a test that draws when this machine cannot create an EGL OpenGL 3.3 context."""
+    from dioramic.errors import DioramicError
+    from dioramic.render.context import create_context
+
+    try:
+        ctx = create_context("egl")
+    except DioramicError as exc:
+        pytest.skip(f"no EGL OpenGL context on this machine: {exc}")
+    ctx.release()
+
+
 @pytest.fixture
 def photo_paths() -> list[Path]:
     return sorted(PHOTOS.glob("*.jpg"))

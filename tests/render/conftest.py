@@ -8,26 +8,13 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from dioramic.errors import DioramicError
 from dioramic.types import Camera, Mesh, Pose, Scene
 
 FOV_Y = math.radians(50.0)
 
 
-@pytest.fixture(scope="session")
-def gl_context_available() -> None:
-    """Skip a test that draws when this machine cannot create an EGL OpenGL 3.3 context."""
-    from dioramic.render.context import create_context
-
-    try:
-        ctx = create_context("egl")
-    except DioramicError as exc:
-        pytest.skip(f"no EGL OpenGL context on this machine: {exc}")
-    ctx.release()
-
-
 @pytest.fixture
-def gl(gl_context_available: None) -> None:
+def gl(gl_available: None) -> None:
     """Request this in tests that need OpenGL."""
 
 

@@ -70,19 +70,6 @@ class Api:
         raise AssertionError(f"job {job_id} did not finish: {status}")
 
 
-@pytest.fixture(scope="session")
-def gl_available() -> None:
-    """Skip tests that render a video when this machine cannot create an EGL OpenGL context."""
-    from dioramic.errors import DioramicError
-    from dioramic.render.context import create_context
-
-    try:
-        ctx = create_context("egl")
-    except DioramicError as exc:
-        pytest.skip(f"no EGL OpenGL context on this machine: {exc}")
-    ctx.release()
-
-
 @pytest.fixture
 def png_bytes() -> Callable[..., bytes]:
     """png_bytes(width=64, height=48) -> a small PNG photo."""
