@@ -408,3 +408,29 @@ def test_learned_inpainter_without_weights_says_how_to_get_them(tmp_path: Path) 
     assert proc.returncode == 1 and len(errors) == 1 and "--inpaint-model" in errors[0], proc.stderr
     proc = dioramic("run", PHOTO, "-o", tmp_path, "--inpaint-model", "x.onnx", check=False)
     assert proc.returncode == 2 and "--inpainter lama" in proc.stderr
+
+
+def test_a_video_of_another_aspect_frames_the_photo_without_bands(tmp_path: Path) -> None:
+    square = tmp_path / "square.png"
+    Image.open(PHOTO).crop((100, 0, 500, 400)).save(square)
+    for motion in ("still", "circle"):
+        out = tmp_path / motion
+        dioramic(
+            "run",
+            square,
+            "-o",
+            out,
+            "--depth",
+            "classical",
+            "--size",
+            "96x48",
+            "--duration",
+            "0.3",
+            "--motion",
+            motion,
+            "--amplitude",
+            "1",
+            "-q",
+        )
+        report = json.loads((out / "square" / "render.json").read_text())
+        assert report["artifacts"]["max_uncovered"] <= 0.001, (motion, report["artifacts"]["max_uncovered"])

@@ -69,6 +69,27 @@ def camera_for_photo(photo: Photo, fov_deg: float | None = None) -> Camera:
     return Camera.from_focal_35mm(photo.width, photo.height, photo.focal_length_35mm)
 
 
+def cover(camera: Camera, aspect: float) -> Camera:
+    """The largest centred crop of `camera`'s image with width / height = `aspect`: the view a video of
+    that aspect shows without looking past the photo's edges (like CSS ``object-fit: cover``).
+
+    >>> c = cover(Camera(400, 400, 500.0, 500.0, 200.0, 200.0), 2.0)
+    >>> (c.width, c.height, c.cy)
+    (400, 200, 100.0)
+    """
+    if aspect <= 0:
+        raise UsageError(f"the aspect ratio must be positive, got {aspect}")
+    if aspect >= camera.aspect:  # wider than the photo: keep its width, crop top and bottom
+        height = max(1, round(camera.width / aspect))
+        return Camera(
+            camera.width, height, camera.fx, camera.fy, camera.cx, camera.cy - (camera.height - height) / 2
+        )
+    width = max(1, round(camera.height * aspect))
+    return Camera(
+        width, camera.height, camera.fx, camera.fy, camera.cx - (camera.width - width) / 2, camera.cy
+    )
+
+
 def _check_camera_size(shape: tuple[int, ...], camera: Camera) -> Camera:
     """`camera` rescaled to an image of `shape` (H, W), if it was given for another size."""
     height, width = int(shape[0]), int(shape[1])

@@ -322,9 +322,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
     options = options_from_namespace(args)
     check_options(options, args.output)
     scene = _scene_from(args.source, options)
-    motion = make_motion_for(scene, options)
     # the video takes the aspect of the scene's camera (the photo's) unless --size says otherwise
-    settings = replace(render_settings(options, scene.camera), duration=motion.duration)
+    settings = render_settings(options, scene.camera)
+    motion = make_motion_for(scene, options, settings.width / settings.height)
+    settings = replace(settings, duration=motion.duration)
     report = render_video(scene, motion, args.output, settings, progress=not args.quiet)
     print(f"{args.source}: wrote {args.output} ({report.frames} frames, {report.width}x{report.height})")
     return 0
@@ -357,8 +358,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"{args.source}: wrote {args.blend} (with the scene file's own camera move)")
         return 0
     scene = _scene_from(args.source, options)
-    motion = make_motion_for(scene, options)
-    settings = replace(render_settings(options, scene.camera), duration=motion.duration)
+    settings = render_settings(options, scene.camera)
+    motion = make_motion_for(scene, options, settings.width / settings.height)
+    settings = replace(settings, duration=motion.duration)
     animation = {
         "motion": motion,
         "fps": settings.fps,

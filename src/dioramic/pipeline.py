@@ -116,19 +116,25 @@ class MotionChoice:
     """The artifact prediction at that amplitude."""
 
 
-def choose_motion(scene: Scene, options: RunOptions) -> MotionChoice:
+def choose_motion(scene: Scene, options: RunOptions, aspect: float | None = None) -> MotionChoice:
     """The run's motion; with ``amplitude=None`` (auto) the strongest amplitude <= 1 whose predicted
     frames keep within the artifact limits (`dioramic.render.fit`). A given amplitude is used as is,
-    with a warning when its frames are predicted to show holes or stretched surfaces."""
+    with a warning when its frames are predicted to show holes or stretched surfaces.
+
+    `aspect` is the video's width / height: when it differs from the photo's, the motion frames the
+    largest part of the photo with that aspect (the field of view narrows), so no frame looks past the
+    photo's edges."""
+    from dioramic.camera import cover
     from dioramic.motion import DEFAULT_MOTION, make_motion
     from dioramic.render.fit import ArtifactLimits, fit_amplitude
 
     spec = options.motion or DEFAULT_MOTION
+    framed = scene if aspect is None else replace(scene, camera=cover(scene.camera, aspect))
 
     def make(amplitude: float) -> Motion:
         return make_motion(
             spec,
-            scene,
+            framed,
             duration=options.duration,
             amplitude=amplitude,
             easing=options.easing,
@@ -165,9 +171,9 @@ def choose_motion(scene: Scene, options: RunOptions) -> MotionChoice:
     return MotionChoice(make(amplitude), str(spec), amplitude, options.amplitude is None, fit)
 
 
-def make_motion_for(scene: Scene, options: RunOptions) -> Motion:
-    """The run's motion (see `choose_motion`)."""
-    return choose_motion(scene, options).motion
+def make_motion_for(scene: Scene, options: RunOptions, aspect: float | None = None) -> Motion:
+    """The run's motion for a video of width / height `aspect` (see `choose_motion`)."""
+    return choose_motion(scene, options, aspect).motion
 
 
 def render_with_blender_for(
@@ -266,10 +272,11 @@ def run_photo(
 
     t0 = time.perf_counter()
     stage("choosing the motion")
-    choice = choose_motion(scene, options)
+    settings = render_settings(options, photo)
+    choice = choose_motion(scene, options, settings.width / settings.height)
     motion = choice.motion
     # a timeline file sets its own length; presets last --duration
-    settings = replace(render_settings(options, photo), duration=motion.duration)
+    settings = replace(settings, duration=motion.duration)
     timings["motion"] = time.perf_counter() - t0
 
     folder = ensure_dir(outdir / (name or photo.name))

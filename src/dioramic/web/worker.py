@@ -160,9 +160,10 @@ def run_job(spec: JobSpec, report: Callable[[Event], None]) -> None:
     end("scene")
 
     # the motion now: scene.glb carries it as a glTF animation that the page plays
-    motion = make_motion_for(scene, options)
+    settings = render_settings(options, photo)
+    motion = make_motion_for(scene, options, settings.width / settings.height)
     # a timeline file sets its own length; presets last the duration asked for
-    settings = replace(render_settings(options, photo), duration=motion.duration)
+    settings = replace(settings, duration=motion.duration)
 
     begin("export")
     export_scene(scene, out / "scene.glb", **_animation(motion, settings))
