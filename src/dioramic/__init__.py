@@ -10,7 +10,7 @@ or video library)::
     scene = dioramic.build_scene(photo, depth)                  # Scene: textured mesh layers + camera
     dioramic.export_scene(scene, "scene.glb")                   # GLB / glTF / OBJ / PLY by extension
     motion = dioramic.make_motion("circle", scene, duration=5)  # pose(t) for t in seconds
-    dioramic.render_video(scene, motion, "video.mp4", dioramic.RenderSettings(1280, 720))
+    dioramic.render_video(scene, motion, "video.mp4", dioramic.RenderSettings(1200, 800))
 """
 
 from __future__ import annotations
