@@ -190,8 +190,9 @@ class _PyAVWriter(VideoWriter):
     container_format: ClassVar[str] = ""
     container_options: ClassVar[dict[str, str]] = {}
 
+    @abstractmethod
     def _codec_options(self) -> dict[str, str]:
-        raise NotImplementedError
+        """The encoder's options (x264 or libvpx names) from `self.settings`."""
 
     def _open(self) -> None:
         av = _import_av()
