@@ -434,3 +434,23 @@ def test_a_video_of_another_aspect_frames_the_photo_without_bands(tmp_path: Path
         )
         report = json.loads((out / "square" / "render.json").read_text())
         assert report["artifacts"]["max_uncovered"] <= 0.001, (motion, report["artifacts"]["max_uncovered"])
+
+
+def test_tiny_and_panorama_photos_make_videos(tmp_path: Path) -> None:
+    Image.open(PHOTO).resize((16, 16)).save(tmp_path / "tiny.png")
+    Image.open(PHOTO).resize((800, 100)).save(tmp_path / "pano.jpg")
+    dioramic(
+        "run",
+        tmp_path / "tiny.png",
+        tmp_path / "pano.jpg",
+        "-o",
+        tmp_path / "o",
+        "--depth",
+        "classical",
+        "--duration",
+        "0.1",
+        "-q",
+    )
+    assert _video_info(tmp_path / "o" / "tiny" / "video.mp4")[:3] == (3, 1280, 1280)
+    assert _video_info(tmp_path / "o" / "pano" / "video.mp4")[:3] == (3, 1280, 160)
+    assert np.load(tmp_path / "o" / "tiny" / "depth.npy").shape == (16, 16)
