@@ -40,3 +40,11 @@ def test_bad_colour() -> None:
         parse_color("#12")
     with pytest.raises(argparse.ArgumentTypeError):
         parse_color("300,0,0")
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "inf", "nan", "abc"])
+def test_positive_numbers_are_finite(bad: str) -> None:
+    from dioramic.config import positive_float
+
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a positive number"):
+        positive_float(bad)

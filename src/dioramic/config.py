@@ -8,6 +8,7 @@ that every field of `RunOptions` is declared exactly once.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -67,7 +68,7 @@ def _positive(kind: Callable[[str], Any], name: str) -> Callable[[str], Any]:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a positive {name}, got '{text}'") from None
-        if not value > 0:
+        if not (value > 0 and math.isfinite(value)):
             raise argparse.ArgumentTypeError(f"expected a positive {name}, got '{text}'")
         return value
 

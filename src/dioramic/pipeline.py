@@ -335,7 +335,7 @@ def run_photo(
         },
         "artifacts": None,  # Blender's frames are not measured
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
-        "render": {"renderer": options.renderer, "frames": round(settings.duration * settings.fps)},
+        "render": {"renderer": options.renderer, "frames": settings.frame_count},
     }
     if report is not None:
         summary["artifacts"] = {

@@ -41,7 +41,7 @@ import numpy as np
 from dioramic.camera import camera_for_photo, unproject_pixels
 from dioramic.errors import InputError, UsageError
 from dioramic.scene import inpaint_lama  # noqa: F401 - registers the 'lama' inpainter
-from dioramic.scene.lattice import Lattice, find_cuts, lattice_layout, sample_lattice
+from dioramic.scene.lattice import Lattice, coarsening_lattices
 from dioramic.scene.layered import build_layers
 from dioramic.scene.layers import INPAINTERS
 from dioramic.scene.quadtree import Plan, Quadtree, plan_within_budget
@@ -157,25 +157,16 @@ def _check_inputs(photo: Photo, depth: DepthMap) -> np.ndarray:
 
 def _plan(depth: np.ndarray, options: SceneOptions) -> tuple[Lattice, np.ndarray, np.ndarray, Quadtree, Plan]:
     """Lattice, cuts, tree and plan: the finest lattice whose cuts fit the triangle budget."""
-    height, width = depth.shape
-    resolution = min(options.mesh_resolution, max(width, height))
-    while True:
-        cells_x, cells_y, levels = lattice_layout(width, height, resolution)
-        lattice = sample_lattice(depth, cells_x, cells_y, options.edge_threshold)
-        cut_x, cut_y = find_cuts(lattice, options.edge_threshold)
-        tree = Quadtree(lattice.z, lattice.u, lattice.v, cut_x, cut_y, levels)
+    for step in coarsening_lattices(
+        depth, options.mesh_resolution, options.edge_threshold, options.max_triangles
+    ):
+        lattice = step.lattice
+        tree = Quadtree(lattice.z, lattice.u, lattice.v, step.cut_x, step.cut_y, step.levels)
         plan = plan_within_budget(tree, options.planar_tolerance, options.max_triangles)
         if plan is not None:
-            log.debug("mesh lattice %dx%d cells, %d triangles", cells_x, cells_y, plan.triangles)
-            return lattice, cut_x, cut_y, tree, plan
-        if resolution <= 1:  # pragma: no cover - a 1x1 lattice has 2 triangles <= any valid budget
-            raise RuntimeError("cannot meet the triangle budget")
-        log.info(
-            "the depth edges need more than %d triangles at %d cells; coarsening the mesh lattice",
-            options.max_triangles,
-            resolution,
-        )
-        resolution = max(1, resolution // 2)
+            log.debug("mesh lattice %s vertices, %d triangles", lattice.z.shape, plan.triangles)
+            return lattice, step.cut_x, step.cut_y, tree, plan
+    raise RuntimeError("cannot meet the triangle budget")  # pragma: no cover - one cell has 2 triangles
 
 
 def _vertices(lattice: Lattice, tris: Triangles, camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

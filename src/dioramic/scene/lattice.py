@@ -29,9 +29,13 @@ step gives 2.0, a 10 % step 0.1) and exactly zero on any plane. Two steps come b
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+
+log = logging.getLogger("dioramic.scene")
 
 # Inner vertices per side needed before the outer ring extrapolates rather than copying a pixel.
 _MIN_INNER_FOR_EXTRAPOLATION = 3
@@ -224,3 +228,39 @@ def find_cuts(lattice: Lattice, threshold: float) -> tuple[np.ndarray, np.ndarra
     across_rows = _cuts_along(lattice.z.T, lattice.v, threshold).T
     _drop_short_cuts(across_columns, across_rows, _MIN_CUT_EDGES)
     return across_columns, across_rows
+
+
+@dataclass(frozen=True)
+class CutLattice:
+    """A lattice of the depth map with its cuts, at one resolution."""
+
+    lattice: Lattice
+    cut_x: np.ndarray
+    """Cut flags of the horizontal lattice edges (see `find_cuts`)."""
+    cut_y: np.ndarray
+    """Cut flags of the vertical lattice edges."""
+    levels: int
+    """Quadtree levels above the lattice's cells."""
+
+
+def coarsening_lattices(
+    depth: np.ndarray, resolution: int, threshold: float, budget: int
+) -> Iterator[CutLattice]:
+    """Lattices of `depth` with their cuts, from `resolution` cells on the long side (at most the depth
+    map's size) down to one cell, halving each time. The caller stops at the first one whose mesh fits
+    `budget` triangles; each step down is logged, since it costs detail."""
+    height, width = depth.shape
+    resolution = min(resolution, max(width, height))
+    while True:
+        cells_x, cells_y, levels = lattice_layout(width, height, resolution)
+        lattice = sample_lattice(depth, cells_x, cells_y, threshold)
+        cut_x, cut_y = find_cuts(lattice, threshold)
+        yield CutLattice(lattice, cut_x, cut_y, levels)
+        if resolution <= 1:
+            return
+        log.info(
+            "the depth edges need more than %d triangles at %d cells; coarsening the mesh lattice",
+            budget,
+            resolution,
+        )
+        resolution = max(1, resolution // 2)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dioramic.camera import unproject_pixels
-from dioramic.scene.lattice import Lattice, find_cuts, lattice_layout, sample_lattice
+from dioramic.scene.lattice import Lattice, coarsening_lattices
 from dioramic.scene.layers import Layering, fill_colour, front_alpha, split_layers
 from dioramic.scene.margin import add_margin, margin_widths, pad_texture
 from dioramic.scene.quadtree import Plan, Quadtree, plan_all_within_budget
@@ -89,12 +89,9 @@ def plan_layers(
     depth: np.ndarray, camera: Camera, options: SceneOptions, focus_of, budget: int
 ) -> LayeredPlan | None:
     """The finest lattice whose two layers fit `budget` triangles; None if even one cell does not."""
-    height, width = depth.shape
-    resolution = min(options.mesh_resolution, max(width, height))
-    while True:
-        cells_x, cells_y, levels = lattice_layout(width, height, resolution)
-        lattice = sample_lattice(depth, cells_x, cells_y, options.edge_threshold)
-        cut_x, cut_y = find_cuts(lattice, options.edge_threshold)
+    steps = coarsening_lattices(depth, options.mesh_resolution, options.edge_threshold, budget)
+    for step in steps:
+        lattice, cut_x, cut_y = step.lattice, step.cut_x, step.cut_y
         focus = focus_of(lattice)
         layering = split_layers(
             lattice, cut_x, cut_y, camera, focus, options.lateral_move, options.axial_move,
@@ -102,24 +99,17 @@ def plan_layers(
         )  # fmt: skip
         no_x, no_y = np.zeros_like(cut_x), np.zeros_like(cut_y)
         background_z = lattice.z if layering is None else layering.background_z
-        trees = [Quadtree(background_z, lattice.u, lattice.v, no_x, no_y, levels)]
+        trees = [Quadtree(background_z, lattice.u, lattice.v, no_x, no_y, step.levels)]
         if layering is not None:
             region = _region(layering.front)
-            trees.append(Quadtree(lattice.z, lattice.u, lattice.v, cut_x, cut_y, levels, region))
+            trees.append(Quadtree(lattice.z, lattice.u, lattice.v, cut_x, cut_y, step.levels, region))
         plans = plan_all_within_budget(trees, options.planar_tolerance, budget)
         if plans is not None:
             log.debug(
-                "layered lattice %dx%d cells, %s triangles", cells_x, cells_y, [p.triangles for p in plans]
+                "layered lattice %s vertices, %s triangles", lattice.z.shape, [p.triangles for p in plans]
             )
             return LayeredPlan(lattice, (cut_x, cut_y), layering, trees, plans, focus)
-        if resolution <= 1:
-            return None
-        log.info(
-            "the depth edges need more than %d triangles at %d cells; coarsening the mesh lattice",
-            budget,
-            resolution,
-        )
-        resolution = max(1, resolution // 2)
+    return None
 
 
 def build_layers(

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dioramic.config import positive_float
 from dioramic.errors import MissingDependencyError, UsageError
 
 __all__ = ["add_serve_parser", "cmd_serve", "create_app"]
@@ -42,16 +43,6 @@ def _require() -> None:
             __import__(module)
         except ImportError:
             raise MissingDependencyError(package, "web", "dioramic serve") from None
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got '{text}'")
-    return value
 
 
 def _port(text: str) -> int:
@@ -86,14 +77,14 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--max-upload",
-        type=_positive,
+        type=positive_float,
         default=50.0,
         metavar="MB",
         help="largest photo accepted, in megabytes (default: 50)",
     )
     serve.add_argument(
         "--keep",
-        type=_positive,
+        type=positive_float,
         default=60.0,
         metavar="MINUTES",
         help="minutes a job and its files are kept (default: 60)",

@@ -42,7 +42,6 @@ BASIC_FIELDS = ("depth", "motion", "amplitude", "duration", "fps", "size", "form
 """Controls shown at once; the others sit in the form's 'more settings' section."""
 FORMAT_FIELD = "format"
 DEFAULT_FORMAT = "mp4"
-_X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
 _MODEL_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _LABELS = {
     "depth": "Depth backend",
@@ -102,7 +101,9 @@ def _suggestions(opt: Option) -> list[str]:
 
         return [*easing_names(), "cubic-bezier(0.25, 0.1, 0.25, 1)"]
     if opt.field == "preset":
-        return [*_X264_PRESETS, "veryslow"]
+        from dioramic.render.video import MP4Writer
+
+        return list(MP4Writer.presets)
     return []
 
 
