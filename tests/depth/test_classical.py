@@ -105,6 +105,26 @@ def test_segment_bottoms_known_values() -> None:
     assert segment_bottoms(labels, quantile=0.75)[0, 0] == 1
 
 
+def test_segments_ending_above_the_horizon_rest_on_the_segment_below() -> None:
+    # 2 sits on 1 (most of its lower boundary), 5 on 2, hence on 1; 3 ends below the horizon
+    labels = np.array(
+        [
+            [5, 5, 3, 3],
+            [2, 2, 2, 3],
+            [1, 1, 4, 3],
+            [1, 1, 4, 4],
+        ]
+    )
+    plain = segment_bottoms(labels, quantile=1.0)
+    rested = segment_bottoms(labels, quantile=1.0, horizon_row=2.0)
+    assert plain[0, 0] == 0 and plain[1, 0] == 1
+    assert rested[0, 0] == 3 and rested[1, 0] == 3  # 5 and 2 take 1's bottom
+    still = (labels == 3) | (labels == 4)  # 3 ends at the horizon, 4 at the bottom: they stay
+    np.testing.assert_array_equal(rested[still], plain[still])
+    # no horizon: nothing moves
+    np.testing.assert_array_equal(segment_bottoms(labels, quantile=1.0, horizon_row=None), plain)
+
+
 def test_superpixels_cover_the_image_and_follow_colour_edges() -> None:
     rgb = np.zeros((96, 128, 3), np.uint8)
     rgb[:, :64] = (200, 40, 40)
@@ -146,3 +166,22 @@ def test_upright_box_stands_at_its_ground_contact() -> None:
     # ...and it is nearer than the wall beside it at the same height
     wall = inv[top + 8 : top + 20, right + 30 : right + 60].mean()
     assert upper > 1.1 * wall
+
+
+def test_upright_thing_above_the_horizon_stands_on_the_ground() -> None:
+    # a tree or building standing on the floor rises above the horizon: the part above keeps the depth
+    # of its ground contact instead of being sent to the horizon's depth
+    height, width = 240, 320
+    rgb = ground_and_sky(height, width)
+    horizon = int(HORIZON * height)
+    top, bottom, left, right = horizon - 50, horizon + 60, 30, 90
+    rgb[top:bottom, left:right] = (40, 110, 40)
+    inv = estimate_inverse_depth(rgb)
+    above = inv[top + 8 : horizon - 8, left + 8 : right - 8]
+    at_horizon = inv[horizon + 1, left + 8 : right - 8].min()
+    foot = inv[bottom - 16 : bottom - 8, left + 8 : right - 8].mean()
+    sky = inv[5:30, width // 2 + 40 :].max()
+    assert foot > at_horizon > 0.1
+    # no part above the horizon is farther than the object where it crosses the horizon
+    assert above.min() > 0.95 * at_horizon
+    assert above.min() > 100 * max(sky, 1e-4)

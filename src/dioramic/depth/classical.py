@@ -7,7 +7,7 @@ measured numbers):
 1. **Ground plane below a horizon.** Seen by a pinhole camera, a flat floor or road has inverse depth
    proportional to the image row's distance below the horizon. When the photo shows converging lines
    (road edges, floor tiles, shelves) on *both* sides of a common vanishing point inside the frame,
-   that point's row is taken as the horizon and everything above it is far. Otherwise the camera is
+   that point's row is taken as the horizon: ground above it is far. Otherwise the camera is
    assumed to look down on its subject (the horizon above the frame), and the plane spans the image.
 2. **Ground contact ("pop-up").** Upright things (people, furniture, walls, trees) stand on the
    ground, so their depth is that of the ground where they touch it, not of the row they reach. The
@@ -17,7 +17,9 @@ measured numbers):
    as in Hoiem's photo pop-up, each one stands where it visibly ends (its bottom row). That bottom is
    the farthest contact consistent with the photo; the column's contact row is the nearest (a segment
    hidden behind the lowest obstacle stands behind it). Pixels take a point `CONTACT_WEIGHT` of the
-   way from the first to the second, because the appearance test is crude.
+   way from the first to the second, because the appearance test is crude. A segment that ends above
+   the horizon cannot touch the ground: it rests on the segment below it, so a tree or a building
+   that rises above eye level keeps the depth of its foot.
 3. **Sky.** Bright, smooth regions touching the top edge above the horizon, bluish or nearly grey,
    are placed at infinity (inverse depth 0).
 
@@ -207,12 +209,19 @@ def superpixels(rgb: np.ndarray, count: int = SEGMENTS) -> np.ndarray:
     return markers
 
 
-def segment_bottoms(labels: np.ndarray, quantile: float = SEGMENT_BOTTOM_QUANTILE) -> np.ndarray:
+def segment_bottoms(
+    labels: np.ndarray, quantile: float = SEGMENT_BOTTOM_QUANTILE, horizon_row: float | None = None
+) -> np.ndarray:
     """(h, w) float32: for each pixel, the bottom row of its segment (a quantile of the segment's rows).
 
     Parameters
     ----------
     labels : (h, w) non-negative int segment labels.
+    quantile : which quantile of a segment's rows is its bottom.
+    horizon_row : when given, a segment whose bottom lies above this row cannot touch the ground (its
+        foot would be above eye level): it rests on the segment below it (the one most of its lower
+        boundary touches) and takes that segment's bottom, recursively. This keeps the upper part of a
+        tree or a building that rises above the horizon at the depth of its foot.
     """
     h, w = labels.shape
     flat = labels.ravel()
@@ -223,8 +232,34 @@ def segment_bottoms(labels: np.ndarray, quantile: float = SEGMENT_BOTTOM_QUANTIL
     ends = np.r_[starts[1:], len(sorted_labels)]
     pick = starts + np.floor(quantile * (ends - starts - 1)).astype(np.int64)
     bottom = np.zeros(int(flat.max()) + 1, np.float32)
-    bottom[sorted_labels[starts]] = sorted_rows[pick]
+    present = sorted_labels[starts]
+    bottom[present] = sorted_rows[pick]
+    if horizon_row is not None and h > 1:
+        bottom = _rest_on_supports(labels, bottom, present, horizon_row)
     return bottom[labels]
+
+
+def _rest_on_supports(
+    labels: np.ndarray, bottom: np.ndarray, present: np.ndarray, horizon_row: float
+) -> np.ndarray:
+    """Per-label bottoms where segments ending above `horizon_row` take the bottom of their support."""
+    upper, lower = labels[:-1].ravel(), labels[1:].ravel()
+    edge = upper != lower
+    n = len(bottom)
+    pairs, counts = np.unique(upper[edge].astype(np.int64) * n + lower[edge], return_counts=True)
+    support = np.full(n, -1, np.int64)
+    # for each upper label keep the lower neighbour with the longest shared boundary
+    by_count = np.lexsort((-counts, pairs // n))
+    first = np.r_[True, np.diff((pairs // n)[by_count]) != 0]
+    chosen = pairs[by_count][first]
+    support[chosen // n] = chosen % n
+    out = bottom.copy()
+    # lowest segments first, so that a support's own bottom is final before anything rests on it
+    for label in present[np.argsort(-bottom[present], kind="stable")]:
+        below = support[label]
+        if bottom[label] < horizon_row and below >= 0 and bottom[below] > bottom[label]:
+            out[label] = out[below]
+    return out
 
 
 def sky_mask(rgb: np.ndarray, horizon_row: float | None) -> np.ndarray:
@@ -273,11 +308,12 @@ def estimate_inverse_depth(rgb: np.ndarray) -> np.ndarray:
 
     rows = np.arange(h, dtype=np.float32)[:, None] + 0.5
     contact = ground_contact_rows(small).astype(np.float32)[None, :]
-    # above its column's contact row (and below the horizon) a pixel is upright: it stands between its
-    # segment's visible bottom (farthest possible contact) and the column's contact (nearest)
-    bottom = segment_bottoms(superpixels(small)) + 0.5
+    # above its column's contact row a pixel is upright (also above the horizon: trees and buildings
+    # rise above eye level): it stands between its segment's visible bottom (farthest possible
+    # contact) and the column's contact (nearest)
+    bottom = segment_bottoms(superpixels(small), horizon_row=horizon.row if horizon else None) + 0.5
     bottom = np.minimum(np.maximum(bottom, rows), contact)
-    upright = (rows < contact) & (rows >= horizon_row)
+    upright = rows < contact
     effective = np.where(upright, (1.0 - CONTACT_WEIGHT) * bottom + CONTACT_WEIGHT * contact, rows)
     inverse = np.maximum(effective - horizon_row, 0.0) / max(h - horizon_row, 1.0)
     inverse = np.maximum(inverse, FAR_INVERSE)
