@@ -123,6 +123,9 @@ def test_segments_ending_above_the_horizon_rest_on_the_segment_below() -> None:
     np.testing.assert_array_equal(rested[still], plain[still])
     # no horizon: nothing moves
     np.testing.assert_array_equal(segment_bottoms(labels, quantile=1.0, horizon_row=None), plain)
+    # one segment, or one row: nothing to rest on
+    assert np.all(segment_bottoms(np.ones((4, 4), int), horizon_row=3.0) == 3)
+    assert np.all(segment_bottoms(np.array([[1, 2, 2]]), horizon_row=3.0) == 0)
 
 
 def test_superpixels_cover_the_image_and_follow_colour_edges() -> None:

@@ -245,6 +245,8 @@ def _rest_on_supports(
     """Per-label bottoms where segments ending above `horizon_row` take the bottom of their support."""
     upper, lower = labels[:-1].ravel(), labels[1:].ravel()
     edge = upper != lower
+    if not edge.any():
+        return bottom
     n = len(bottom)
     pairs, counts = np.unique(upper[edge].astype(np.int64) * n + lower[edge], return_counts=True)
     support = np.full(n, -1, np.int64)
