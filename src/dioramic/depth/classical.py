@@ -305,7 +305,9 @@ def estimate_inverse_depth(rgb: np.ndarray) -> np.ndarray:
     small = _working_image(rgb)
     h, w = small.shape[:2]
     horizon = find_horizon(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
-    horizon_row = horizon.row if horizon is not None else 0.0
+    found_row = horizon.row if horizon is not None else None
+    # without a horizon the camera looks down on its subject: the ground plane spans the image
+    horizon_row = found_row if found_row is not None else 0.0
     log.debug("classical depth: horizon %s", horizon)
 
     rows = np.arange(h, dtype=np.float32)[:, None] + 0.5
@@ -313,14 +315,14 @@ def estimate_inverse_depth(rgb: np.ndarray) -> np.ndarray:
     # above its column's contact row a pixel is upright (also above the horizon: trees and buildings
     # rise above eye level): it stands between its segment's visible bottom (farthest possible
     # contact) and the column's contact (nearest)
-    bottom = segment_bottoms(superpixels(small), horizon_row=horizon.row if horizon else None) + 0.5
+    bottom = segment_bottoms(superpixels(small), horizon_row=found_row) + 0.5
     bottom = np.minimum(np.maximum(bottom, rows), contact)
     upright = rows < contact
     effective = np.where(upright, (1.0 - CONTACT_WEIGHT) * bottom + CONTACT_WEIGHT * contact, rows)
     inverse = np.maximum(effective - horizon_row, 0.0) / max(h - horizon_row, 1.0)
     inverse = np.maximum(inverse, FAR_INVERSE)
     inverse = np.broadcast_to(inverse, (h, w)).astype(np.float32)
-    sky = sky_mask(small, horizon.row if horizon is not None else None)
+    sky = sky_mask(small, found_row)
     inverse = np.where(sky, 0.0, inverse).astype(np.float32)
 
     if (h, w) == (height, width):
