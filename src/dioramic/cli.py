@@ -310,7 +310,8 @@ def _scene_from(source: Path, options: RunOptions) -> Scene:
     if suffix in _OTHER_3D_SUFFIXES:
         raise UsageError(f"{source}: scenes are read from .glb or .gltf files; give one of those, or a photo")
     photo = load_photo(source)
-    return make_scene(photo, estimate_depth(photo, options), options)
+    aspect = None if options.size is None else options.size[0] / options.size[1]
+    return make_scene(photo, estimate_depth(photo, options), options, aspect)
 
 
 def _cmd_render(args: argparse.Namespace) -> int:

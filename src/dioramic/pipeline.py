@@ -65,10 +65,21 @@ def estimate_depth(photo: Photo, options: RunOptions) -> DepthMap:
     )
 
 
-def make_scene(photo: Photo, depth: DepthMap, options: RunOptions) -> Scene:
-    """The textured scene for `photo` with the run's scene settings."""
-    from dioramic.scene import SceneOptions, build_scene
+def make_scene(photo: Photo, depth: DepthMap, options: RunOptions, aspect: float | None = None) -> Scene:
+    """The textured scene for `photo` with the run's scene settings, built for the run's motion: what
+    it rebuilds behind depth edges and beyond the frame reaches as far as the motion (at its largest
+    amplitude) can look, and never less than `SceneOptions`' defaults (so the scene file still suits
+    other gentle moves). `aspect`: the video's width / height (see `choose_motion`)."""
+    from dioramic.camera import camera_for_photo
+    from dioramic.motion import motion_reach
+    from dioramic.scene import SceneOptions, build_scene, subject_distance
 
+    camera = camera_for_photo(photo, options.fov)
+    focus = subject_distance(depth.depth)
+    proxy = Scene((), camera, near=float(depth.depth.min()), far=float(depth.depth.max()), focus=focus)
+    lateral, axial = motion_reach(
+        _motion(proxy, options, 1.0 if options.amplitude is None else options.amplitude, aspect), focus
+    )
     scene_options = SceneOptions(
         max_triangles=options.max_triangles,
         edge_threshold=SceneOptions.edge_threshold
@@ -77,6 +88,8 @@ def make_scene(photo: Photo, depth: DepthMap, options: RunOptions) -> Scene:
         fov=options.fov,
         inpainter=options.inpainter,
         inpaint_model=options.inpaint_model,
+        lateral_move=min(1.0, max(SceneOptions.lateral_move, lateral)),
+        axial_move=min(1.0, max(SceneOptions.axial_move, axial)),
     )
     return build_scene(photo, depth, scene_options)
 
@@ -116,6 +129,23 @@ class MotionChoice:
     """The artifact prediction at that amplitude."""
 
 
+def _motion(scene: Scene, options: RunOptions, amplitude: float, aspect: float | None) -> Motion:
+    """The run's motion over `scene` at `amplitude`, framed for a video of width / height `aspect`."""
+    from dioramic.camera import cover
+    from dioramic.motion import DEFAULT_MOTION, make_motion
+
+    framed = scene if aspect is None else replace(scene, camera=cover(scene.camera, aspect))
+    return make_motion(
+        options.motion or DEFAULT_MOTION,
+        framed,
+        duration=options.duration,
+        amplitude=amplitude,
+        easing=options.easing,
+        loop=options.loop,
+        fps=options.fps,
+    )
+
+
 def choose_motion(scene: Scene, options: RunOptions, aspect: float | None = None) -> MotionChoice:
     """The run's motion; with ``amplitude=None`` (auto) the strongest amplitude <= 1 whose predicted
     frames keep within the artifact limits (`dioramic.render.fit`). A given amplitude is used as is,
@@ -124,23 +154,13 @@ def choose_motion(scene: Scene, options: RunOptions, aspect: float | None = None
     `aspect` is the video's width / height: when it differs from the photo's, the motion frames the
     largest part of the photo with that aspect (the field of view narrows), so no frame looks past the
     photo's edges."""
-    from dioramic.camera import cover
-    from dioramic.motion import DEFAULT_MOTION, make_motion
+    from dioramic.motion import DEFAULT_MOTION
     from dioramic.render.fit import ArtifactLimits, fit_amplitude
 
     spec = options.motion or DEFAULT_MOTION
-    framed = scene if aspect is None else replace(scene, camera=cover(scene.camera, aspect))
 
     def make(amplitude: float) -> Motion:
-        return make_motion(
-            spec,
-            framed,
-            duration=options.duration,
-            amplitude=amplitude,
-            easing=options.easing,
-            loop=options.loop,
-            fps=options.fps,
-        )
+        return _motion(scene, options, amplitude, aspect)
 
     limits = ArtifactLimits()
     if options.amplitude is None:
@@ -267,12 +287,12 @@ def run_photo(
 
     t0 = time.perf_counter()
     stage("building the 3D scene")
-    scene = make_scene(photo, depth, options)
+    settings = render_settings(options, photo)
+    scene = make_scene(photo, depth, options, settings.width / settings.height)
     timings["scene"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     stage("choosing the motion")
-    settings = render_settings(options, photo)
     choice = choose_motion(scene, options, settings.width / settings.height)
     motion = choice.motion
     # a timeline file sets its own length; presets last --duration

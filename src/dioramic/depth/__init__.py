@@ -81,6 +81,6 @@ def estimate(
 ) -> DepthMap:
     """Depth for `photo`: (H, W) float32, larger = farther (see `dioramic.depth.convert`)."""
     prediction, name = predict(photo, backend, options)
-    if refine_edges:
+    if refine_edges and not prediction.aligned:
         prediction = Prediction(refine(prediction.values, photo.rgb), prediction.kind)
     return to_depth_map(prediction, backend=name, near=near, far=far)

@@ -28,6 +28,9 @@ class Prediction:
     kind: PredictionKind
     """'inverse': relative inverse depth, larger = nearer, known up to scale and shift (Depth Anything,
     MiDaS); 'depth': relative depth, larger = farther, known up to scale; 'metric': depth in metres."""
+    aligned: bool = False
+    """True when the values already follow the photo's edges pixel for pixel (a map the user gives at
+    the photo's own resolution): edge refinement, which could only blur them, is skipped."""
 
 
 @dataclass(frozen=True)

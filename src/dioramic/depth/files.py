@@ -325,6 +325,7 @@ class FileDepth(DepthBackend):
                 )
             if raw.integer:
                 values = values / np.float32(1000.0)  # integer depth maps are in millimetres
+        native = values.shape[:2] == (photo.height, photo.width)
         values = fit_to_photo(values, photo, path)
         prediction_kind = "inverse" if kind == "inverse" else ("metric" if self.options.metric else "depth")
-        return Prediction(values.astype(np.float32, copy=False), prediction_kind)
+        return Prediction(values.astype(np.float32, copy=False), prediction_kind, aligned=native)

@@ -17,6 +17,8 @@ import logging
 import math
 from pathlib import Path
 
+import numpy as np
+
 from dioramic.errors import UsageError
 from dioramic.motion.easing import EASINGS, CubicBezier, Easing, easing_names, get_easing
 from dioramic.motion.presets import MOTION_PRESETS, Motion, PresetFactory
@@ -39,6 +41,7 @@ __all__ = [
     "is_timeline_file",
     "load_timeline",
     "make_motion",
+    "motion_reach",
     "parse_timeline",
 ]
 
@@ -103,3 +106,26 @@ def describe_motions() -> list[tuple[str, str]]:
         doc = (getattr(factory, "__doc__", None) or "").strip()
         out.append((name, doc.splitlines()[0].strip() if doc else ""))
     return out
+
+
+def motion_reach(motion: Motion, focus: float, samples: int = 97) -> tuple[float, float]:
+    """How far `motion` takes the camera from the photo's viewpoint, relative to the scene: the largest
+    sideways and the largest forward-or-back displacement, as fractions of `focus` (metres).
+
+    The camera is followed in the scene's own frame (an object rotation counts as the camera moving
+    round it) at `samples` evenly spaced times. `dioramic.scene` sizes what it rebuilds behind depth
+    edges and beyond the frame from these.
+
+    >>> from dioramic.types import Camera, Scene
+    >>> scene = Scene((), Camera.from_fov(64, 48, 40.0), near=1.0, far=8.0, focus=2.0)
+    >>> [round(x, 3) for x in motion_reach(make_motion("circle", scene, duration=4.0), 2.0)]
+    [0.04, 0.0]
+    """
+    lateral = axial = 0.0
+    for t in np.linspace(0.0, motion.duration, samples):
+        pose = motion.pose(float(t))
+        to_scene = np.linalg.inv(np.asarray(pose.object_matrix, dtype=np.float64))
+        x, y, z = (to_scene @ np.append(pose.camera_position, 1.0))[:3]
+        lateral = max(lateral, math.hypot(x, y))
+        axial = max(axial, abs(z))
+    return lateral / focus, axial / focus

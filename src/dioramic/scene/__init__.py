@@ -42,7 +42,7 @@ from dioramic.camera import camera_for_photo, unproject_pixels
 from dioramic.errors import InputError, UsageError
 from dioramic.scene import inpaint_lama  # noqa: F401 - registers the 'lama' inpainter
 from dioramic.scene.lattice import Lattice, coarsening_lattices
-from dioramic.scene.layered import build_layers
+from dioramic.scene.layered import HIDDEN_PREFIX, SILHOUETTES_NAME, SURFACE_NAME, build_layers
 from dioramic.scene.layers import INPAINTERS
 from dioramic.scene.quadtree import Plan, Quadtree, plan_within_budget
 from dioramic.scene.triangulate import Triangles, triangulate
@@ -104,7 +104,7 @@ class SceneOptions:
     (dolly 15 %, dolly-zoom 25 %)."""
     margin_limit: float = 0.3
     """The margin beyond the frame is at most this fraction of the photo's long side on each side."""
-    inpainter: str = "telea"
+    inpainter: str = "smooth"
     """Colour inpainting of the hidden band: a name from `INPAINTERS` ('telea', 'ns', 'lama')."""
     inpaint_model: Path | None = None
     """A LaMa ONNX file for ``inpainter='lama'``; None: the hub's, cached or downloaded once."""
@@ -155,10 +155,12 @@ def _check_inputs(photo: Photo, depth: DepthMap) -> np.ndarray:
     return values
 
 
-def _plan(depth: np.ndarray, options: SceneOptions) -> tuple[Lattice, np.ndarray, np.ndarray, Quadtree, Plan]:
+def _plan(
+    depth: np.ndarray, options: SceneOptions, stretch: float
+) -> tuple[Lattice, np.ndarray, np.ndarray, Quadtree, Plan]:
     """Lattice, cuts, tree and plan: the finest lattice whose cuts fit the triangle budget."""
     for step in coarsening_lattices(
-        depth, options.mesh_resolution, options.edge_threshold, options.max_triangles
+        depth, options.mesh_resolution, options.edge_threshold, options.max_triangles, stretch
     ):
         lattice = step.lattice
         tree = Quadtree(lattice.z, lattice.u, lattice.v, step.cut_x, step.cut_y, step.levels)
@@ -197,6 +199,17 @@ def _focus(lattice: Lattice) -> float:
     return float(1.0 / np.median(central))
 
 
+def subject_distance(depth: np.ndarray) -> float:
+    """Subject depth (metres) of an (H, W) depth map: the median depth of the central part of the frame
+    (the median of inverse depth, like `_focus`)."""
+    h, w = depth.shape
+    lo, hi = _FOCUS_BOX
+    central = depth[
+        int(lo * h) : max(int(lo * h) + 1, int(hi * h)), int(lo * w) : max(int(lo * w) + 1, int(hi * w))
+    ]
+    return float(1.0 / np.median(1.0 / central.astype(np.float64)))
+
+
 def build_scene(photo: Photo, depth: DepthMap, options: SceneOptions | None = None) -> Scene:
     """Build the textured 3D scene of `photo` from its depth.
 
@@ -225,9 +238,9 @@ def build_scene(photo: Photo, depth: DepthMap, options: SceneOptions | None = No
     if options.layers:
         texture = texture_image(photo, options.texture_max_size)
         cam = camera.resized(values.shape[1], values.shape[0])
-        built = build_layers(texture, values, cam, options, _focus)
-        if built is not None:
-            meshes, focus = built
+        focus = subject_distance(values)
+        meshes = build_layers(texture, values, cam, options, focus)
+        if meshes is not None:
             depths = np.concatenate([-m.vertices[:, 2] for m in meshes])
             near, far = float(depths.min()), float(depths.max())
             log.info(
@@ -235,8 +248,10 @@ def build_scene(photo: Photo, depth: DepthMap, options: SceneOptions | None = No
                 ", ".join(f"{m.name} {len(m.faces)} triangles" for m in meshes), near, far,
             )  # fmt: skip
             return Scene(meshes=meshes, camera=camera, near=near, far=far, focus=min(max(focus, near), far))
-        log.info("the triangle budget cannot hold two layers: building one mesh")
-    lattice, cut_x, cut_y, tree, plan = _plan(values, options)
+        log.info("the triangle budget cannot hold the layers: building one mesh")
+    cam = camera.resized(values.shape[1], values.shape[0])
+    stretch = cam.fx * options.lateral_move * subject_distance(values)
+    lattice, cut_x, cut_y, tree, plan = _plan(values, options, stretch)
     tris = triangulate(tree, plan, lattice.z, cut_x, cut_y)
     positions, uvs, faces = _vertices(lattice, tris, camera)
     mesh = Mesh(

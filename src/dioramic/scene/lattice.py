@@ -18,12 +18,15 @@ pinhole camera is affine in (u, v): along a line of vertices its slope is consta
     residual = min(|s - s_before|, |s - s_after|) * du / min(z_p, z_q) > threshold
 
 where s is the edge's own slope. The measure is scale-free (a relative depth ratio: a 1 m -> 3 m
-step gives 2.0, a 10 % step 0.1) and exactly zero on any plane. Two steps come before it:
+step gives 2.0, a 10 % step 0.1) and exactly zero on any plane. Given the largest move the scene is
+built for (``stretch``: its parallax per unit of inverse depth), an edge that move would tear open by
+more than a few pixels is cut too, whatever its slope. Before that, the depth is cleaned:
 
-* blurred steps (upsampled network depth ramps over a few pixels) are sharpened: a vertex lying
-  between two surfaces that disagree by more than the threshold at its place, on neither of them,
-  takes the depth of the nearer one, so the step is cut along one closed line instead of leaving a
-  stretched "rubber sheet" or a ragged tear;
+* specks (a few vertices standing out of their neighbourhood) take their neighbourhood's median:
+  noise, too small to be an outline, which a moving camera would tear into spikes;
+* narrow ramps that the move would stretch (a depth edge blurred by an estimate, or holes filled by
+  interpolation) are collapsed into steps half-way along them (`collapse_ramps`), so they are cut
+  along one line instead of stretching into a sheet or shredding into strips;
 * afterwards, groups of fewer than a handful of cut edges (specks of a noisy depth map) are not cut.
 """
 
@@ -39,10 +42,17 @@ log = logging.getLogger("dioramic.scene")
 
 # Inner vertices per side needed before the outer ring extrapolates rather than copying a pixel.
 _MIN_INNER_FOR_EXTRAPOLATION = 3
-# Half-width (in vertices) of the window in which a blurred depth step is sharpened.
-_SNAP_RADIUS = 4
 # Chains of touching cut edges shorter than this are noise and are not cut.
 _MIN_CUT_EDGES = 6
+# Groups of at most this many vertices standing out of their neighbourhood are noise, and smoothed.
+_SPECK_VERTICES = 4
+# A depth ramp is collapsed into a step where the move stretches it by more than this many pixels per
+# pixel (a surface seen edge-on, or an edge blurred by the depth estimate or by filled holes) ...
+_RAMP_STRETCH = 1.0
+# ... and it is at most this fraction of the long side wide (wider steep surfaces are real surfaces).
+_RAMP_WIDTH = 0.06
+# An edge that a move would tear open by more than this many pixels is cut, whatever its slope.
+_TEAR_PX = 3.0
 
 
 @dataclass(frozen=True)
@@ -119,11 +129,15 @@ def _extend_border(z: np.ndarray, pos: np.ndarray, threshold: float) -> None:
         z[:, outer] = np.where(ok, extended, z[:, outer])
 
 
-def sample_lattice(depth: np.ndarray, cells_x: int, cells_y: int, threshold: float) -> Lattice:
+def sample_lattice(
+    depth: np.ndarray, cells_x: int, cells_y: int, threshold: float, stretch: float | None = None
+) -> Lattice:
     """Sample an (H, W) depth map (metres, > 0) on a lattice of `cells_x` x `cells_y` cells.
 
     `threshold` is the edge threshold: the outer ring only extrapolates where the inner vertices are
-    planar by that measure.
+    planar by that measure. `stretch` (pixels of parallax per unit of inverse depth, 1/m: the focal
+    length times the largest sideways move) collapses narrow ramps that such a move would stretch
+    into steps (`collapse_ramps`).
     """
     height, width = depth.shape
     if not (1 <= cells_x <= width and 1 <= cells_y <= height):
@@ -131,70 +145,98 @@ def sample_lattice(depth: np.ndarray, cells_x: int, cells_y: int, threshold: flo
     u, cols = _positions(cells_x, width)
     v, rows = _positions(cells_y, height)
     z = 1.0 / depth[rows[:, None], cols[None, :]].astype(np.float64)
-    _snap_blurred_steps(z[1:-1, 1:-1], u[1:-1], v[1:-1], threshold)  # inner vertices: measured depth
+    inner = z[1:-1, 1:-1]  # a view: the inner vertices carry measured depth
+    _remove_specks(inner, threshold)
+    if stretch:
+        collapse_ramps(inner, u[1:-1], v[1:-1], stretch, _RAMP_WIDTH * max(width, height))
+        _remove_specks(inner, threshold)  # what collapsing left isolated
     _extend_border(z, u, threshold)
     _extend_border(z.T, v, threshold)
     return Lattice(u=u, v=v, z=z, width=int(width), height=int(height))
 
 
-def _snap_along(z: np.ndarray, pos: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Snapped values and step strength (0 where no snap) of blurred steps along axis 1 of `z`."""
-    r = _SNAP_RADIUS
-    w = z.shape[1]
-    snapped, strength = z.copy(), np.zeros(z.shape)
-    if w < 2 * r + 5:
-        return snapped, strength
-    j = np.arange(r + 2, w - r - 2)  # both surfaces need two vertices beyond the window
+def _remove_specks(z: np.ndarray, threshold: float) -> None:
+    """Replace specks (groups of at most `_SPECK_VERTICES` vertices that stand out of their 3 x 3
+    neighbourhood's median by more than `threshold`) by that median, in place: noise of a depth map,
+    too small to be cut (see `_drop_short_cuts`) and torn into spikes by a moving camera if left."""
+    import cv2
+    from scipy import ndimage
 
-    def side(end: np.ndarray, beyond: np.ndarray) -> np.ndarray:
-        """The surface at `end`, continued to j with its slope over [beyond, end]."""
-        slope = (z[:, end] - z[:, beyond]) / (pos[end] - pos[beyond])
-        extended = z[:, end] + slope * (pos[j] - pos[end])
-        return np.where(extended > 0.5 * z[:, end], extended, z[:, end])
-
-    left, right = side(j - r, j - r - 2), side(j + r, j + r + 2)
-    step = np.abs(left - right) / np.minimum(left, right)
-    here = z[:, j]
-    to_left, to_right = np.abs(np.log(here / left)), np.abs(np.log(here / right))
-    between = (here - left) * (here - right) < 0
-    flying = (step > threshold) & between & (np.minimum(to_left, to_right) > 0.25 * threshold)
-    snapped[:, j] = np.where(to_left <= to_right, left, right)
-    strength[:, j] = np.where(flying, step, 0.0)
-    return snapped, strength
+    if min(z.shape) < 3:
+        return
+    median = cv2.medianBlur(z.astype(np.float32), 3).astype(np.float64)
+    odd = np.abs(z - median) > threshold * np.minimum(z, median)
+    if not odd.any():
+        return
+    labels, count = ndimage.label(odd, structure=np.ones((3, 3), bool))
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    small = (sizes <= _SPECK_VERTICES)[labels] & odd
+    z[small] = median[small]
 
 
-def _snap_blurred_steps(z: np.ndarray, u: np.ndarray, v: np.ndarray, threshold: float) -> None:
-    """Sharpen depth steps blurred over a few vertices (in place).
+def _ramp_along(z: np.ndarray, pos: np.ndarray, limit: float) -> np.ndarray:
+    """(h, w) bool: vertices inside a monotonic ramp along axis 1 whose slope on both sides exceeds
+    `limit` (inverse depth per pixel)."""
+    d = np.diff(z, axis=1) / np.diff(pos)[None, :]
+    out = np.zeros(z.shape, bool)
+    out[:, 1:-1] = (np.abs(d[:, :-1]) > limit) & (np.abs(d[:, 1:]) > limit) & (d[:, :-1] * d[:, 1:] > 0)
+    return out
 
-    A vertex whose neighbourhood (r vertices either way, along a row or a column) holds a step (the
-    surfaces on either side, continued to it, disagree by more than `threshold`) while its own depth
-    lies between them, on neither (a "flying" vertex), takes the depth of the nearer surface,
-    along the direction where the step is strongest. Vertices on a plane, a crease or either side of
-    a sharp step keep their depth. Sharpened, a step is cut along a closed line like a sharp one.
+
+def collapse_ramps(z: np.ndarray, u: np.ndarray, v: np.ndarray, stretch: float, max_width: float) -> None:
+    """Collapse narrow steep ramps of inverse depth `z` (h, w) into steps (in place).
+
+    A move whose parallax is `stretch` pixels per unit of inverse depth stretches a surface by
+    ``stretch * |dz/du|`` pixels per pixel. Where that exceeds `_RAMP_STRETCH` along a row or a
+    column on both sides of a vertex, the vertex lies on a ramp: a blurred depth edge (an estimate's,
+    or holes filled by interpolation) far more often than a real surface seen edge-on. A ramp at most
+    `max_width` pixels wide becomes a step: each of its vertices takes the depth of the nearest vertex
+    off the ramp, so the near side and the far side meet half-way along it, where the edge is then cut.
+    A sharp step or a thin object has no vertex inside a ramp and is left as it is.
     """
-    by_row, row_strength = _snap_along(z, u, threshold)
-    by_col, col_strength = _snap_along(z.T, v, threshold)
-    by_col, col_strength = by_col.T, col_strength.T
-    use_col = col_strength > row_strength
-    use_row = (row_strength > 0) & ~use_col
-    z[use_row] = by_row[use_row]
-    z[use_col] = by_col[use_col]
+    from scipy import ndimage
+
+    limit = _RAMP_STRETCH / stretch
+    steep = _ramp_along(z, u, limit) | _ramp_along(z.T, v, limit).T
+    if not steep.any() or steep.all():
+        return
+    spacing = (
+        float(np.mean(np.diff(v))) if len(v) > 1 else 1.0,
+        float(np.mean(np.diff(u))) if len(u) > 1 else 1.0,
+    )
+    dist, (iy, ix) = ndimage.distance_transform_edt(steep, sampling=spacing, return_indices=True)
+    labels, count = ndimage.label(steep)
+    half = ndimage.maximum(dist, labels, np.arange(1, count + 1))
+    narrow = np.concatenate([[False], np.asarray(half) <= 0.5 * max_width])[labels]
+    z[narrow] = z[iy[narrow], ix[narrow]]
 
 
-def _cuts_along(z: np.ndarray, pos: np.ndarray, threshold: float) -> np.ndarray:
-    """(h, w - 1) bool: which edges between columns j and j + 1 of `z` are cut (see module doc)."""
+def _cuts_along(
+    z: np.ndarray, pos: np.ndarray, threshold: float, stretch: float | None = None, explain: bool = True
+) -> np.ndarray:
+    """(h, w - 1) bool: which edges between columns j and j + 1 of `z` are cut (see module doc).
+
+    With `stretch` (pixels of parallax per unit of inverse depth), an edge is also cut where that move
+    would tear it open by more than `_TEAR_PX` pixels however well the slope explains it; with
+    ``explain=False`` every relative jump over `threshold` is cut.
+    """
     w = z.shape[1]
     du = np.diff(pos)
-    slope = np.diff(z, axis=1) / du
+    dz = np.diff(z, axis=1)
+    slope = dz / du
     residual = np.full(slope.shape, np.inf)
-    if w >= 4:
+    if w >= 4 and explain:
         # slope over [k, k + 2]; the edge j is predicted by [j - 2, j] (before) and [j + 1, j + 3] (after)
         wide = (z[:, 2:] - z[:, :-2]) / (pos[2:] - pos[:-2])
         residual[:, 2:] = np.abs(slope[:, 2:] - wide[:, :-1])
         residual[:, :-2] = np.minimum(residual[:, :-2], np.abs(slope[:, :-2] - wide[:, 1:]))
     # edges with no prediction on either side (tiny lattices) fall back to the plain jump
     residual = np.where(np.isinf(residual), np.abs(slope), residual)
-    return residual * du > threshold * np.minimum(z[:, :-1], z[:, 1:])
+    nearest = np.minimum(z[:, :-1], z[:, 1:])
+    cut = residual * du > threshold * nearest
+    if stretch:
+        cut |= (stretch * np.abs(dz) > _TEAR_PX) & (np.abs(dz) > threshold * nearest)
+    return cut
 
 
 def _drop_short_cuts(cut_x: np.ndarray, cut_y: np.ndarray, min_edges: int) -> None:
@@ -219,15 +261,31 @@ def _drop_short_cuts(cut_x: np.ndarray, cut_y: np.ndarray, min_edges: int) -> No
     cut_y &= ~short[labels[1::2, 0::2]]
 
 
-def find_cuts(lattice: Lattice, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Cut edges of the lattice: (h, w - 1) bool between columns, (h - 1, w) bool between rows.
+def cut_edges(
+    z: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    threshold: float,
+    stretch: float | None = None,
+    explain: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut edges of inverse depth `z` (h, w) at positions `u` (w,), `v` (h,): (h, w - 1) bool between
+    columns, (h - 1, w) bool between rows (`stretch`, `explain`: see `_cuts_along`).
 
     Isolated specks (chains of fewer than a few edges) are not cut: they are noise, not outlines.
     """
-    across_columns = _cuts_along(lattice.z, lattice.u, threshold)
-    across_rows = _cuts_along(lattice.z.T, lattice.v, threshold).T
-    _drop_short_cuts(across_columns, across_rows, _MIN_CUT_EDGES)
+    across_columns = _cuts_along(z, u, threshold, stretch, explain)
+    across_rows = _cuts_along(z.T, v, threshold, stretch, explain).T
+    if explain:
+        _drop_short_cuts(across_columns, across_rows, _MIN_CUT_EDGES)
     return across_columns, across_rows
+
+
+def find_cuts(
+    lattice: Lattice, threshold: float, stretch: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut edges of the lattice (see `cut_edges`)."""
+    return cut_edges(lattice.z, lattice.u, lattice.v, threshold, stretch)
 
 
 @dataclass(frozen=True)
@@ -244,17 +302,18 @@ class CutLattice:
 
 
 def coarsening_lattices(
-    depth: np.ndarray, resolution: int, threshold: float, budget: int
+    depth: np.ndarray, resolution: int, threshold: float, budget: int, stretch: float | None = None
 ) -> Iterator[CutLattice]:
     """Lattices of `depth` with their cuts, from `resolution` cells on the long side (at most the depth
     map's size) down to one cell, halving each time. The caller stops at the first one whose mesh fits
-    `budget` triangles; each step down is logged, since it costs detail."""
+    `budget` triangles; each step down is logged, since it costs detail. `stretch`: see
+    `sample_lattice`."""
     height, width = depth.shape
     resolution = min(resolution, max(width, height))
     while True:
         cells_x, cells_y, levels = lattice_layout(width, height, resolution)
-        lattice = sample_lattice(depth, cells_x, cells_y, threshold)
-        cut_x, cut_y = find_cuts(lattice, threshold)
+        lattice = sample_lattice(depth, cells_x, cells_y, threshold, stretch)
+        cut_x, cut_y = find_cuts(lattice, threshold, stretch)
         yield CutLattice(lattice, cut_x, cut_y, levels)
         if resolution <= 1:
             return

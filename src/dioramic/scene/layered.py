@@ -1,6 +1,17 @@
-"""Assembly of the layered scene: background (whole frame, rebuilt, with margin) and foreground meshes.
+"""Assembly of the layered scene: the photo's surface, the layers rebuilt behind it, the silhouettes.
 
-See `dioramic.scene` for the steps and `dioramic.scene.layers` for how the layers are split and filled.
+See `dioramic.scene` for the steps, `dioramic.scene.peel` for the hidden layers and
+`dioramic.scene.matte` for the silhouettes. The meshes, in drawing order (farthest first):
+
+* ``hidden-K`` ... ``hidden-1``: what the occluders hide, rebuilt in depth and colour from the far side
+  (RGB texture, opaque), each cut at its own depth edges;
+* ``surface``: the photo's surface, cut at every depth edge, without the cells along the near side of
+  an edge (RGB, opaque; the photo's colours with the far side's fringe decontaminated);
+* ``silhouettes``: the cells along every depth edge at the near side's depth, reaching one cell over
+  the far side, with the near side's colour and a soft alpha estimated from the photo (RGBA).
+
+Seen from the photo's camera they reproduce the photo; from elsewhere, every cut opens onto a
+hidden layer, never onto a stretched sheet.
 """
 
 from __future__ import annotations
@@ -12,9 +23,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dioramic.camera import unproject_pixels
-from dioramic.scene.lattice import Lattice, coarsening_lattices
-from dioramic.scene.layers import Layering, fill_colour, front_alpha, split_layers
-from dioramic.scene.margin import add_margin, margin_widths, pad_texture
+from dioramic.scene.lattice import Lattice, coarsening_lattices, cut_edges
+from dioramic.scene.margin import border_pixels, margin_widths, pad_colour, pad_depth
+from dioramic.scene.matte import Silhouettes, matte, silhouette_band
+from dioramic.scene.peel import FillLayer, hidden_cuts, peel_layers
 from dioramic.scene.quadtree import Plan, Quadtree, plan_all_within_budget
 from dioramic.scene.triangulate import triangulate
 from dioramic.types import Camera, Mesh
@@ -24,7 +36,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_RING_ATTEMPTS = 3
+SURFACE_NAME = "surface"
+HIDDEN_PREFIX = "hidden"
+SILHOUETTES_NAME = "silhouettes"
+
+_SAFETY = 1.1  # a hidden layer reaches this much farther than the parallax it must hide
+_EXTRA_CELLS = 3.0  # plus this many lattice cells
+_MAX_HIDDEN = 3  # hidden layers at most (nested occluders)
+_HIDDEN_TOLERANCE = 4.0  # hidden layers are flat at this multiple of the surface's tolerance
 
 
 @dataclass(frozen=True)
@@ -32,7 +51,7 @@ class ImageMesh:
     """A mesh in image terms, before unprojection: positions in depth-map pixels, inverse depths."""
 
     u: np.ndarray
-    """(N,) float64 column position, depth-map pixels (beyond [0, W] in the margin)."""
+    """(N,) float64 column position, depth-map pixels."""
     v: np.ndarray
     """(N,) float64 row position, depth-map pixels."""
     z: np.ndarray
@@ -41,15 +60,11 @@ class ImageMesh:
     """(M, 3) int64 vertex indices, counter-clockwise as seen from the camera."""
 
 
-def image_mesh(lattice: Lattice, z: np.ndarray, tree: Quadtree, plan: Plan, cuts, front=None) -> ImageMesh:
+def image_mesh(lattice: Lattice, z: np.ndarray, tree: Quadtree, plan: Plan, cuts) -> ImageMesh:
     """The triangles of `plan` over `z` (h, w) with the given cuts, compacted to the vertices used."""
     cut_x, cut_y = cuts
-    tris = triangulate(tree, plan, z, cut_x, cut_y, front)
-    all_faces = tris.faces
-    if front is not None:  # a foreground triangle needs a corner of the layer (cells on its border)
-        holds = np.concatenate([front.ravel(), np.zeros(len(tris.copy_source), bool)])
-        all_faces = all_faces[holds[all_faces].any(axis=1)]
-    used, faces = np.unique(all_faces, return_inverse=True)
+    tris = triangulate(tree, plan, z, cut_x, cut_y)
+    used, faces = np.unique(tris.faces, return_inverse=True)
     size = z.size
     is_copy = used >= size
     copy = np.where(is_copy, used - size, 0)
@@ -64,136 +79,266 @@ def image_mesh(lattice: Lattice, z: np.ndarray, tree: Quadtree, plan: Plan, cuts
 def to_mesh(name: str, mesh: ImageMesh, camera: Camera, uv_scale, uv_offset, texture: np.ndarray) -> Mesh:
     """Unproject an `ImageMesh` through `camera` (at the depth map's size); uv = (u, v) * scale + offset."""
     positions = unproject_pixels(mesh.u, mesh.v, 1.0 / mesh.z, camera).astype(np.float32)
-    uvs = np.stack([mesh.u * uv_scale[0] + uv_offset[0], mesh.v * uv_scale[1] + uv_offset[1]], axis=1).astype(
-        np.float32
+    uvs = np.stack([mesh.u * uv_scale[0] + uv_offset[0], mesh.v * uv_scale[1] + uv_offset[1]], axis=1)
+    return Mesh(name, positions, uvs.astype(np.float32), mesh.faces.astype(np.uint32), texture)
+
+
+def cells_touching(vertices: np.ndarray) -> np.ndarray:
+    """(h - 1, w - 1) bool: the cells with a corner among `vertices` (h, w)."""
+    return vertices[:-1, :-1] | vertices[1:, :-1] | vertices[:-1, 1:] | vertices[1:, 1:]
+
+
+def cut_cells(cut_x: np.ndarray, cut_y: np.ndarray) -> np.ndarray:
+    """(h - 1, w - 1) bool: the cells with a cut edge."""
+    return cut_x[:-1, :] | cut_x[1:, :] | cut_y[:, :-1] | cut_y[:, 1:]
+
+
+@dataclass(frozen=True)
+class LayerGeometry:
+    """One layer on a lattice: its surface, cuts and the cells it triangulates."""
+
+    name: str
+    lattice: Lattice
+    """The lattice the layer is triangulated on (the scene's, or every n-th vertex of it)."""
+    z: np.ndarray
+    cuts: tuple[np.ndarray, np.ndarray]
+    cells: np.ndarray
+    levels: int
+    """Quadtree levels above the lattice's cells."""
+
+    def tree(self) -> Quadtree:
+        hidden = self.name.startswith(HIDDEN_PREFIX)
+        return Quadtree(
+            self.z, self.lattice.u, self.lattice.v, *self.cuts, self.levels, self.cells,
+            _HIDDEN_TOLERANCE if hidden else 1.0, exact=not hidden,
+        )  # fmt: skip
+
+
+def hidden_geometry(
+    name: str, lattice: Lattice, layer: FillLayer, levels: int, factor: int, threshold: float
+) -> LayerGeometry:
+    """A hidden layer triangulated on every `factor`-th vertex of `lattice` (a fill is smooth, and
+    seen only when the camera moves): its region grown by a fine cell or so beyond the far side (at
+    the depth it continues) so that the coarse cells still cover every fine one."""
+    from scipy import ndimage
+
+    z, region, occluder = layer.z, layer.region, layer.occluder
+    if factor > 1:
+        # grown over the far side it keeps that side's own depth (the seam stays exact); grown into the
+        # occluder beyond the region it continues the fill
+        grown = ndimage.binary_dilation(region, iterations=factor)
+        _, (iy, ix) = ndimage.distance_transform_edt(~region, return_indices=True)
+        z = np.where(grown & occluder & ~region, z[iy, ix], z)
+        region = grown & (region | occluder)
+    sub = Lattice(
+        u=lattice.u[::factor], v=lattice.v[::factor], z=z[::factor, ::factor],
+        width=lattice.width, height=lattice.height,
+    )  # fmt: skip
+    h, w = sub.z.shape
+    covered = np.zeros((h - 1, w - 1), bool)
+    fine_cells = cells_touching(layer.region)
+    for dy in range(factor):
+        for dx in range(factor):
+            part = fine_cells[dy::factor, dx::factor][: h - 1, : w - 1]
+            covered[: part.shape[0], : part.shape[1]] |= part
+    cuts = hidden_cuts(
+        sub.z, sub.u, sub.v, region[::factor, ::factor], occluder[::factor, ::factor], threshold
     )
-    return Mesh(name, positions, uvs, mesh.faces.astype(np.uint32), texture)
+    return LayerGeometry(name, sub, sub.z, cuts, covered, levels - int(np.log2(factor)))
 
 
 @dataclass(frozen=True)
 class LayeredPlan:
     lattice: Lattice
-    cuts: tuple[np.ndarray, np.ndarray]
-    layering: Layering | None
+    hidden: list[FillLayer]
+    band: Silhouettes
+    layers: list[LayerGeometry]
     trees: list[Quadtree]
     plans: list[Plan]
     focus: float
 
 
-def _region(front: np.ndarray) -> np.ndarray:
-    """(h - 1, w - 1) bool: the cells with a corner among the `front` vertices (h, w)."""
-    return front[:-1, :-1] | front[1:, :-1] | front[:-1, 1:] | front[1:, 1:]
+def _reach(lattice: Lattice, camera: Camera, focus: float, options: SceneOptions):  # noqa: ANN202
+    """``reach(z, behind)`` in pixels: the parallax the allowed moves open between a vertex of inverse
+    depth z and the surface of inverse depth `behind` hidden behind it (see `peel_layers`)."""
+    lateral = camera.fx * options.lateral_move * focus
+    axial = options.axial_move * focus
+    r = np.hypot(lattice.u[None, :] - camera.cx, lattice.v[:, None] - camera.cy)
+    r_max = float(r.max())
+    cell = max(
+        lattice.width / max(1, lattice.z.shape[1] - 1), lattice.height / max(1, lattice.z.shape[0] - 1)
+    )
+
+    def reach(z: np.ndarray, behind: np.ndarray) -> np.ndarray:
+        radius = r if np.shape(z) == r.shape else r_max
+        return _SAFETY * (lateral + radius * axial) * np.maximum(z - behind, 0.0) + _EXTRA_CELLS * cell
+
+    return reach
 
 
 def plan_layers(
-    depth: np.ndarray, camera: Camera, options: SceneOptions, focus_of, budget: int
+    depth: np.ndarray,
+    offset: tuple[int, int],
+    camera: Camera,
+    focus: float,
+    options: SceneOptions,
 ) -> LayeredPlan | None:
-    """The finest lattice whose two layers fit `budget` triangles; None if even one cell does not."""
-    steps = coarsening_lattices(depth, options.mesh_resolution, options.edge_threshold, budget)
-    for step in steps:
-        lattice, cut_x, cut_y = step.lattice, step.cut_x, step.cut_y
-        focus = focus_of(lattice)
-        layering = split_layers(
-            lattice, cut_x, cut_y, camera, focus, options.lateral_move, options.axial_move,
-            options.edge_threshold,
+    """The finest lattice of the canvas `depth` whose layers fit the triangle budget; None if even one
+    cell does not. `offset` (left, top) is where the photo's frame starts on the canvas."""
+    budget = options.max_triangles
+    threshold = options.edge_threshold
+    stretch = camera.fx * options.lateral_move * focus
+    for step in coarsening_lattices(depth, options.mesh_resolution, threshold, budget, stretch):
+        cut_x, cut_y = step.cut_x, step.cut_y
+        lattice = Lattice(
+            u=step.lattice.u - offset[0], v=step.lattice.v - offset[1], z=step.lattice.z,
+            width=step.lattice.width, height=step.lattice.height,
         )  # fmt: skip
-        no_x, no_y = np.zeros_like(cut_x), np.zeros_like(cut_y)
-        background_z = lattice.z if layering is None else layering.background_z
-        trees = [Quadtree(background_z, lattice.u, lattice.v, no_x, no_y, step.levels)]
-        if layering is not None:
-            region = _region(layering.front)
-            trees.append(Quadtree(lattice.z, lattice.u, lattice.v, cut_x, cut_y, step.levels, region))
-        plans = plan_all_within_budget(trees, options.planar_tolerance, budget)
-        if plans is not None:
-            log.debug(
-                "layered lattice %s vertices, %s triangles", lattice.z.shape, [p.triangles for p in plans]
+        hidden = peel_layers(
+            lattice, cut_x, cut_y, threshold, _reach(lattice, camera, focus, options), _MAX_HIDDEN
+        )
+        band = silhouette_band(lattice.z, cut_x, cut_y)
+        front: list[LayerGeometry] = []
+        if hidden:
+            surface_cells = ~(cut_cells(cut_x, cut_y) | cells_touching(band.near))
+            front.append(
+                LayerGeometry(SURFACE_NAME, lattice, lattice.z, (cut_x, cut_y), surface_cells, step.levels)
             )
-            return LayeredPlan(lattice, (cut_x, cut_y), layering, trees, plans, focus)
+            fringe_cuts = cut_edges(band.z, lattice.u, lattice.v, threshold, explain=False)
+            front.append(
+                LayerGeometry(SILHOUETTES_NAME, lattice, band.z, fringe_cuts, band.cells, step.levels)
+            )
+        else:
+            everything = np.ones((lattice.z.shape[0] - 1, lattice.z.shape[1] - 1), bool)
+            front.append(
+                LayerGeometry(SURFACE_NAME, lattice, lattice.z, (cut_x, cut_y), everything, step.levels)
+            )
+        front_trees = [layer.tree() for layer in front]
+        factor = 2
+        while True:
+            factor = min(factor, 2**step.levels)
+            back = [
+                hidden_geometry(f"{HIDDEN_PREFIX}-{k}", lattice, layer, step.levels, factor, threshold)
+                for k, layer in reversed(list(enumerate(hidden, 1)))
+            ]
+            layers = back + front
+            trees = [layer.tree() for layer in back] + front_trees
+            plans = plan_all_within_budget(trees, options.planar_tolerance, budget)
+            if plans is not None or factor >= min(8, 2**step.levels):
+                break
+            factor *= 2
+        if plans is not None:
+            log.debug("layered lattice %s, %s triangles", lattice.z.shape, [p.triangles for p in plans])
+            return LayeredPlan(lattice, hidden, band, layers, trees, plans, focus)
     return None
 
 
+def _texel_index(positions: np.ndarray, texels: int, scale: float) -> np.ndarray:
+    """For each of `texels` texel centres, the index of the nearest lattice position (pixels)."""
+    centres = (np.arange(texels) + 0.5) / scale
+    right = np.clip(np.searchsorted(positions, centres), 1, len(positions) - 1)
+    left = right - 1
+    return np.where(centres - positions[left] <= positions[right] - centres, left, right)
+
+
 def build_layers(
-    texture: np.ndarray, depth: np.ndarray, camera: Camera, options: SceneOptions, focus_of
-) -> tuple[tuple[Mesh, ...], float] | None:
-    """The background and foreground meshes (farthest first) and the focus distance, within the
-    triangle budget; None when the budget cannot hold them (the caller builds one mesh instead).
+    texture: np.ndarray, depth: np.ndarray, camera: Camera, options: SceneOptions, focus: float
+) -> tuple[Mesh, ...] | None:
+    """The layered meshes (farthest first) within the triangle budget; None when the budget cannot
+    hold them (the caller builds one mesh instead).
 
     `texture` (Ht, Wt, 3|4) uint8 is the photo, `depth` (H, W) metres, `camera` the photo's camera at
-    the depth map's size, `focus_of(lattice)` the subject distance.
+    the depth map's size, `focus` the subject distance (metres) the moves are fractions of.
     """
-    from dioramic.scene import BACKGROUND_NAME, FOREGROUND_NAME
+    from dioramic.scene.layers import fill_colours
 
     height, width = depth.shape
-    budget = options.max_triangles
-    for _ in range(_RING_ATTEMPTS):
-        planned = plan_layers(depth, camera, options, focus_of, budget)
-        if planned is None:
-            return None
-        lattice, layering = planned.lattice, planned.layering
-        no_cuts = (np.zeros((lattice.z.shape[0], lattice.z.shape[1] - 1), bool),
-                   np.zeros((lattice.z.shape[0] - 1, lattice.z.shape[1]), bool))  # fmt: skip
-        back_z = lattice.z if layering is None else layering.background_z
-        back = image_mesh(lattice, back_z, planned.trees[0], planned.plans[0], no_cuts)
-        on_edge = (back.u <= 0) | (back.v <= 0) | (back.u >= width) | (back.v >= height)
-        ring = 2 * int(on_edge.sum()) + 8
-        total = sum(p.triangles for p in planned.plans) + ring
-        if total <= options.max_triangles:
-            break
-        budget = options.max_triangles - ring
-        if budget < 2:
-            return None
-    else:
-        return None
-
-    long_side = max(width, height)
-    margins = margin_widths(
-        back.u[on_edge], back.v[on_edge], back.z[on_edge], camera, planned.focus,
-        options.lateral_move, options.axial_move, options.margin_limit * long_side,
-    )  # fmt: skip
     tex_h, tex_w = texture.shape[:2]
     sx, sy = tex_w / width, tex_h / height
-    pads = tuple(max(1, round(m * s)) for m, s in zip(margins, (sx, sy, sx, sy), strict=True))
-    margins = (pads[0] / sx, pads[1] / sy, pads[2] / sx, pads[3] / sy)  # whole texels
-    u, v, z, faces = add_margin(back.u, back.v, back.z, back.faces, width, height, margins)
-    back = ImageMesh(u, v, z, faces)
-
-    rgb = texture[:, :, :3]
-    back_rgb = (
-        rgb if layering is None else fill_colour(rgb, layering, options.inpainter, options.inpaint_model)
+    u, v, z = border_pixels(depth)
+    widths = margin_widths(
+        u,
+        v,
+        z,
+        camera,
+        focus,
+        options.lateral_move,
+        options.axial_move,
+        options.margin_limit * max(width, height),
     )
-    back_texture = back_rgb if texture.shape[2] == 3 else np.dstack([back_rgb, texture[:, :, 3]])
-    back_texture = pad_texture(back_texture, pads)  # type: ignore[arg-type]
-    padded_w, padded_h = tex_w + pads[0] + pads[2], tex_h + pads[1] + pads[3]
-    if max(padded_w, padded_h) > options.texture_max_size:  # uvs are normalised: only the texels shrink
-        import cv2
+    pads = tuple(int(np.ceil(m)) for m in widths)
+    tex_pads = tuple(int(np.ceil(p * s)) for p, s in zip(pads, (sx, sy, sx, sy), strict=True))
+    canvas = pad_depth(depth, pads)  # type: ignore[arg-type]
+    texture = pad_colour(texture, tex_pads)  # type: ignore[arg-type]
+    planned = plan_layers(canvas, (pads[0], pads[1]), camera, focus, options)
+    if planned is None:
+        return None
+    lattice = planned.lattice
+    tex_h, tex_w = texture.shape[:2]
+    # texel (x, y) of the padded texture is at photo pixel ((x + 0.5) / sx - tex_pads[0] / sx, ...)
+    rows = _texel_index(lattice.v + tex_pads[1] / sy, tex_h, sy)
+    cols = _texel_index(lattice.u + tex_pads[0] / sx, tex_w, sx)
 
-        scale = options.texture_max_size / max(padded_w, padded_h)
-        size = (max(1, round(padded_w * scale)), max(1, round(padded_h * scale)))
-        back_texture = cv2.resize(back_texture, size, interpolation=cv2.INTER_AREA)
-    meshes = [
-        to_mesh(
-            BACKGROUND_NAME,
-            back,
-            camera,
-            (sx / padded_w, sy / padded_h),
-            (pads[0] / padded_w, pads[1] / padded_h),
-            back_texture,
+    def texels(mask: np.ndarray) -> np.ndarray:
+        return mask[rows[:, None], cols[None, :]]
+
+    rgb = np.ascontiguousarray(texture[:, :, :3])
+    alpha_in = texture[:, :, 3] if texture.shape[2] == 4 else None
+    meshes: list[Mesh] = []
+    if planned.hidden:
+        band = planned.band
+        cell = max(
+            lattice.width / max(1, lattice.z.shape[1] - 1), lattice.height / max(1, lattice.z.shape[0] - 1)
         )
-    ]
-    if layering is not None and planned.plans[1].triangles > 0:
-        front = image_mesh(
-            lattice, lattice.z, planned.trees[1], planned.plans[1], planned.cuts, layering.front
+        near_t = texels(band.near)
+        sil = matte(
+            rgb, near_t, texels(band.far), texels(band.inside), texels(band.outside), cell * max(sx, sy)
         )
-        alpha = front_alpha(layering, (tex_w, tex_h))
-        if texture.shape[2] == 4:
-            alpha = (alpha.astype(np.uint16) * texture[:, :, 3] // 255).astype(np.uint8)
-        rows, cols = np.nonzero(alpha)
-        if len(rows):
-            top, bottom = max(0, rows.min() - 1), min(tex_h, rows.max() + 2)
-            left, right = max(0, cols.min() - 1), min(tex_w, cols.max() + 2)
-            crop = np.dstack([rgb[top:bottom, left:right], alpha[top:bottom, left:right]])
-            cw, ch = right - left, bottom - top
-            meshes.append(
-                to_mesh(FOREGROUND_NAME, front, camera, (sx / cw, sy / ch), (-left / cw, -top / ch), crop)
+        surface_rgb = sil.background
+        colours = fill_colours(
+            surface_rgb,
+            texels(lattice.z),
+            [(texels(layer.region), texels(layer.z)) for layer in planned.hidden],
+            options.inpainter,
+            options.inpaint_model,
+            edge=(near_t, sil.behind),
+        )
+    else:
+        sil, surface_rgb, colours = None, rgb, []
+    hidden_textures = dict(
+        zip([f"{HIDDEN_PREFIX}-{k}" for k in range(1, len(colours) + 1)], colours, strict=True)
+    )
+    for layer, tree, plan in zip(planned.layers, planned.trees, planned.plans, strict=True):
+        if plan.triangles == 0:
+            continue
+        mesh = image_mesh(layer.lattice, layer.z, tree, plan, layer.cuts)
+        if layer.name == SURFACE_NAME:
+            image = surface_rgb if alpha_in is None else np.dstack([surface_rgb, alpha_in])
+        elif layer.name == SILHOUETTES_NAME:
+            assert sil is not None
+            a = (
+                sil.alpha
+                if alpha_in is None
+                else (sil.alpha.astype(np.uint16) * alpha_in // 255).astype(np.uint8)
             )
-    return tuple(meshes), planned.focus
+            image = np.dstack([sil.foreground, a])
+        else:
+            image = hidden_textures[layer.name]
+        meshes.append(_textured(layer.name, mesh, camera, image, (sx, sy), (tex_pads[0], tex_pads[1])))
+    return tuple(meshes)
+
+
+def _textured(name: str, mesh: ImageMesh, camera: Camera, image: np.ndarray, scale, origin) -> Mesh:
+    """The mesh with the part of `image` its vertices cover; `image` is the texture of the whole
+    canvas, `scale` its texels per depth-map pixel and `origin` the texel of the photo's corner."""
+    sx, sy = scale
+    tex_h, tex_w = image.shape[:2]
+    tu, tv = mesh.u * sx + origin[0], mesh.v * sy + origin[1]
+    left = int(np.clip(np.floor(tu.min()) - 1, 0, tex_w - 1))
+    right = int(np.clip(np.ceil(tu.max()) + 1, left + 1, tex_w))
+    top = int(np.clip(np.floor(tv.min()) - 1, 0, tex_h - 1))
+    bottom = int(np.clip(np.ceil(tv.max()) + 1, top + 1, tex_h))
+    crop = np.ascontiguousarray(image[top:bottom, left:right])
+    cw, ch = right - left, bottom - top
+    offset = ((origin[0] - left) / cw, (origin[1] - top) / ch)
+    return to_mesh(name, mesh, camera, (sx / cw, sy / ch), offset, crop)

@@ -1,133 +1,34 @@
-"""Two layers from one depth map: what the foreground hides is rebuilt in a background layer.
+"""Colour of the hidden layers: inpainting behind the occluders, from the far side only.
 
-Where the mesh is cut at a depth edge, a moving camera looks behind the near side. So, on the lattice:
+`fill_colours` paints each hidden layer (`dioramic.scene.peel`) in turn, nearest first, from the
+colours of the surface in front of it (the photo's, decontaminated along the silhouettes, for the
+first). A fill must take the colours of the surface it continues, never those of anything in front
+of it: behind a pole standing before a pipe that stands before a wall, the pole's fill is pipe and
+the pipe's fill is wall. So the layer's region is painted in depth slices: for each slice of the
+fill's depths, everything nearer than the slice is unknown to the inpainter, which fills the slice
+from what lies at its depth or beyond. Inpainting runs on a reduced image (the fill is smooth
+anyway) and replaces the region's texels only.
 
-1. `split_layers` finds, for every cut, the *hidden band*: the vertices on its near side within the
-   distance the largest allowed camera move can reveal there. That distance is the parallax between the
-   two sides, in pixels: ``(f * T_lateral + r * T_axial) * (1/d_near - 1/d_far)`` for a sideways move
-   T_lateral, a move T_axial along the view axis (dolly, dolly-zoom: it opens a cut in proportion to
-   r, its distance from the image centre) and the focal length f, both moves fractions of the
-   subject distance (`SceneOptions.lateral_move`, `SceneOptions.axial_move`). Small depth jumps
-   (noise) get narrow bands, large ones wide bands.
-2. The background's depth is extended behind the near side from the far side only: every hidden vertex
-   takes the depth of the nearest vertex beyond a wider zone around the band (the far side of the cut,
-   since the zone is wider on the near side than the band), smoothed, and never nearer than the
-   surface it hides.
-3. The colour of the hidden band is inpainted (`INPAINTERS`, OpenCV's Telea by default) over the same
-   zone, at a reduced resolution, so that the band takes the far side's colours.
-
-The background layer is then the whole frame, uncut, with the hidden band filled; the foreground layer
-holds the hidden band (a little more, so it fades out over identical background) with its photo colours
-and a soft alpha at its silhouette. Seen from the photo's camera the two together are the photo.
+The inpainter is a name of `INPAINTERS`: 'smooth' (the default: pull-push interpolation, Gortler et
+al. 1996, as fast as a few image pyramids and as smooth as an out-of-focus background), OpenCV's
+Telea and Navier-Stokes, or the learned LaMa (`dioramic.scene.inpaint_lama`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from dioramic.registry import Registry
-from dioramic.scene.lattice import Lattice
-from dioramic.types import Camera
 
-__all__ = ["INPAINTERS", "Inpainter", "Layering", "fill_colour", "front_alpha", "split_layers"]
+__all__ = ["INPAINTERS", "Inpainter", "fill_colours", "pull_push"]
 
-_SAFETY = 1.1  # the band is this much wider than the parallax it must hide
-_EXTRA_PX = 2.0  # plus this many pixels (the soft edge, rounding)
-_FRONT_EXTRA = 2.0  # cells the foreground layer reaches beyond the hidden band (fades over the same surface)
-_FILL_SIGMA = 3.0  # cells: smoothing of the extended background depth
 _INPAINT_LONG_SIDE = 640  # inpainting runs on an image at most this large (the fill is smooth anyway)
 _INPAINT_RADIUS = 3
-
-
-@dataclass(frozen=True)
-class Layering:
-    """How the lattice splits into a background and a foreground layer."""
-
-    hidden: np.ndarray
-    """(h, w) bool: vertices the foreground hides from some allowed camera position's view of the
-    background; the background layer rebuilds its depth and colour there."""
-    front: np.ndarray
-    """(h, w) bool: vertices of the foreground layer (the hidden band, a little wider)."""
-    zone: np.ndarray
-    """(h, w) bool: the hidden band and the near side beyond it, filled from the far side only."""
-    background_z: np.ndarray
-    """(h, w) float64 inverse depth (1/m) of the background layer: the lattice's, extended behind
-    the near side in `hidden` (never nearer than the surface it replaces)."""
-
-
-def far_side_vertices(z: np.ndarray, cut_x: np.ndarray, cut_y: np.ndarray) -> np.ndarray:
-    """(h, w) bool: the farther end of every cut lattice edge (smaller inverse depth `z`)."""
-    far = np.zeros(z.shape, bool)
-    left_far = z[:, :-1] < z[:, 1:]
-    far[:, :-1] |= cut_x & left_far
-    far[:, 1:] |= cut_x & ~left_far
-    top_far = z[:-1, :] < z[1:, :]
-    far[:-1, :] |= cut_y & top_far
-    far[1:, :] |= cut_y & ~top_far
-    return far
-
-
-def split_layers(
-    lattice: Lattice,
-    cut_x: np.ndarray,
-    cut_y: np.ndarray,
-    camera: Camera,
-    focus: float,
-    lateral_move: float,
-    axial_move: float,
-    threshold: float,
-) -> Layering | None:
-    """The layers of a cut lattice (see the module docstring); None when nothing is cut.
-
-    Parameters
-    ----------
-    lattice, cut_x, cut_y
-        The vertex lattice and its cut edges (`dioramic.scene.lattice.find_cuts`).
-    camera
-        The photo's camera at the depth map's size (pixels of `lattice.u` / `lattice.v`).
-    focus
-        Subject distance in metres; the moves are fractions of it.
-    lateral_move, axial_move
-        The largest camera moves sideways and along the view axis, fractions of `focus`.
-    threshold
-        The edge threshold (relative depth): a vertex is on the near side of a cut when it is nearer
-        than the cut's far side by half of it.
-    """
-    from scipy import ndimage
-
-    far = far_side_vertices(lattice.z, cut_x, cut_y)
-    if not far.any():
-        return None
-    z = lattice.z
-    h, w = z.shape
-    spacing = (lattice.height / max(1, h - 1), lattice.width / max(1, w - 1))  # pixels per cell
-    dist, (iy, ix) = ndimage.distance_transform_edt(~far, sampling=spacing, return_indices=True)
-    z_far = z[iy, ix]
-    r = np.hypot(lattice.u[None, :] - camera.cx, lattice.v[:, None] - camera.cy)
-    parallax = (camera.fx * lateral_move * focus + r * axial_move * focus) * (z - z_far)
-    band = _SAFETY * parallax + _EXTRA_PX
-    near = z > z_far * (1.0 + 0.5 * threshold)
-    hidden = near & (dist <= band)
-    if not hidden.any():
-        return None
-    cell = max(spacing)
-    front = near & (dist <= band + _FRONT_EXTRA * cell)
-    zone = near & (dist <= 2.0 * band + 3.0 * cell)
-    # background depth: the nearest vertex outside the zone (the far side), smoothed
-    _, (ky, kx) = ndimage.distance_transform_edt(zone, sampling=spacing, return_indices=True)
-    extended = z[ky, kx].astype(np.float32)
-    import cv2
-
-    extended = cv2.GaussianBlur(extended, (0, 0), _FILL_SIGMA, borderType=cv2.BORDER_REPLICATE)
-    background = np.where(hidden, np.minimum(extended.astype(np.float64), z), z)
-    return Layering(hidden=hidden, front=front, zone=zone, background_z=background)
-
-
-# -- colour -----------------------------------------------------------------------------------------
+_SLICES = 4  # depth slices per hidden layer at most
+_SLICE_MIN = 0.15  # a depth slice spans at least this relative range of inverse depth
 
 
 class Inpainter(Protocol):
@@ -139,7 +40,42 @@ class Inpainter(Protocol):
 
 
 INPAINTERS: Registry[Inpainter] = Registry("inpainter")
-"""Colour inpainting backends by name ('telea' is the default)."""
+"""Colour inpainting backends by name ('smooth' is the default)."""
+
+
+def pull_push(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """(H, W, C) float32: `image` (H, W, C) float32 with the pixels where `known` (H, W) is False
+    interpolated from the known ones, coarse to fine (pull-push): near known pixels the fine levels
+    decide, deep inside a hole the coarse ones, so the fill is smooth and meets the known pixels
+    without a seam. A pixel with no known pixel anywhere gets 0."""
+    import cv2
+
+    weight = known.astype(np.float32)
+    num = image * weight[:, :, None]
+    levels = [(num, weight)]
+    while min(levels[-1][1].shape) > 1:
+        num, weight = levels[-1]
+        h, w = weight.shape
+        size = ((w + 1) // 2, (h + 1) // 2)
+        down_num = cv2.resize(num, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
+        levels.append((down_num, cv2.resize(weight, size, interpolation=cv2.INTER_AREA)))
+    num, weight = levels[-1]
+    estimate = num / np.maximum(weight, 1e-12)[:, :, None]
+    for num, weight in reversed(levels[:-1]):
+        h, w = weight.shape
+        up = cv2.resize(estimate, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
+        here = num / np.maximum(weight, 1e-12)[:, :, None]
+        trust = np.clip(4.0 * weight, 0.0, 1.0)[:, :, None]  # a quarter of a pixel known is enough
+        estimate = trust * here + (1.0 - trust) * up
+    return estimate.astype(np.float32)
+
+
+@INPAINTERS.register("smooth")
+def smooth(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Pull-push interpolation (`pull_push`): very fast, smooth fills that meet the photo seamlessly."""
+    filled = pull_push(rgb.astype(np.float32), ~mask)
+    out = np.clip(filled + 0.5, 0, 255).astype(np.uint8)
+    return np.where(mask[:, :, None], out, rgb)
 
 
 def _opencv(rgb: np.ndarray, mask: np.ndarray, method: int) -> np.ndarray:
@@ -150,7 +86,7 @@ def _opencv(rgb: np.ndarray, mask: np.ndarray, method: int) -> np.ndarray:
 
 @INPAINTERS.register("telea")
 def telea(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """OpenCV's fast marching inpainting (Telea 2004): fast, smooth fills."""
+    """OpenCV's fast marching inpainting (Telea 2004): smooth fills that continue edges a little."""
     import cv2
 
     return _opencv(rgb, mask, cv2.INPAINT_TELEA)
@@ -164,58 +100,90 @@ def navier_stokes(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return _opencv(rgb, mask, cv2.INPAINT_NS)
 
 
-def _to_image(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A lattice vertex mask (h, w) bool resized to an image of `size` (W, H), nearest vertex."""
-    import cv2
-
-    return cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
-
-
-def fill_colour(
-    rgb: np.ndarray, layering: Layering, inpainter: str = "telea", model: Path | None = None
-) -> np.ndarray:
-    """The background layer's colours: `rgb` (Ht, Wt, 3) uint8 with the hidden band inpainted
-    (`model`: the ONNX file of the 'lama' inpainter, None for its default weights).
-
-    The inpainter sees the whole zone as unknown (so the band takes the far side's colours, not the
-    near side's) and runs at most `_INPAINT_LONG_SIDE` pixels long; its result is upscaled and
-    replaces the band only.
-    """
-    import cv2
-
+def _inpainter(name: str, model: Path | None) -> Inpainter:
     if model is not None:
         from dioramic.scene.inpaint_lama import LamaInpainter
 
-        fill: Inpainter = LamaInpainter(model=model)
-    else:
-        fill = INPAINTERS.get(inpainter)
-    height, width = rgb.shape[:2]
-    scale = min(1.0, _INPAINT_LONG_SIDE / max(height, width))
-    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = cv2.resize(rgb, small_size, interpolation=cv2.INTER_AREA) if scale < 1.0 else rgb
-    zone = _to_image(layering.zone, small_size)
-    if scale < 1.0:  # the downscaled pixels along the zone mix in near-side colours: fill them too
-        zone = cv2.dilate(zone.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    filled = fill(small, zone)
-    if scale < 1.0:
-        filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
-    hidden = _to_image(layering.hidden, (width, height))
-    out = rgb.copy()
-    out[hidden] = filled[hidden]
-    return out
+        return LamaInpainter(model=model)
+    return INPAINTERS.get(name)
 
 
-def front_alpha(layering: Layering, size: tuple[int, int]) -> np.ndarray:
-    """(H, W) uint8 opacity of the foreground layer's texture of `size` (W, H): soft silhouettes.
+def depth_slices(values: np.ndarray, count: int = _SLICES, minimum: float = _SLICE_MIN) -> list[float]:
+    """Upper bounds (inverse depth) of at most `count` slices that split `values` (> 0) evenly in
+    log inverse depth, each at least `minimum` wide in relative terms; the last bound is the largest
+    value.
 
-    The vertex mask is resized bilinearly (a ramp across each edge cell), blurred by about a texel and
-    doubled, so that the near side's edge pixels stay opaque (the photo's own view is unchanged) while
-    the silhouette fades over the far side's first pixel instead of following pixel stairs.
+    >>> depth_slices(np.array([1.0, 1.05]))
+    [1.05]
+    >>> [round(b, 3) for b in depth_slices(np.array([0.1, 1.0]))]
+    [0.178, 0.316, 0.562, 1.0]
+    """
+    lo, hi = float(values.min()), float(values.max())
+    span = np.log(hi / lo)
+    n = int(max(1, min(count, np.ceil(span / np.log1p(minimum)))))
+    return [float(lo * np.exp(span * (k + 1) / n)) for k in range(n)]
+
+
+def fill_colours(
+    rgb: np.ndarray,
+    z: np.ndarray,
+    layers: list[tuple[np.ndarray, np.ndarray]],
+    inpainter: str = "smooth",
+    model: Path | None = None,
+    edge: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[np.ndarray]:
+    """The colours of each hidden layer, nearest first: (H, W, 3) uint8 images of the whole frame.
+
+    Parameters
+    ----------
+    rgb
+        (H, W, 3) uint8 colours of the photo's surface.
+    z
+        (H, W) float inverse depth (1/m) of the photo's surface, per texel.
+    layers
+        Per hidden layer, nearest first, (region, z) : the (H, W) bool texels the layer rebuilds and
+        its (H, W) inverse depth per texel (that of the surface in front of it outside the region).
+    inpainter, model
+        A name of `INPAINTERS`; `model`: the ONNX file of the 'lama' inpainter (None: its default).
+    edge
+        (texels, colours): texels of the first layer that take the given colours instead of the fill
+        (right behind the silhouettes, the far side's colour estimated by `dioramic.scene.matte`).
     """
     import cv2
 
-    width = size[0]
-    alpha = cv2.resize(layering.front.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
-    texels_per_cell = max(width / max(1, layering.front.shape[1] - 1), 1.0)
-    alpha = cv2.GaussianBlur(alpha, (0, 0), 0.7 * texels_per_cell)
-    return (np.clip(2.0 * alpha, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    fill = _inpainter(inpainter, model)
+    height, width = rgb.shape[:2]
+    scale = min(1.0, _INPAINT_LONG_SIDE / max(height, width))
+    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+
+    def shrink(image: np.ndarray, interpolation: int) -> np.ndarray:
+        return image if scale >= 1.0 else cv2.resize(image, small_size, interpolation=interpolation)
+
+    out = []
+    current, current_z = rgb, z.astype(np.float32)
+    for k, (region, layer_z) in enumerate(layers):
+        layer = current.copy()
+        if region.any():
+            small = shrink(current, cv2.INTER_AREA)
+            # a reduced pixel is as near as the nearest texel it covers
+            reach = int(np.ceil(1.0 / scale)) | 1
+            small_z = shrink(cv2.dilate(current_z, np.ones((reach, reach), np.uint8)), cv2.INTER_NEAREST)
+            small_region = shrink(region.astype(np.float32), cv2.INTER_AREA) > 0
+            fill_z = layer_z[region]
+            lower = 0.0
+            for upper in depth_slices(fill_z):
+                target = region & (layer_z > lower) & (layer_z <= upper)
+                lower = upper
+                if not target.any():
+                    continue
+                unknown = small_region | (small_z > upper * 1.05)
+                filled = fill(small, unknown)
+                if scale < 1.0:
+                    filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
+                layer[target] = filled[target]
+        if k == 0 and edge is not None:
+            texels, colours = edge
+            layer[texels] = colours[texels]
+        out.append(layer)
+        current, current_z = layer, layer_z.astype(np.float32)
+    return out

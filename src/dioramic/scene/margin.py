@@ -1,9 +1,12 @@
-"""A ring of geometry around the photo's frame, so that a moving camera never sees past its border.
+"""The canvas beyond the photo's frame, so that a moving camera never looks past its border.
 
-The background layer's boundary vertices (on the image edges) are extruded outwards in the image, at
-their own depth, by a margin per side; the texture is padded by the same margin with the photo's edge
-mirrored (`pad_texture`). The margin a side needs is the largest shift of its border that the allowed
-moves make (see `margin_widths`).
+The scene is built on a canvas larger than the photo by a margin on each side: the margin a side
+needs is the largest shift of its border that the allowed moves make (`margin_widths`). Its depth
+continues the border's outwards (`pad_depth`: each border pixel's depth carried straight out, eased
+towards a smooth version of the border farther out, so a depth edge that meets the border goes on as
+an edge for a while and then fades); its colour is inpainted from the photo (`pad_colour`), never
+mirrored, so no mirrored pattern shows when the margin comes into view. The layers (`dioramic.scene.peel`)
+are then built on the canvas as if it were the photo.
 """
 
 from __future__ import annotations
@@ -12,10 +15,15 @@ import numpy as np
 
 from dioramic.types import Camera
 
-__all__ = ["add_margin", "margin_widths", "pad_texture"]
+__all__ = ["margin_widths", "pad_colour", "pad_depth"]
 
 _SAFETY = 1.1
 _EXTRA_PX = 2.0
+_RECEDE = 0.15  # the margin's depth recedes to the border's farthest over this fraction of the way out
+_FAR_WINDOW = 0.1  # ... the farthest within this fraction of the long side along the border
+_EASE = 0.5  # the margin's depth is fully smooth this fraction of the way out
+_SMOOTH_FRACTION = 0.05  # smoothing of the outer margin's depth: this fraction of the long side
+_COLOUR_SIDE = 256  # the margin's colour is inpainted on an image of about this size (long side)
 
 
 def margin_widths(
@@ -28,7 +36,7 @@ def margin_widths(
     axial_move: float,
     limit: float,
 ) -> tuple[float, float, float, float]:
-    """Margins (left, top, right, bottom) in pixels of `camera` for border vertices at (u, v), inverse
+    """Margins (left, top, right, bottom) in pixels of `camera` for border points at (u, v), inverse
     depth z (1/m).
 
     A sideways move of T = lateral_move * focus metres shifts the image of a point at depth d by
@@ -46,91 +54,86 @@ def margin_widths(
     )
     need = _SAFETY * need + _EXTRA_PX
     out = []
-    sides = ((u <= 0.0, width), (v <= 0.0, height), (u >= width, width), (v >= height, height))
+    sides = ((u <= 0.5, width), (v <= 0.5, height), (u >= width - 0.5, width), (v >= height - 0.5, height))
     for on, extent in sides:
         cap = max(1.0, min(limit, 0.9 * extent))
         out.append(float(min(cap, need[on].max())) if on.any() else min(cap, _EXTRA_PX))
     return out[0], out[1], out[2], out[3]
 
 
-def add_margin(
-    u: np.ndarray,
-    v: np.ndarray,
-    z: np.ndarray,
-    faces: np.ndarray,
-    width: float,
-    height: float,
-    margins: tuple[float, float, float, float],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Extrude the boundary of a mesh that tiles the frame [0, width] x [0, height] by `margins`.
+def border_pixels(depth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centres (u, v) and inverse depths of the pixels on the border of an (H, W) depth map."""
+    h, w = depth.shape
+    rows = np.concatenate([np.zeros(w, int), np.full(w, h - 1), np.arange(h), np.arange(h)])
+    cols = np.concatenate([np.arange(w), np.arange(w), np.zeros(h, int), np.full(h, w - 1)])
+    return cols + 0.5, rows + 0.5, 1.0 / depth[rows, cols].astype(np.float64)
 
-    Parameters
-    ----------
-    u, v, z
-        (N,) float64 image positions (pixels) and inverse depths of the vertices; the boundary
-        vertices lie exactly on u = 0, u = width, v = 0 or v = height.
-    faces
-        (M, 3) int64 triangles, counter-clockwise on the displayed image.
-    margins
-        (left, top, right, bottom) pixels, > 0.
 
-    Returns
-    -------
-    u, v, z, faces with the ring's vertices appended (at their source's depth) and its triangles
-    (two per boundary segment, two per corner), counter-clockwise like the rest.
+def _outwards(shape: tuple[int, int], pads: tuple[int, int, int, int]) -> np.ndarray:
+    """(H', W') float32: how far out in the margin each canvas pixel lies, 0 inside the photo and at its
+    border, 1 at the canvas' edge (per side, the larger of the two directions at a corner)."""
+    h, w = shape
+    left, top, right, bottom = pads
+    x = np.arange(w + left + right, dtype=np.float32)
+    y = np.arange(h + top + bottom, dtype=np.float32)
+    fx = np.maximum((left - x) / max(left, 1), (x - (left + w - 1)) / max(right, 1))
+    fy = np.maximum((top - y) / max(top, 1), (y - (top + h - 1)) / max(bottom, 1))
+    return np.clip(np.maximum(fx[None, :], fy[:, None]), 0.0, 1.0)
+
+
+def pad_depth(depth: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
+    """(H, W) float32 depth (metres) on the canvas padded by (left, top, right, bottom) pixels.
+
+    In inverse depth, each margin pixel starts from its nearest border pixel's value; over the first
+    `_RECEDE` of the way out it recedes to the farthest depth along that stretch of the border (what
+    stands in front at the border is not assumed to go on far past it: the background does), and
+    farther out it eases to a smooth copy, so a depth edge that meets the border goes on as an edge
+    for a little while and then fades.
     """
-    left, top, right, bottom = margins
-    us, vs, zs, tris = [u], [v], [z], [faces]
-    count = len(u)
-    sides = (
-        (u <= 0.0, v, (-left, 0.0)),
-        (v <= 0.0, u, (0.0, -top)),
-        (u >= width, v, (right, 0.0)),
-        (v >= height, u, (0.0, bottom)),
-    )
-    shift_u, shift_v = (-left, 0.0, right, 0.0), (0.0, -top, 0.0, bottom)
-    outer_of: list[dict[int, int]] = []
-    for on, along, (du, dv) in sides:
-        ids = np.nonzero(on)[0]
-        ids = ids[np.argsort(along[ids], kind="stable")]
-        outer = count + np.arange(len(ids))
-        count += len(ids)
-        us.append(u[ids] + du)
-        vs.append(v[ids] + dv)
-        zs.append(z[ids])
-        a, b, oa, ob = ids[:-1], ids[1:], outer[:-1], outer[1:]
-        tris += [np.stack([a, b, ob], 1), np.stack([a, ob, oa], 1)]
-        outer_of.append(dict(zip(ids.tolist(), outer.tolist(), strict=True)))
-    for first, second in ((0, 1), (1, 2), (2, 3), (3, 0)):  # corners: left-top, top-right, ...
-        shared = set(outer_of[first]) & set(outer_of[second])
-        for corner in shared:
-            a, b = outer_of[first][corner], outer_of[second][corner]
-            du = shift_u[first] + shift_u[second]
-            dv = shift_v[first] + shift_v[second]
-            us.append(np.array([u[corner] + du]))
-            vs.append(np.array([v[corner] + dv]))
-            zs.append(np.array([z[corner]]))
-            d = count
-            count += 1
-            tris.append(np.array([[corner, a, d], [corner, d, b]]))
-    u_all, v_all, z_all = np.concatenate(us), np.concatenate(vs), np.concatenate(zs)
-    faces_all = np.concatenate(tris).astype(np.int64)
-    # orientation: counter-clockwise on the displayed image (v down) is a negative cross product
-    p0, p1, p2 = (np.stack([u_all[faces_all[:, k]], v_all[faces_all[:, k]]], 1) for k in range(3))
-    cross = (p1[:, 0] - p0[:, 0]) * (p2[:, 1] - p0[:, 1]) - (p1[:, 1] - p0[:, 1]) * (p2[:, 0] - p0[:, 0])
-    flip = cross > 0
-    faces_all[flip] = faces_all[flip][:, [0, 2, 1]]
-    return u_all, v_all, z_all, faces_all
-
-
-def pad_texture(image: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
-    """`image` (H, W, C) uint8 padded by (left, top, right, bottom) texels, its edges mirrored."""
     import cv2
 
     left, top, right, bottom = pads
-    padded = cv2.copyMakeBorder(
-        np.ascontiguousarray(image), top, bottom, left, right, borderType=cv2.BORDER_REFLECT_101
+    inverse = (1.0 / depth).astype(np.float32)
+    carried = cv2.copyMakeBorder(inverse, top, bottom, left, right, cv2.BORDER_REPLICATE)
+    window = max(3, int(_FAR_WINDOW * max(depth.shape)) | 1)
+    farthest = cv2.erode(inverse, np.ones((window, window), np.uint8))
+    farthest = cv2.copyMakeBorder(farthest, top, bottom, left, right, cv2.BORDER_REPLICATE)
+    out = _outwards(depth.shape, pads)
+    recede = np.clip(out / _RECEDE, 0.0, 1.0)
+    receded = carried + recede * (np.minimum(farthest, carried) - carried)
+    sigma = max(1.0, _SMOOTH_FRACTION * max(depth.shape))
+    smooth = cv2.GaussianBlur(receded, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    ease = np.clip(out / _EASE, 0.0, 1.0)
+    ease = ease * ease * (3.0 - 2.0 * ease)
+    padded = receded + ease * (smooth - receded)
+    padded[top : top + depth.shape[0], left : left + depth.shape[1]] = inverse
+    return (1.0 / padded).astype(np.float32)
+
+
+def pad_colour(image: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
+    """`image` (H, W, C) uint8 padded by (left, top, right, bottom) texels, the margin inpainted from
+    the image (OpenCV's Telea, on a reduced copy: a margin is seen only at a move's extremes, and
+    blurred colours read as out-of-focus background there)."""
+    import cv2
+
+    left, top, right, bottom = pads
+    h, w = image.shape[:2]
+    out_h, out_w = h + top + bottom, w + left + right
+    canvas = cv2.copyMakeBorder(np.ascontiguousarray(image), top, bottom, left, right, cv2.BORDER_REPLICATE)
+    canvas = canvas.reshape(out_h, out_w, -1)
+    scale = min(1.0, _COLOUR_SIDE / max(out_h, out_w))
+    small_size = (max(1, round(out_w * scale)), max(1, round(out_h * scale)))
+    known = np.zeros((out_h, out_w), np.float32)
+    known[top : top + h, left : left + w] = 1.0
+    unknown = (cv2.resize(known, small_size, interpolation=cv2.INTER_AREA) < 0.999).astype(np.uint8)
+    small = cv2.resize(canvas, small_size, interpolation=cv2.INTER_AREA).reshape(
+        small_size[1], small_size[0], -1
     )
-    if padded.ndim == 2:  # OpenCV drops a trailing channel axis of size 1
-        padded = padded[:, :, None]
-    return padded
+    parts = []
+    for c in range(0, small.shape[2], 3):  # cv2.inpaint takes 1 or 3 channels
+        part = np.ascontiguousarray(small[:, :, c : c + 3])
+        parts.append(cv2.inpaint(part, unknown, 5, cv2.INPAINT_TELEA).reshape(part.shape))
+    filled = cv2.resize(np.concatenate(parts, axis=2), (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+    filled = filled.reshape(out_h, out_w, -1)
+    filled[top : top + h, left : left + w] = image.reshape(h, w, -1)
+    return filled.reshape((out_h, out_w) + image.shape[2:])

@@ -121,25 +121,34 @@ class Quadtree:
         cut_y: np.ndarray,
         levels: int,
         region: np.ndarray | None = None,
+        tolerance_scale: float = 1.0,
+        exact: bool = True,
     ) -> None:
         """`z` (h, w) inverse depth, `u`/`v` positions, `cut_x` (h, w - 1) and `cut_y` (h - 1, w) cuts;
-        `region` (h - 1, w - 1) bool: the cells to triangulate (None: all)."""
+        `region` (h - 1, w - 1) bool: the cells to triangulate (None: all): a block that holds some
+        of them and some others is always split, so the triangles cover the region exactly;
+        `tolerance_scale`: this tree's blocks are flat at that multiple of a plan's tolerance (a
+        layer seen only when the camera moves can be coarser)."""
         self.levels = levels
         self.cells = (int(z.shape[0]) - 1, int(z.shape[1]) - 1)
         self.region: list[np.ndarray] | None = None
+        dirty = cut_x[:-1, :] | cut_x[1:, :] | cut_y[:, :-1] | cut_y[:, 1:]  # level-0 cells on a cut
         if region is not None:
             if region.shape != self.cells:
                 raise ValueError(f"region must be {self.cells}, got {region.shape}")
             self.region = [region.astype(bool)]
-        dirty = cut_x[:-1, :] | cut_x[1:, :] | cut_y[:, :-1] | cut_y[:, 1:]  # level-0 cells on a cut
+            outside = ~self.region[0]
         self.errors: list[np.ndarray] = []
         for level in range(1, levels + 1):
             dirty = _pool(dirty)
-            err = level_errors(z, u, v, 2**level)
-            err[dirty] = np.inf
+            err = level_errors(z, u, v, 2**level) / tolerance_scale
             if self.region is not None:
                 self.region.append(_pool(self.region[-1]))
+                outside = _pool(outside)
+                if exact:
+                    dirty = dirty | (self.region[-1] & outside)  # partly in the region: split
                 err[~self.region[-1]] = 0.0  # nothing of the layer there: never split for flatness
+            err[dirty] = np.inf
             self.errors.append(err)
 
     def in_region(self, level: int) -> np.ndarray | bool:

@@ -133,7 +133,9 @@ def run_job(spec: JobSpec, report: Callable[[Event], None]) -> None:
     options = spec.options
     old = spec.reuse_options
     same_depth = old is not None and _same(old, options, _fields_of("depth"))
-    same_scene = same_depth and old is not None and _same(old, options, _fields_of("depth", "scene"))
+    # the scene is built for the motion (how far it reaches behind edges and past the frame)
+    scene_fields = (*_fields_of("depth", "scene", "motion"), "size")
+    same_scene = same_depth and old is not None and _same(old, options, scene_fields)
     state = ensure_dir(spec.outdir.parent / STATE_DIR)
     out = ensure_dir(spec.outdir)
 
@@ -154,13 +156,13 @@ def run_job(spec: JobSpec, report: Callable[[Event], None]) -> None:
 
     begin("scene")
     scene = _load_state(spec.reuse, "scene") if same_scene else None
+    settings = render_settings(options, photo)
     if scene is None:
-        scene = make_scene(photo, depth, options)
+        scene = make_scene(photo, depth, options, settings.width / settings.height)
     _save_state(state, "scene", scene)
     end("scene")
 
     # the motion now: scene.glb carries it as a glTF animation that the page plays
-    settings = render_settings(options, photo)
     motion = make_motion_for(scene, options, settings.width / settings.height)
     # a timeline file sets its own length; presets last the duration asked for
     settings = replace(settings, duration=motion.duration)

@@ -1,0 +1,147 @@
+"""Soft silhouettes: alpha and decontaminated colours where a depth edge crosses the photo's pixels.
+
+A pixel on a depth edge sees both sides: its colour is a mix ``I = a F + (1 - a) B`` of the near
+side's colour F and the far side's B. Left as they are, the mixed pixels travel with the wrong layer
+when the camera moves: a fringe of the foreground's colour stays on the background, a halo of the
+background's colour rides on the foreground. So, along every cut:
+
+* `silhouette_band` marks, on the lattice, the near side's edge vertices and the far side's (one
+  vertex each, a mixed pixel or two at the photo's resolution), the vertices beyond them on either side,
+  and gives the silhouette layer its depth: the near side's, carried one cell over the far side;
+* `matte` estimates, per texel, the local colours F and B as the mean of the pure pixels a few
+  texels inside either side (a two-colour model, as in Bayesian and closed-form matting, with the
+  colour lines taken from the depth's own segmentation instead of a user's trimap), the alpha ``a`` of
+  each edge texel by projecting its colour onto the line from B to F, and then the foreground colour
+  ``(I - (1 - a) B) / a`` and the background colour ``(I - a F) / (1 - a)`` (where the division is
+  unstable, the local means). Where F and B are alike the colours say nothing: alpha falls back to the
+  geometry's (the near side's edge texel opaque, the far side's clear).
+
+Seen from the photo's camera, the silhouette layer (F, a) over the layers behind it (B) gives back
+the photo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dioramic.scene.peel import far_side_vertices, near_side_vertices
+
+__all__ = ["Matte", "Silhouettes", "matte", "silhouette_band"]
+
+_SIDE_CELLS = 3.0  # the pure colours of each side are sampled this many cells beyond the band
+_COLOUR_SIGMA = 1.5  # texels per cell times this: the spread of the local colour means
+_CONTRAST = 24.0  # colour distance (0..255) at which the two-colour alpha is trusted half
+_NEAR_PRIOR = 0.9  # alpha of a near-side edge texel where the colours say nothing
+_FAR_PRIOR = 0.1  # likewise on the far side
+
+
+@dataclass(frozen=True)
+class Silhouettes:
+    """The band along the depth edges, on the lattice."""
+
+    near: np.ndarray
+    """(h, w) bool: the near side's edge vertices (the nearer end of a cut edge)."""
+    far: np.ndarray
+    """(h, w) bool: the far side's edge vertices."""
+    inside: np.ndarray
+    """(h, w) bool: pure near-side vertices beyond the band (their colour is the near side's)."""
+    outside: np.ndarray
+    """(h, w) bool: pure far-side vertices beyond the band."""
+    z: np.ndarray
+    """(h, w) float64 inverse depth of the silhouette layer: the lattice's, the near side's carried
+    over the far side."""
+    cells: np.ndarray
+    """(h - 1, w - 1) bool: the silhouette layer's cells (those with a cut edge or a near edge vertex)."""
+
+
+def silhouette_band(z: np.ndarray, cut_x: np.ndarray, cut_y: np.ndarray) -> Silhouettes:
+    """The band along the cuts of inverse depth `z` (h, w) (see the module docstring)."""
+    from scipy import ndimage
+
+    near = near_side_vertices(z, cut_x, cut_y)
+    far = far_side_vertices(z, cut_x, cut_y) & ~near
+    dist_near, (ny, nx) = ndimage.distance_transform_edt(~near, return_indices=True)
+    dist_far = ndimage.distance_transform_edt(~far)
+    near_side = dist_near < dist_far
+    inside = near_side & ~near & (dist_near <= _SIDE_CELLS + 1)
+    outside = ~near_side & ~far & (dist_far <= _SIDE_CELLS + 1)
+    carried = ~near_side & (dist_near <= 1.5)
+    band_z = np.where(carried, z[ny, nx], z) if near.any() else z.copy()
+    cut_cells = cut_x[:-1, :] | cut_x[1:, :] | cut_y[:, :-1] | cut_y[:, 1:]
+    touching = near[:-1, :-1] | near[1:, :-1] | near[:-1, 1:] | near[1:, 1:]
+    return Silhouettes(near, far, inside, outside, band_z, cut_cells | touching)
+
+
+@dataclass(frozen=True)
+class Matte:
+    """Colours and alpha of the silhouettes, per texel of the photo's texture."""
+
+    alpha: np.ndarray
+    """(H, W) uint8: opacity of the silhouette layer (1 on the near side, 0 on the far side, the
+    estimate on the edge texels)."""
+    foreground: np.ndarray
+    """(H, W, 3) uint8: the near side's colour (decontaminated on the edge texels)."""
+    background: np.ndarray
+    """(H, W, 3) uint8: the photo with the far side's edge texels decontaminated: the surface layer's
+    colours."""
+    behind: np.ndarray
+    """(H, W, 3) uint8: the far side's local colour everywhere along the band: what a hidden layer
+    shows right behind the near side's edge texels."""
+
+
+def _local_mean(rgb: np.ndarray, where: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean colour of the `where` texels around each texel (Gaussian weights), and the weight found."""
+    import cv2
+
+    weight = where.astype(np.float32)
+    num = cv2.GaussianBlur(rgb.astype(np.float32) * weight[:, :, None], (0, 0), sigma)
+    den = cv2.GaussianBlur(weight, (0, 0), sigma)
+    mean = num / np.maximum(den, 1e-6)[:, :, None]
+    return mean, den
+
+
+def matte(
+    rgb: np.ndarray,
+    near: np.ndarray,
+    far: np.ndarray,
+    inside: np.ndarray,
+    outside: np.ndarray,
+    texels_per_cell: float = 1.0,
+) -> Matte:
+    """Alpha and colours of the silhouettes (see the module docstring).
+
+    `rgb` (H, W, 3) uint8 is the photo's texture; the masks (H, W) bool are the `Silhouettes` masks
+    at texel resolution.
+    """
+    sigma = _COLOUR_SIGMA * max(1.0, texels_per_cell)
+    image = rgb.astype(np.float32)
+    fg, fg_w = _local_mean(image, inside, sigma)
+    bg, bg_w = _local_mean(image, outside, sigma)
+    band = near | far
+    fg = np.where((fg_w > 1e-3)[:, :, None], fg, image)
+    bg = np.where((bg_w > 1e-3)[:, :, None], bg, image)
+    d = fg - bg
+    norm2 = (d * d).sum(axis=2)
+    a_colour = np.clip(((image - bg) * d).sum(axis=2) / np.maximum(norm2, 1e-6), 0.0, 1.0)
+    trust = norm2 / (norm2 + _CONTRAST**2)
+    prior = np.where(near, _NEAR_PRIOR, _FAR_PRIOR)
+    a_band = trust * a_colour + (1.0 - trust) * prior
+    from scipy import ndimage
+
+    near_side = ndimage.distance_transform_edt(~(near | inside)) < ndimage.distance_transform_edt(
+        ~(far | outside)
+    )
+    alpha = np.where(band, a_band, near_side.astype(np.float32))
+    a3 = alpha[:, :, None]
+    front = (image - (1.0 - a3) * bg) / np.maximum(a3, 1e-3)
+    w_front = np.clip((a3 - 0.1) / 0.4, 0.0, 1.0)
+    foreground = np.where(
+        band[:, :, None], w_front * front + (1.0 - w_front) * fg, np.where(near_side[:, :, None], image, fg)
+    )
+    back = (image - a3 * fg) / np.maximum(1.0 - a3, 1e-3)
+    w_back = np.clip((0.9 - a3) / 0.4, 0.0, 1.0)
+    background = np.where(far[:, :, None], w_back * back + (1.0 - w_back) * bg, image)
+    to_u8 = lambda x: np.clip(x + 0.5, 0, 255).astype(np.uint8)  # noqa: E731
+    return Matte(to_u8(alpha * 255.0), to_u8(foreground), to_u8(background), to_u8(bg))
