@@ -24,6 +24,8 @@ _FAR_WINDOW = 0.1  # ... the farthest within this fraction of the long side alon
 _EASE = 0.5  # the margin's depth is fully smooth this fraction of the way out
 _SMOOTH_FRACTION = 0.05  # smoothing of the outer margin's depth: this fraction of the long side
 _COLOUR_SIDE = 256  # the margin's colour is inpainted on an image of about this size (long side)
+_COLOUR_FADE = 0.5  # ... and fades into its wide average (what is least wrong when unknown) over
+_COLOUR_FADE_SIGMA = 0.15  # this fraction of the way out; the average's spread, of the long side
 
 
 def margin_widths(
@@ -113,7 +115,8 @@ def pad_depth(depth: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
 def pad_colour(image: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
     """`image` (H, W, C) uint8 padded by (left, top, right, bottom) texels, the margin inpainted from
     the image (OpenCV's Telea, on a reduced copy: a margin is seen only at a move's extremes, and
-    blurred colours read as out-of-focus background there)."""
+    blurred colours read as out-of-focus background there), fading farther out into the wide average
+    of the colours: the less the photo says about a place, the less the fill claims."""
     import cv2
 
     left, top, right, bottom = pads
@@ -133,7 +136,13 @@ def pad_colour(image: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray
     for c in range(0, small.shape[2], 3):  # cv2.inpaint takes 1 or 3 channels
         part = np.ascontiguousarray(small[:, :, c : c + 3])
         parts.append(cv2.inpaint(part, unknown, 5, cv2.INPAINT_TELEA).reshape(part.shape))
-    filled = cv2.resize(np.concatenate(parts, axis=2), (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+    small_filled = np.concatenate(parts, axis=2)
+    filled = cv2.resize(small_filled, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
     filled = filled.reshape(out_h, out_w, -1)
+    # the farther out, the less the border says: the colours fade into their wide average
+    mean = cv2.GaussianBlur(small_filled, (0, 0), _COLOUR_FADE_SIGMA * max(small_size))
+    mean = cv2.resize(mean, (out_w, out_h), interpolation=cv2.INTER_LINEAR).reshape(out_h, out_w, -1)
+    fade = np.clip(_outwards((h, w), pads) / _COLOUR_FADE, 0.0, 1.0)[:, :, None]
+    filled = (filled + fade * (mean.astype(np.float32) - filled)).round().astype(np.uint8)
     filled[top : top + h, left : left + w] = image.reshape(h, w, -1)
     return filled.reshape((out_h, out_w) + image.shape[2:])
