@@ -85,7 +85,7 @@ class SceneOptions:
     """Relative depth error (0.005 = 0.5 %: under a pixel of parallax for usual camera moves) allowed
     when merging flat regions into large triangles; raised automatically when the mesh would exceed
     `max_triangles`."""
-    mesh_resolution: int = 1536
+    mesh_resolution: int = 768
     """Vertex lattice cells along the photo's long side before merging (at most one per depth pixel):
     the finest detail of the mesh, kept along depth edges."""
     fov: float | None = None

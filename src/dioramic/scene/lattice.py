@@ -114,6 +114,61 @@ def _positions(cells: int, pixels: int) -> tuple[np.ndarray, np.ndarray]:
     return pos, index
 
 
+def _margin_offsets(pad: float, cells: int, first: float) -> np.ndarray:
+    """`cells` offsets out to `pad`, growing geometrically from a first step of about `first` (evenly
+    spaced when `cells` even steps are no longer than that)."""
+    k = np.arange(1, cells + 1, dtype=np.float64)
+    if pad / cells <= first:
+        return pad * k / cells
+    lo, hi = 1.0, 4.0  # growth ratio r: pad * (r - 1) / (r**cells - 1) == first
+    for _ in range(60):
+        r = 0.5 * (lo + hi)
+        if pad * (r - 1.0) / (r**cells - 1.0) > first:
+            lo = r
+        else:
+            hi = r
+    r = 0.5 * (lo + hi)
+    return pad * (r**k - 1.0) / (r**cells - 1.0)
+
+
+def canvas_axis(
+    pixels: int, before: int, after: int, cells: int, levels: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex positions along one axis of a canvas: the photo's `pixels` in `cells` cells (as
+    `_positions`, the photo's edges included), then margins of `before` and `after` pixels whose
+    cells grow about twofold outwards (a margin is seen only at a move's extremes, and holds smooth
+    content), as many as make the total a multiple of 2**levels.
+
+    Returns positions (n,) in photo pixels (negative before the photo) and the index (n,) of the canvas
+    pixel (the photo's pixel plus `before`) each vertex samples.
+
+    >>> pos, index = canvas_axis(8, 3, 0, 8, 2)
+    >>> pos.tolist()
+    [-3.0, -2.25, -1.5, -0.75, 0.0, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.0]
+    >>> index.tolist()
+    [0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10]
+    """
+    inner, index = _positions(cells, pixels)
+    step = pixels / max(cells, 1)
+    counts = [int(np.ceil(np.log2(pad / step + 1.0))) if pad > 0 else 0 for pad in (before, after)]
+    extra = -(cells + sum(counts)) % (2**levels)
+    sides = [k for k, pad in enumerate((before, after)) if pad > 0]
+    for n in range(extra):  # the missing cells go to the margins, in turn
+        if sides:
+            counts[sides[n % len(sides)]] += 1
+    left = -_margin_offsets(before, counts[0], step)[::-1] if counts[0] else np.zeros(0)
+    right = pixels + _margin_offsets(after, counts[1], step) if counts[1] else np.zeros(0)
+    last = before + pixels + after - 1
+    idx = np.concatenate(
+        [
+            np.clip(np.floor(left + before), 0, last),
+            index + before,
+            np.clip(np.floor(right + before), 0, last),
+        ]
+    ).astype(np.int64)
+    return np.concatenate([left, inner, right]), idx
+
+
 def _extend_border(z: np.ndarray, pos: np.ndarray, threshold: float) -> None:
     """Continue the plane of the inner vertices to the outer columns of `z` (in place, axis 1)."""
     w = z.shape[1]
@@ -144,6 +199,22 @@ def sample_lattice(
         raise ValueError(f"a {width}x{height} depth map cannot have {cells_x}x{cells_y} lattice cells")
     u, cols = _positions(cells_x, width)
     v, rows = _positions(cells_y, height)
+    return sample_at(depth, (u, cols), (v, rows), (width, height), threshold, stretch)
+
+
+def sample_at(
+    depth: np.ndarray,
+    columns: tuple[np.ndarray, np.ndarray],
+    rows_: tuple[np.ndarray, np.ndarray],
+    size: tuple[int, int],
+    threshold: float,
+    stretch: float | None = None,
+) -> Lattice:
+    """The lattice of `depth` (metres) at the given (positions, pixel indices) of its columns and
+    rows (see `canvas_axis`); `size` is the (width, height) of the photo the positions refer to.
+    Cleaning as `sample_lattice`."""
+    (u, cols), (v, rows) = columns, rows_
+    width, height = size
     z = 1.0 / depth[rows[:, None], cols[None, :]].astype(np.float64)
     inner = z[1:-1, 1:-1]  # a view: the inner vertices carry measured depth
     _remove_specks(inner, threshold)
@@ -299,6 +370,37 @@ class CutLattice:
     """Cut flags of the vertical lattice edges."""
     levels: int
     """Quadtree levels above the lattice's cells."""
+
+
+def canvas_lattices(
+    canvas: np.ndarray,
+    pads: tuple[int, int, int, int],
+    resolution: int,
+    threshold: float,
+    budget: int,
+    stretch: float | None = None,
+) -> Iterator[CutLattice]:
+    """Lattices of a `canvas` depth map (metres): the photo padded by `pads` (left, top, right,
+    bottom) pixels; like `coarsening_lattices` over the photo's part, with margins of cells that grow
+    outwards (`canvas_axis`). Positions are the photo's pixels (negative in the left and top margins)."""
+    left, top, right, bottom = pads
+    height, width = canvas.shape[0] - top - bottom, canvas.shape[1] - left - right
+    resolution = min(resolution, max(width, height))
+    while True:
+        cells_x, cells_y, levels = lattice_layout(width, height, resolution)
+        columns = canvas_axis(width, left, right, cells_x, levels)
+        rows = canvas_axis(height, top, bottom, cells_y, levels)
+        lattice = sample_at(canvas, columns, rows, (width, height), threshold, stretch)
+        cut_x, cut_y = find_cuts(lattice, threshold, stretch)
+        yield CutLattice(lattice, cut_x, cut_y, levels)
+        if resolution <= 1:
+            return
+        log.info(
+            "the depth edges need more than %d triangles at %d cells; coarsening the mesh lattice",
+            budget,
+            resolution,
+        )
+        resolution = max(1, resolution // 2)
 
 
 def coarsening_lattices(

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dioramic.camera import unproject_pixels
-from dioramic.scene.lattice import Lattice, coarsening_lattices, cut_edges
+from dioramic.scene.lattice import Lattice, canvas_lattices, cut_edges
 from dioramic.scene.margin import border_pixels, margin_widths, pad_colour, pad_depth
 from dioramic.scene.matte import Silhouettes, matte, silhouette_band
-from dioramic.scene.peel import FillLayer, hidden_cuts, peel_layers
+from dioramic.scene.peel import FillLayer, Reach, hidden_cuts, peel_layers
 from dioramic.scene.quadtree import Plan, Quadtree, plan_all_within_budget
 from dioramic.scene.triangulate import triangulate
 from dioramic.types import Camera, Mesh
@@ -158,42 +158,35 @@ class LayeredPlan:
     focus: float
 
 
-def _reach(lattice: Lattice, camera: Camera, focus: float, options: SceneOptions):  # noqa: ANN202
-    """``reach(z, behind)`` in pixels: the parallax the allowed moves open between a vertex of inverse
-    depth z and the surface of inverse depth `behind` hidden behind it (see `peel_layers`)."""
-    lateral = camera.fx * options.lateral_move * focus
-    axial = options.axial_move * focus
-    r = np.hypot(lattice.u[None, :] - camera.cx, lattice.v[:, None] - camera.cy)
-    r_max = float(r.max())
+def _reach(lattice: Lattice, camera: Camera, focus: float, options: SceneOptions) -> Reach:
+    """How far the hidden layers reach behind the depth edges (see `Reach`)."""
     cell = max(
-        lattice.width / max(1, lattice.z.shape[1] - 1), lattice.height / max(1, lattice.z.shape[0] - 1)
+        (lattice.u[-1] - lattice.u[0]) / max(1, lattice.z.shape[1] - 1),
+        (lattice.v[-1] - lattice.v[0]) / max(1, lattice.z.shape[0] - 1),
     )
-
-    def reach(z: np.ndarray, behind: np.ndarray) -> np.ndarray:
-        radius = r if np.shape(z) == r.shape else r_max
-        return _SAFETY * (lateral + radius * axial) * np.maximum(z - behind, 0.0) + _EXTRA_CELLS * cell
-
-    return reach
+    return Reach(
+        lateral=camera.fx * options.lateral_move * focus,
+        axial=options.axial_move * focus,
+        centre=(camera.cx, camera.cy),
+        extra=_EXTRA_CELLS * cell,
+        safety=_SAFETY,
+    )
 
 
 def plan_layers(
     depth: np.ndarray,
-    offset: tuple[int, int],
+    pads: tuple[int, int, int, int],
     camera: Camera,
     focus: float,
     options: SceneOptions,
 ) -> LayeredPlan | None:
-    """The finest lattice of the canvas `depth` whose layers fit the triangle budget; None if even one
-    cell does not. `offset` (left, top) is where the photo's frame starts on the canvas."""
+    """The finest lattice of the canvas `depth` (the photo's padded by `pads`: left, top, right, bottom
+    pixels) whose layers fit the triangle budget; None if even one cell does not."""
     budget = options.max_triangles
     threshold = options.edge_threshold
     stretch = camera.fx * options.lateral_move * focus
-    for step in coarsening_lattices(depth, options.mesh_resolution, threshold, budget, stretch):
-        cut_x, cut_y = step.cut_x, step.cut_y
-        lattice = Lattice(
-            u=step.lattice.u - offset[0], v=step.lattice.v - offset[1], z=step.lattice.z,
-            width=step.lattice.width, height=step.lattice.height,
-        )  # fmt: skip
+    for step in canvas_lattices(depth, pads, options.mesh_resolution, threshold, budget, stretch):
+        cut_x, cut_y, lattice = step.cut_x, step.cut_y, step.lattice
         hidden = peel_layers(
             lattice, cut_x, cut_y, threshold, _reach(lattice, camera, focus, options), _MAX_HIDDEN
         )
@@ -205,8 +198,9 @@ def plan_layers(
                 LayerGeometry(SURFACE_NAME, lattice, lattice.z, (cut_x, cut_y), surface_cells, step.levels)
             )
             fringe_cuts = cut_edges(band.z, lattice.u, lattice.v, threshold, explain=False)
+            # a band a few cells wide: no block larger than 2 x 2 cells lies inside it
             front.append(
-                LayerGeometry(SILHOUETTES_NAME, lattice, band.z, fringe_cuts, band.cells, step.levels)
+                LayerGeometry(SILHOUETTES_NAME, lattice, band.z, fringe_cuts, band.cells, min(1, step.levels))
             )
         else:
             everything = np.ones((lattice.z.shape[0] - 1, lattice.z.shape[1] - 1), bool)
@@ -270,7 +264,7 @@ def build_layers(
     tex_pads = tuple(int(np.ceil(p * s)) for p, s in zip(pads, (sx, sy, sx, sy), strict=True))
     canvas = pad_depth(depth, pads)  # type: ignore[arg-type]
     texture = pad_colour(texture, tex_pads)  # type: ignore[arg-type]
-    planned = plan_layers(canvas, (pads[0], pads[1]), camera, focus, options)
+    planned = plan_layers(canvas, pads, camera, focus, options)  # type: ignore[arg-type]
     if planned is None:
         return None
     lattice = planned.lattice
@@ -292,8 +286,9 @@ def build_layers(
         )
         near_t = texels(band.near)
         sil = matte(
-            rgb, near_t, texels(band.far), texels(band.inside), texels(band.outside), cell * max(sx, sy)
-        )
+            rgb, near_t, texels(band.far), texels(band.inside), texels(band.outside), texels(band.near_side),
+            cell * max(sx, sy),
+        )  # fmt: skip
         surface_rgb = sil.background
         colours = fill_colours(
             surface_rgb,

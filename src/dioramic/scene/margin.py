@@ -97,14 +97,24 @@ def pad_depth(depth: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
     left, top, right, bottom = pads
     inverse = (1.0 / depth).astype(np.float32)
     carried = cv2.copyMakeBorder(inverse, top, bottom, left, right, cv2.BORDER_REPLICATE)
-    window = max(3, int(_FAR_WINDOW * max(depth.shape)) | 1)
-    farthest = cv2.erode(inverse, np.ones((window, window), np.uint8))
+    # both the farthest depth along the border and the smooth copy vary slowly: a reduced image does
+    shrink = max(1, int(_FAR_WINDOW * max(depth.shape)) // 8)
+    small = cv2.resize(
+        inverse,
+        (max(1, inverse.shape[1] // shrink), max(1, inverse.shape[0] // shrink)),
+        interpolation=cv2.INTER_AREA,
+    )
+    window = max(3, int(_FAR_WINDOW * max(small.shape)) | 1)
+    farthest = cv2.erode(small, np.ones((window, window), np.uint8))
+    farthest = cv2.resize(farthest, (depth.shape[1], depth.shape[0]), interpolation=cv2.INTER_LINEAR)
     farthest = cv2.copyMakeBorder(farthest, top, bottom, left, right, cv2.BORDER_REPLICATE)
     out = _outwards(depth.shape, pads)
     recede = np.clip(out / _RECEDE, 0.0, 1.0)
     receded = carried + recede * (np.minimum(farthest, carried) - carried)
-    sigma = max(1.0, _SMOOTH_FRACTION * max(depth.shape))
-    smooth = cv2.GaussianBlur(receded, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    size = (max(1, receded.shape[1] // shrink), max(1, receded.shape[0] // shrink))
+    sigma = max(1.0, _SMOOTH_FRACTION * max(size))
+    smooth = cv2.GaussianBlur(cv2.resize(receded, size, interpolation=cv2.INTER_AREA), (0, 0), sigma)
+    smooth = cv2.resize(smooth, (receded.shape[1], receded.shape[0]), interpolation=cv2.INTER_LINEAR)
     ease = np.clip(out / _EASE, 0.0, 1.0)
     ease = ease * ease * (3.0 - 2.0 * ease)
     padded = receded + ease * (smooth - receded)

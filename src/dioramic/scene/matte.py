@@ -49,6 +49,8 @@ class Silhouettes:
     """(h, w) bool: pure near-side vertices beyond the band (their colour is the near side's)."""
     outside: np.ndarray
     """(h, w) bool: pure far-side vertices beyond the band."""
+    near_side: np.ndarray
+    """(h, w) bool: vertices nearer to a near edge vertex than to a far one (the near side, locally)."""
     z: np.ndarray
     """(h, w) float64 inverse depth of the silhouette layer: the lattice's, the near side's carried
     over the far side."""
@@ -71,7 +73,7 @@ def silhouette_band(z: np.ndarray, cut_x: np.ndarray, cut_y: np.ndarray) -> Silh
     band_z = np.where(carried, z[ny, nx], z) if near.any() else z.copy()
     cut_cells = cut_x[:-1, :] | cut_x[1:, :] | cut_y[:, :-1] | cut_y[:, 1:]
     touching = near[:-1, :-1] | near[1:, :-1] | near[:-1, 1:] | near[1:, 1:]
-    return Silhouettes(near, far, inside, outside, band_z, cut_cells | touching)
+    return Silhouettes(near, far, inside, outside, near_side, band_z, cut_cells | touching)
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ def matte(
     far: np.ndarray,
     inside: np.ndarray,
     outside: np.ndarray,
+    near_side: np.ndarray,
     texels_per_cell: float = 1.0,
 ) -> Matte:
     """Alpha and colours of the silhouettes (see the module docstring).
@@ -119,29 +122,27 @@ def matte(
     image = rgb.astype(np.float32)
     fg, fg_w = _local_mean(image, inside, sigma)
     bg, bg_w = _local_mean(image, outside, sigma)
-    band = near | far
     fg = np.where((fg_w > 1e-3)[:, :, None], fg, image)
     bg = np.where((bg_w > 1e-3)[:, :, None], bg, image)
-    d = fg - bg
-    norm2 = (d * d).sum(axis=2)
-    a_colour = np.clip(((image - bg) * d).sum(axis=2) / np.maximum(norm2, 1e-6), 0.0, 1.0)
-    trust = norm2 / (norm2 + _CONTRAST**2)
-    prior = np.where(near, _NEAR_PRIOR, _FAR_PRIOR)
-    a_band = trust * a_colour + (1.0 - trust) * prior
-    from scipy import ndimage
-
-    near_side = ndimage.distance_transform_edt(~(near | inside)) < ndimage.distance_transform_edt(
-        ~(far | outside)
-    )
-    alpha = np.where(band, a_band, near_side.astype(np.float32))
-    a3 = alpha[:, :, None]
-    front = (image - (1.0 - a3) * bg) / np.maximum(a3, 1e-3)
-    w_front = np.clip((a3 - 0.1) / 0.4, 0.0, 1.0)
-    foreground = np.where(
-        band[:, :, None], w_front * front + (1.0 - w_front) * fg, np.where(near_side[:, :, None], image, fg)
-    )
-    back = (image - a3 * fg) / np.maximum(1.0 - a3, 1e-3)
-    w_back = np.clip((0.9 - a3) / 0.4, 0.0, 1.0)
-    background = np.where(far[:, :, None], w_back * back + (1.0 - w_back) * bg, image)
     to_u8 = lambda x: np.clip(x + 0.5, 0, 255).astype(np.uint8)  # noqa: E731
-    return Matte(to_u8(alpha * 255.0), to_u8(foreground), to_u8(background), to_u8(bg))
+    # the colour model on the edge texels only
+    at = np.nonzero(near | far)
+    pixel, f, b = image[at], fg[at], bg[at]
+    d = f - b
+    norm2 = (d * d).sum(axis=1)
+    a_colour = np.clip(((pixel - b) * d).sum(axis=1) / np.maximum(norm2, 1e-6), 0.0, 1.0)
+    trust = norm2 / (norm2 + _CONTRAST**2)
+    a = trust * a_colour + (1.0 - trust) * np.where(near[at], _NEAR_PRIOR, _FAR_PRIOR)
+    a1 = a[:, None]
+    w_front = np.clip((a1 - 0.1) / 0.4, 0.0, 1.0)
+    front = w_front * (pixel - (1.0 - a1) * b) / np.maximum(a1, 1e-3) + (1.0 - w_front) * f
+    w_back = np.clip((0.9 - a1) / 0.4, 0.0, 1.0)
+    back = w_back * (pixel - a1 * f) / np.maximum(1.0 - a1, 1e-3) + (1.0 - w_back) * b
+    alpha = np.where(near_side, np.uint8(255), np.uint8(0))
+    alpha[at] = to_u8(a * 255.0)
+    foreground = np.where(near_side[:, :, None], rgb, to_u8(fg))
+    foreground[at] = to_u8(front)
+    background = rgb.copy()
+    on_far = far[at]
+    background[at[0][on_far], at[1][on_far]] = to_u8(back[on_far])
+    return Matte(alpha, foreground, background, to_u8(bg))

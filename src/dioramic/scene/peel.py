@@ -28,7 +28,7 @@ import numpy as np
 
 from dioramic.scene.lattice import Lattice, cut_edges
 
-__all__ = ["FillLayer", "far_side_vertices", "hidden_cuts", "near_side_vertices", "peel_layers"]
+__all__ = ["FillLayer", "Reach", "far_side_vertices", "hidden_cuts", "near_side_vertices", "peel_layers"]
 
 _FRONT = 0.5  # an occluder stands this fraction of the edge threshold in front of the surface behind
 _SLOPE_SIGMA = 1.5  # cells: smoothing of the far side's slope
@@ -79,19 +79,20 @@ def near_side_vertices(z: np.ndarray, cut_x: np.ndarray, cut_y: np.ndarray) -> n
     return near
 
 
-def _slopes(lattice: Lattice, z: np.ndarray, cut_x: np.ndarray, cut_y: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(h, w) slopes dz/du and dz/dv per vertex, from uncut edges only, smoothed over a few cells."""
+def _slopes(
+    u: np.ndarray, v: np.ndarray, z: np.ndarray, cut_x: np.ndarray, cut_y: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """(h, w) slopes dz/du and dz/dv per vertex, from uncut edges only, averaged over a few cells."""
     import cv2
 
-    du = np.diff(lattice.u)[None, :]
-    dv = np.diff(lattice.v)[:, None]
+    size = 2 * int(round(_SLOPE_SIGMA)) + 1
     out = []
     for slope, ok, axis in (
-        (np.diff(z, axis=1) / du, ~cut_x, 1),
-        (np.diff(z, axis=0) / dv, ~cut_y, 0),
+        (np.diff(z, axis=1) / np.diff(u)[None, :], ~cut_x, 1),
+        (np.diff(z, axis=0) / np.diff(v)[:, None], ~cut_y, 0),
     ):
-        value = np.where(ok, slope, 0.0)
-        weight = ok.astype(np.float64)
+        value = np.where(ok, slope, 0.0).astype(np.float32)
+        weight = ok.astype(np.float32)
         # edge values onto vertices: the mean of the (uncut) edges on either side
         pad = [(0, 0), (0, 0)]
         pad[axis] = (1, 1)
@@ -99,11 +100,11 @@ def _slopes(lattice: Lattice, z: np.ndarray, cut_x: np.ndarray, cut_y: np.ndarra
         lo = [slice(None), slice(None)]
         hi = [slice(None), slice(None)]
         lo[axis], hi[axis] = slice(None, -1), slice(1, None)
-        v = (value[tuple(lo)] + value[tuple(hi)]).astype(np.float32)
-        w = (weight[tuple(lo)] + weight[tuple(hi)]).astype(np.float32)
-        v = cv2.GaussianBlur(v, (0, 0), _SLOPE_SIGMA, borderType=cv2.BORDER_REPLICATE)
-        w = cv2.GaussianBlur(w, (0, 0), _SLOPE_SIGMA, borderType=cv2.BORDER_REPLICATE)
-        out.append(np.where(w > 1e-3, v / np.maximum(w, 1e-3), 0.0).astype(np.float64))
+        val = value[tuple(lo)] + value[tuple(hi)]
+        wgt = weight[tuple(lo)] + weight[tuple(hi)]
+        val = cv2.boxFilter(val, -1, (size, size), normalize=False, borderType=cv2.BORDER_REPLICATE)
+        wgt = cv2.boxFilter(wgt, -1, (size, size), normalize=False, borderType=cv2.BORDER_REPLICATE)
+        out.append(np.where(wgt > 1e-3, val / np.maximum(wgt, 1e-3), 0.0).astype(np.float64))
     return out[0], out[1]
 
 
@@ -167,70 +168,132 @@ def _partners(z: np.ndarray, cut_x: np.ndarray, cut_y: np.ndarray, near: np.ndar
     return np.where(near, best, -1)
 
 
+@dataclass(frozen=True)
+class Reach:
+    """How far behind a depth edge the allowed camera moves can look, in pixels: the parallax they open
+    between a vertex of inverse depth z and the surface of inverse depth z_behind hidden behind it,
+    ``safety * (lateral + r * axial) * (z - z_behind) + extra``, r the distance from the image centre
+    (a move along the view axis opens a cut in proportion to it)."""
+
+    lateral: float
+    """Pixels per unit of inverse depth of the largest sideways move (focal length times the move)."""
+    axial: float
+    """Per unit of inverse depth of the largest move along the view axis (metres)."""
+    centre: tuple[float, float]
+    """The image centre (cx, cy), pixels."""
+    extra: float
+    """Pixels always added (the silhouettes' width, rounding)."""
+    safety: float = 1.1
+
+    def __call__(self, z: np.ndarray, behind: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        r = np.hypot(u - self.centre[0], v - self.centre[1])
+        return self.safety * (self.lateral + r * self.axial) * np.maximum(z - behind, 0.0) + self.extra
+
+
+def _box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The bounding box of `mask` (h, w) grown by `margin` vertices, clipped to the array."""
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    h, w = mask.shape
+    return (
+        slice(max(0, rows[0] - margin), min(h, rows[-1] + margin + 1)),
+        slice(max(0, cols[0] - margin), min(w, cols[-1] + margin + 1)),
+    )
+
+
 def _peel_once(
     lattice: Lattice,
-    z: np.ndarray,
-    cut_x: np.ndarray,
-    cut_y: np.ndarray,
+    z_all: np.ndarray,
+    cuts: tuple[np.ndarray, np.ndarray],
     threshold: float,
-    reach,
+    reach: Reach,
     seeds_in: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """One pass: (region, continued inverse depth, occluder mask) or None when nothing is hidden."""
+) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray, np.ndarray] | None:
+    """One pass: (box, region, continued inverse depth, occluder mask) within the box of the lattice
+    it touches, or None when nothing is hidden."""
+    import cv2
     from scipy import ndimage, sparse
     from scipy.sparse.csgraph import dijkstra
 
-    h, w = z.shape
-    near = near_side_vertices(z, cut_x, cut_y)
+    near_all = near_side_vertices(z_all, *cuts)
     if seeds_in is not None:
-        near &= seeds_in
-    if not near.any():
+        near_all &= seeds_in
+    if not near_all.any():
         return None
-    far = far_side_vertices(z, cut_x, cut_y)
-    partner = _partners(z, cut_x, cut_y, near)
     spacing = _spacing(lattice)
-    slope_u, slope_v = _slopes(lattice, z, cut_x, cut_y)
-    # the farthest any vertex may be rebuilt behind: the reach of the largest jump
-    seed_ids = np.flatnonzero(near)
-    far_ids = partner.ravel()[seed_ids]
-    limit = float(np.max(reach(z.ravel()[seed_ids], z.ravel()[far_ids])))
-    a, b, length = _edges(z, cut_x, cut_y, spacing)
-    graph = sparse.coo_matrix((length, (a, b)), shape=(h * w, h * w)).tocsr()
-    dist, _, source = dijkstra(
-        graph, directed=False, indices=seed_ids, min_only=True, return_predecessors=True, limit=limit
+    cell = max(spacing)
+    # the farthest any vertex may be rebuilt behind (the reach of the largest jump), and the box of
+    # the lattice within that of a seed (plus room for smoothing)
+    partner_all = _partners(z_all, *cuts, near_all)
+    sy, sx = np.nonzero(near_all)
+    py, px = np.divmod(partner_all[sy, sx], z_all.shape[1])
+    # partners within the box (a partner is next to its seed, so inside it too)
+    limit = float(np.max(reach(z_all[sy, sx], z_all[py, px], lattice.u[sx], lattice.v[sy])))
+    box = _box(near_all, int(np.ceil(limit / min(spacing))) + int(3 * _FILL_SIGMA_WIDE) + 2)
+    z = z_all[box]
+    cut_x, cut_y = (
+        cuts[0][box[0], box[1].start : box[1].stop - 1],
+        cuts[1][box[0].start : box[0].stop - 1, box[1]],
     )
-    reached = np.isfinite(dist).reshape(h, w)
-    source = np.where(reached.ravel(), source, seed_ids[0])
-    anchor = partner.ravel()[source]  # the far vertex behind each vertex's nearest seed
+    near = near_all[box]
+    u, v = lattice.u[box[1]], lattice.v[box[0]]
+    h, w = z.shape
+    far = far_side_vertices(z, cut_x, cut_y)
+    partner = np.full((h, w), -1, np.int64)
+    partner[sy - box[0].start, sx - box[1].start] = (py - box[0].start) * w + (px - box[1].start)
+    # vertices within `limit` of a seed (straight line: no geodesic is shorter) are the graph's nodes
+    seed_free = (~near).astype(np.uint8)
+    within = cv2.distanceTransform(seed_free, cv2.DIST_L2, 3) * cell <= limit + cell
+    ids = np.full(h * w, -1, np.int64)
+    nodes = np.flatnonzero(within)
+    ids[nodes] = np.arange(len(nodes))
+    a, b, length = _edges(z, cut_x, cut_y, spacing)
+    keep = within.ravel()[a] & within.ravel()[b]
+    graph = sparse.coo_matrix((length[keep], (ids[a[keep]], ids[b[keep]])), shape=(len(nodes), len(nodes)))
+    seed_ids = np.flatnonzero(near)
+    found, _, source = dijkstra(
+        graph.tocsr(), directed=False, indices=ids[seed_ids], min_only=True, return_predecessors=True,
+        limit=limit,
+    )  # fmt: skip
+    dist = np.full(h * w, np.inf)
+    dist[nodes] = found
+    origin = np.zeros(h * w, np.int64)
+    origin[nodes] = np.where(np.isfinite(found), nodes[np.maximum(source, 0)], seed_ids[0])
+    dist = dist.reshape(h, w)
+    reached = np.isfinite(dist)
+    # the far surface behind each reached vertex: that of its nearest seed's partner, continued
+    at = np.flatnonzero(reached)
+    anchor = partner.ravel()[origin[at]]
     ay, ax = np.divmod(anchor, w)
-    base = z.ravel()[anchor].reshape(h, w)
-    du = lattice.u[None, :] - lattice.u[ax].reshape(h, w)
-    dv = lattice.v[:, None] - lattice.v[ay].reshape(h, w)
-    span = np.hypot(du, dv)
-    trust = np.minimum(1.0, _SLOPE_REACH * max(lattice.width, lattice.height) / np.maximum(span, 1e-9))
-    ramp = (slope_u.ravel()[anchor].reshape(h, w) * du + slope_v.ravel()[anchor].reshape(h, w) * dv) * trust
-    behind = np.clip(base + ramp, 0.5 * base, 2.0 * base)
+    ry, rx = np.divmod(at, w)
+    base = z.ravel()[anchor]
+    du, dv = u[rx] - u[ax], v[ry] - v[ay]
+    trust = np.minimum(
+        1.0, _SLOPE_REACH * max(lattice.width, lattice.height) / np.maximum(np.hypot(du, dv), 1e-9)
+    )
+    slope_u, slope_v = _slopes(u, v, z, cut_x, cut_y)
+    ramp = (slope_u.ravel()[anchor] * du + slope_v.ravel()[anchor] * dv) * trust
+    behind = z.copy()
+    behind.ravel()[at] = np.clip(base + ramp, 0.5 * base, 2.0 * base)
     front = reached & ((z > behind * (1.0 + _FRONT * threshold)) | near)
     labels, count = ndimage.label(front & ~far | near)
     seeded = np.zeros(count + 1, bool)
     seeded[labels[near]] = True
     seeded[0] = False
     occluder = seeded[labels] & front
-    region = occluder & (dist.reshape(h, w) <= reach(z, behind))
+    region = occluder & (dist <= reach(z, behind, u[None, :], v[:, None]))
     if not region.any():
         return None
-    # smooth inside the region (wide), exact where it meets the far side (narrow)
-    cell = max(spacing)
-    geodesic = dist.reshape(h, w)
     # the far sides of a noisy edge disagree from vertex to vertex: a median keeps the surfaces that
-    # really differ (a saucer and the table behind it) apart and drops the noise
-    steady = _median_within(behind, region | far)
-    fine = _smooth_within(steady, region, far, _FILL_SIGMA)
-    coarse = _smooth_within(steady, region, far, _FILL_SIGMA_WIDE)
-    blend = np.clip(geodesic / (_FILL_SIGMA_WIDE * cell), 0.0, 1.0)
-    fill = blend * coarse + (1.0 - blend) * fine
-    fill = np.minimum(fill, z / (1.0 + _BEHIND * threshold))
-    return region, fill, occluder
+    # really differ (a saucer and the table behind it) apart and drops the noise; then smooth inside
+    # the region (wide), exact where it meets the far side (narrow); all within the region's box
+    part = _box(region, int(3 * _FILL_SIGMA_WIDE) + 3)
+    steady = _median_within(behind[part], (region | far)[part])
+    fine = _smooth_within(steady, region[part], far[part], _FILL_SIGMA)
+    coarse = _smooth_within(steady, region[part], far[part], _FILL_SIGMA_WIDE)
+    blend = np.clip(dist[part] / (_FILL_SIGMA_WIDE * cell), 0.0, 1.0)
+    fill = z.copy()
+    fill[part] = np.minimum(blend * coarse + (1.0 - blend) * fine, z[part] / (1.0 + _BEHIND * threshold))
+    return box, region, fill, occluder
 
 
 def hidden_cuts(
@@ -251,7 +314,7 @@ def peel_layers(
     cut_x: np.ndarray,
     cut_y: np.ndarray,
     threshold: float,
-    reach,
+    reach: Reach,
     max_layers: int = 3,
 ) -> list[FillLayer]:
     """The layers behind the lattice's surface, nearest first (see the module docstring).
@@ -263,9 +326,8 @@ def peel_layers(
     threshold
         The edge threshold (relative depth) the cuts were found with.
     reach
-        ``reach(z, z_behind)`` -> (h, w) pixels: how far behind a depth edge a layer rebuilds the
-        surface, for vertices of inverse depth z in front of a surface of inverse depth z_behind:
-        the largest parallax the allowed camera moves can open there.
+        How far behind a depth edge a layer rebuilds the surface (`Reach`): the largest parallax the
+        allowed camera moves can open there.
     max_layers
         Passes at most (each pass one layer).
     """
@@ -275,12 +337,27 @@ def peel_layers(
     z = lattice.z
     seeds = None
     for _ in range(max_layers):
-        peeled = _peel_once(lattice, z, cut_x, cut_y, threshold, reach, seeds)
+        peeled = _peel_once(lattice, z, (cut_x, cut_y), threshold, reach, seeds)
         if peeled is None:
             break
-        region, fill, occluder = peeled
-        z = np.where(region, fill, z)
-        cut_x, cut_y = hidden_cuts(z, lattice.u, lattice.v, region, occluder, threshold)
+        box, part, fill, part_occluder = peeled
+        region = np.zeros(z.shape, bool)
+        region[box] = part
+        occluder = np.zeros(z.shape, bool)
+        occluder[box] = part_occluder
+        z = z.copy()
+        z[box] = np.where(part, fill, z[box])
+        # outside the box the layer is the surface in front of it, cut as that was
+        grown = (
+            slice(max(0, box[0].start - 3), min(z.shape[0], box[0].stop + 3)),
+            slice(max(0, box[1].start - 3), min(z.shape[1], box[1].stop + 3)),
+        )
+        part_x, part_y = hidden_cuts(
+            z[grown], lattice.u[grown[1]], lattice.v[grown[0]], region[grown], occluder[grown], threshold
+        )
+        cut_x, cut_y = cut_x.copy(), cut_y.copy()
+        cut_x[grown[0], grown[1].start : grown[1].stop - 1] = part_x
+        cut_y[grown[0].start : grown[0].stop - 1, grown[1]] = part_y
         layers.append(FillLayer(z=z, region=region, cut_x=cut_x, cut_y=cut_y, occluder=occluder))
         # the next pass peels only behind the depth edges inside this layer (where fills of
         # different surfaces meet), not further into the occluders
