@@ -16,6 +16,7 @@ from pathlib import Path
 from dioramic import __version__
 from dioramic.config import RunOptions, add_options, options_from_namespace
 from dioramic.errors import DioramicError, InputError, UsageError
+from dioramic.executors.options import add_executor_options, executor_from_args
 from dioramic.types import Scene
 from dioramic.web import add_serve_parser, cmd_serve
 
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip photos whose outputs already exist (resume a batch)",
     )
+    add_executor_options(run)
     add_options(run, ["depth", "scene", "motion", "video", "render"])
     _add_common(run)
 
@@ -213,31 +215,77 @@ def _batch(items: Sequence[tuple[Path, object]], work: Callable[[Path, object], 
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from dioramic.pipeline import check_options, run_photo
+    from dioramic.batch import absolute, check_shared_paths, is_done, photo_job
+    from dioramic.executors import EXECUTORS, Started, Task, make_executor, run_tasks
+    from dioramic.executors.batch import BatchProgress, Outcome
+    from dioramic.pipeline import check_options
 
     options = options_from_namespace(args)
     check_options(options)
+    executor, settings = executor_from_args(args)
     photos = _photos_in(args.photos)
     names = _output_names(photos)
+    if EXECUTORS.get(executor).runs_remotely(settings):
+        check_shared_paths(photos, args.output, options)
+    # Ray workers may start in another folder: they get absolute paths
+    where = absolute if executor == "ray" else Path
+    count = len(photos)
 
-    def work(path: Path, name: object) -> None:
-        prefix = (
-            f"{path.name}" if len(photos) == 1 else f"[{photos.index(path) + 1}/{len(photos)}] {path.name}"
-        )
-        if args.skip_existing and (args.output / str(name) / "render.json").exists():  # written last
-            log.info("%s: outputs exist, skipped", prefix)
-            return
-        result = run_photo(
-            path,
-            args.output,
-            options,
-            on_stage=lambda s: log.info("%s: %s", prefix, s),
-            name=str(name),
-            progress=not args.quiet,
-        )
-        print(f"{path}: wrote {', '.join(f.name for f in result.files)} in {result.folder}/")
+    def prefix(i: int) -> str:
+        return photos[i].name if count == 1 else f"[{i + 1}/{count}] {photos[i].name}"
 
-    return _batch(list(zip(photos, names, strict=True)), work)
+    todo = []
+    for i, name in enumerate(names):
+        if args.skip_existing and is_done(args.output, name):
+            log.info("%s: outputs exist, skipped", prefix(i))
+        else:
+            todo.append(i)
+    # in this process a photo shows its own progress bar; elsewhere the batch reports its progress
+    bar = executor == "serial" and not args.quiet
+    tasks = [
+        Task(
+            photo_job,
+            (where(photos[i]), where(args.output), options, names[i]),
+            {"progress": bar},
+            name=str(photos[i]),
+            events=True,
+        )
+        for i in todo
+    ]
+    progress = BatchProgress(len(tasks))
+    failures: list[tuple[Path, str]] = []
+
+    def on_event(k: int, event: object) -> None:
+        if isinstance(event, Started):
+            if executor != "serial":
+                log.debug("%s: started on %s (process %d)", prefix(todo[k]), event.host, event.pid)
+        else:
+            log.info("%s: %s", prefix(todo[k]), event)
+
+    def on_done(outcome: Outcome) -> None:
+        i = todo[outcome.index]
+        progress.record(outcome.ok)
+        if outcome.error is None:
+            result = outcome.value
+            print(f"{photos[i]}: wrote {', '.join(result.files)} in {args.output / names[i]}/", flush=True)
+        elif count == 1:
+            raise outcome.error.original or outcome.error  # one photo: its error, as without a batch
+        else:
+            failures.append((photos[i], str(outcome.error)))
+            log.error("dioramic: error: %s", outcome.error)
+        if len(tasks) > 1:
+            log.info("batch: %s", progress.line())
+
+    if tasks:
+        with make_executor(executor, settings) as runner:
+            run_tasks(runner, tasks, on_done=on_done, on_event=on_event)
+    if count > 1:
+        skipped = count - len(tasks)
+        tail = f", {skipped} skipped" if skipped else ""
+        print(f"{progress.done} succeeded, {len(failures)} failed{tail}")
+        for path, why in failures:
+            print(f"  failed: {path}: {why.removeprefix(f'{path}: ').removeprefix(f'{where(path)}: ')}")
+    return 1 if failures else 0
 
 
 def _cmd_depth(args: argparse.Namespace) -> int:
