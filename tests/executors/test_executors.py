@@ -143,7 +143,10 @@ def test_run_tasks_keeps_going_and_reports_each_outcome(jobs: ModuleType) -> Non
     events: list[tuple[int, object]] = []
     with make_executor("local", ExecutorSettings(workers=2)) as executor:
         outcomes = run_tasks(
-            executor, tasks, on_done=lambda o: seen.append(o.index), on_event=lambda i, e: events.append((i, e))
+            executor,
+            tasks,
+            on_done=lambda o: seen.append(o.index),
+            on_event=lambda i, e: events.append((i, e)),
         )
     assert [o.index for o in outcomes] == [0, 1, 2, 3, 4] and sorted(seen) == [0, 1, 2, 3, 4]
     assert [o.value for o in outcomes if o.ok] == [1, 2, 4, 5]
