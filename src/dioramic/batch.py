@@ -1,5 +1,6 @@
-"""A batch of photos through an executor: the job for one photo, what --skip-existing skips, and the
-checks of paths that workers on other machines must see.
+"""A batch of photos through an executor: the job for one photo, what --skip-existing skips, the
+checks of paths that workers on other machines must see, and the loop that runs a batch and reports it
+(`run_batch`, which other batch commands can share).
 
 Whichever executor runs it, a photo's outputs go to OUTDIR/<name>/ exactly as `run_photo` writes them,
 each file atomically; render.json is written last, so its presence means the photo is done.
@@ -7,16 +8,21 @@ each file atomically; render.json is written last, so its presence means the pho
 
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from dioramic.config import RunOptions
 from dioramic.errors import UsageError
+from dioramic.executors import ExecutorSettings, Started, Task, make_executor, run_tasks
+from dioramic.executors.batch import BatchProgress, Outcome
+
+log = logging.getLogger(__name__)
 
 DONE_FILE = "render.json"
 """Written last by `run_photo`: a photo whose folder holds it is done."""
@@ -97,3 +103,76 @@ def check_shared_paths(photos: Sequence[Path], outdir: Path, options: RunOptions
 def absolute(path: Path) -> Path:
     """`path` made absolute against this process's working directory (workers may have another)."""
     return Path(os.path.abspath(path))
+
+
+def with_absolute_paths(options: RunOptions) -> RunOptions:
+    """`options` with the files they name (depth map, models, timeline) as absolute paths."""
+    changes: dict[str, object] = {}
+    for f in fields(options):
+        value = getattr(options, f.name)
+        if isinstance(value, Path):
+            changes[f.name] = absolute(value)
+        elif isinstance(value, str) and Path(value).is_file():
+            changes[f.name] = str(absolute(Path(value)))
+    return replace(options, **changes)
+
+
+def run_batch(
+    inputs: Sequence[Path],
+    jobs: Sequence[Task | None],
+    executor: str,
+    settings: ExecutorSettings,
+    wrote: Callable[[int, object], str],
+    *,
+    echo: Callable[[str], None],
+    skipped: str = "skipped",
+) -> int:
+    """Run `jobs[i]` (a `Task`, or None to skip it) for each of `inputs` on the executor named
+    `executor`; returns the exit status for the CLI (1 when one failed). A job that fails does not stop
+    the others and a summary follows when there are several; with a single input its error propagates
+    (the job's own exception when it ran in this process). `echo` gets "INPUT: " + `wrote(i, result)`
+    for each success and the summary lines; the log gets each job's stages and the whole batch's
+    progress (photos done, failed, time left)."""
+    count = len(inputs)
+    tasks = [job for job in jobs if job is not None]
+    todo = [i for i, job in enumerate(jobs) if job is not None]
+    progress = BatchProgress(len(todo))
+    failures: list[tuple[Path, str]] = []
+
+    def prefix(i: int) -> str:
+        return inputs[i].name if count == 1 else f"[{i + 1}/{count}] {inputs[i].name}"
+
+    for i, job in enumerate(jobs):
+        if job is None:
+            log.info("%s: %s", prefix(i), skipped)
+
+    def on_event(k: int, event: object) -> None:
+        if isinstance(event, Started):
+            log.debug("%s: started on %s (process %d)", prefix(todo[k]), event.host, event.pid)
+        else:
+            log.info("%s: %s", prefix(todo[k]), event)
+
+    def on_done(outcome: Outcome) -> None:
+        i = todo[outcome.index]
+        progress.record(outcome.ok)
+        if outcome.error is None:
+            echo(f"{inputs[i]}: {wrote(i, outcome.value)}")
+        elif count == 1:
+            raise outcome.error.original or outcome.error  # one input: its error, as without a batch
+        else:
+            failures.append((inputs[i], str(outcome.error)))
+            log.error("dioramic: error: %s", outcome.error)
+        if len(todo) > 1:
+            log.info("batch: %s", progress.line())
+
+    if todo:
+        with make_executor(executor, settings) as runner:
+            run_tasks(runner, tasks, on_done=on_done, on_event=on_event)
+    if count > 1:
+        tail = f", {count - len(todo)} skipped" if len(todo) < count else ""
+        echo(f"{progress.done} succeeded, {len(failures)} failed{tail}")
+        for path, why in failures:
+            # the reason may name the input as given or as the workers saw it (absolute)
+            why = why.removeprefix(f"{path}: ").removeprefix(f"{Path(path).absolute()}: ")
+            echo(f"  failed: {path}: {why}")
+    return 1 if failures else 0

@@ -7,6 +7,7 @@ shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 import traceback
@@ -16,6 +17,7 @@ from pathlib import Path
 from dioramic import __version__
 from dioramic.config import RunOptions, add_options, options_from_namespace
 from dioramic.errors import DioramicError, InputError, UsageError
+from dioramic.executors.base import Task
 from dioramic.executors.options import add_executor_options, executor_from_args
 from dioramic.types import Scene
 from dioramic.web import add_serve_parser, cmd_serve
@@ -215,9 +217,15 @@ def _batch(items: Sequence[tuple[Path, object]], work: Callable[[Path, object], 
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from dioramic.batch import absolute, check_shared_paths, is_done, photo_job
-    from dioramic.executors import EXECUTORS, Started, Task, make_executor, run_tasks
-    from dioramic.executors.batch import BatchProgress, Outcome
+    from dioramic.batch import (
+        absolute,
+        check_shared_paths,
+        is_done,
+        photo_job,
+        run_batch,
+        with_absolute_paths,
+    )
+    from dioramic.executors import EXECUTORS
     from dioramic.pipeline import check_options
 
     options = options_from_namespace(args)
@@ -229,63 +237,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
         check_shared_paths(photos, args.output, options)
     # Ray workers may start in another folder: they get absolute paths
     where = absolute if executor == "ray" else Path
-    count = len(photos)
-
-    def prefix(i: int) -> str:
-        return photos[i].name if count == 1 else f"[{i + 1}/{count}] {photos[i].name}"
-
-    todo = []
-    for i, name in enumerate(names):
-        if args.skip_existing and is_done(args.output, name):
-            log.info("%s: outputs exist, skipped", prefix(i))
-        else:
-            todo.append(i)
+    if executor == "ray":
+        options = with_absolute_paths(options)
     # in this process a photo shows its own progress bar; elsewhere the batch reports its progress
     bar = executor == "serial" and not args.quiet
-    tasks = [
-        Task(
+    jobs: list[Task | None] = [
+        None
+        if args.skip_existing and is_done(args.output, name)
+        else Task(
             photo_job,
-            (where(photos[i]), where(args.output), options, names[i]),
+            (where(photo), where(args.output), options, name),
             {"progress": bar},
-            name=str(photos[i]),
+            name=str(photo),
             events=True,
         )
-        for i in todo
+        for photo, name in zip(photos, names, strict=True)
     ]
-    progress = BatchProgress(len(tasks))
-    failures: list[tuple[Path, str]] = []
 
-    def on_event(k: int, event: object) -> None:
-        if isinstance(event, Started):
-            if executor != "serial":
-                log.debug("%s: started on %s (process %d)", prefix(todo[k]), event.host, event.pid)
-        else:
-            log.info("%s: %s", prefix(todo[k]), event)
+    def wrote(i: int, result: object) -> str:
+        return f"wrote {', '.join(result.files)} in {args.output / names[i]}/"  # type: ignore[attr-defined]
 
-    def on_done(outcome: Outcome) -> None:
-        i = todo[outcome.index]
-        progress.record(outcome.ok)
-        if outcome.error is None:
-            result = outcome.value
-            print(f"{photos[i]}: wrote {', '.join(result.files)} in {args.output / names[i]}/", flush=True)
-        elif count == 1:
-            raise outcome.error.original or outcome.error  # one photo: its error, as without a batch
-        else:
-            failures.append((photos[i], str(outcome.error)))
-            log.error("dioramic: error: %s", outcome.error)
-        if len(tasks) > 1:
-            log.info("batch: %s", progress.line())
-
-    if tasks:
-        with make_executor(executor, settings) as runner:
-            run_tasks(runner, tasks, on_done=on_done, on_event=on_event)
-    if count > 1:
-        skipped = count - len(tasks)
-        tail = f", {skipped} skipped" if skipped else ""
-        print(f"{progress.done} succeeded, {len(failures)} failed{tail}")
-        for path, why in failures:
-            print(f"  failed: {path}: {why.removeprefix(f'{path}: ').removeprefix(f'{where(path)}: ')}")
-    return 1 if failures else 0
+    echo = functools.partial(print, flush=True)
+    return run_batch(photos, jobs, executor, settings, wrote, echo=echo, skipped="outputs exist, skipped")
 
 
 def _cmd_depth(args: argparse.Namespace) -> int:

@@ -174,8 +174,6 @@ class Executor(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str]
-    remote: bool = False
-    """True when jobs may run on other machines: paths must be absolute and on shared storage."""
 
     @classmethod  # noqa: B027  (an optional hook)
     def check(cls, settings: ExecutorSettings) -> None:

@@ -24,6 +24,7 @@ from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from dioramic.errors import UsageError
 from dioramic.executors.base import (
     EXECUTORS,
     EventHandler,
@@ -91,8 +92,6 @@ class LocalExecutor(Executor):
 
     @classmethod
     def check(cls, settings: ExecutorSettings) -> None:
-        from dioramic.errors import UsageError
-
         check_count(settings.workers, "--workers")
         check_count(settings.cpus_per_job, "--cpus-per-job")
         if settings.address is not None:

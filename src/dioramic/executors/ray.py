@@ -120,7 +120,6 @@ class RayExecutor(Executor):
     def __init__(self, settings: ExecutorSettings | None = None) -> None:
         settings = settings or ExecutorSettings()
         self.settings = settings
-        self.remote = settings.address is not None
         self.cpus_per_job = settings.cpus_per_job or DEFAULT_CPUS_PER_JOB
         ray = self._ray = _import_ray(local=settings.address is None)
         self._own = not ray.is_initialized()
