@@ -1,9 +1,10 @@
 """Batches on a real Ray started on this machine (2 CPUs, loopback only), through the `dioramic`
 command: the same outputs as the local executor, failures in the summary, resume, a killed worker
-retried, and no Ray process left behind."""
+retried, the web app's jobs, and no Ray process left behind."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -166,3 +167,49 @@ def test_a_ray_worker_killed_mid_batch_is_retried(tmp_path: Path) -> None:
     assert proc.returncode == 0, stderr
     assert "3 succeeded, 0 failed" in stdout
     assert listing(out) == {p.stem: OUTPUTS for p in photos}  # the retry removed the killed one's temporaries
+
+
+@pytest.mark.usefixtures("gl_available", "no_leftovers")
+def test_the_web_app_runs_its_jobs_on_ray(tmp_path: Path) -> None:
+    httpx = pytest.importorskip("httpx", reason="httpx is not installed (the dev extra)")
+    argv = [DIORAMIC, "serve", "--port", "0", "-q", "--executor", "ray", "--workers", "1"]
+    server = subprocess.Popen(
+        [*map(str, argv), "--workdir", str(tmp_path / "jobs")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=environment(),
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split("serving on ", 1)[1].split(" ", 1)[0]
+        photo = io.BytesIO()
+        Image.open(sorted(PHOTOS.glob("*.jpg"))[0]).resize((64, 48)).save(photo, "PNG")
+        form = {"depth": "classical", "size": "32x24", "fps": "10", "duration": "0.2", "supersample": "1"}
+        with httpx.Client(base_url=url, timeout=30) as client:
+            deadline = time.monotonic() + 120
+            while True:  # the server answers once its Ray has started
+                try:
+                    created = client.post(
+                        "/api/jobs", data=form, files={"photo": ("p.png", photo.getvalue())}
+                    )
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline and server.poll() is None, "the server did not answer"
+                    time.sleep(0.2)
+            assert created.status_code == 202, created.text
+            status_url = f"/api/jobs/{created.json()['id']}"
+            while (status := client.get(status_url).json())["state"] not in ("done", "failed"):
+                assert time.monotonic() < deadline + 240, status
+                time.sleep(0.1)
+            assert status["state"] == "done" and status["progress"] == 1.0, status
+            # the files are listed as the job reports them, through Ray
+            assert {"depth.png", "scene.glb", "video.mp4", "render.json"} <= set(status["files"])
+            assert client.get(f"{status_url}/files/video.mp4").content[4:8] == b"ftyp"
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    assert server.returncode == 0
