@@ -262,9 +262,10 @@ def _executor(settings: WebSettings) -> Executor:
 def create_app(settings: WebSettings | None = None) -> FastAPI:
     """The web app; its jobs run until the app's lifespan ends (or `app.state.jobs.close()`)."""
     settings = settings or WebSettings()
+    executor = _executor(settings)
     own_dir = settings.workdir is None
     root = Path(tempfile.mkdtemp(prefix="dioramic-web-")) if own_dir else Path(settings.workdir)  # type: ignore[arg-type]
-    jobs = JobManager(root, executor=_executor(settings), ttl=settings.ttl, max_queued=settings.max_queued)
+    jobs = JobManager(root, executor=executor, ttl=settings.ttl, max_queued=settings.max_queued)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
