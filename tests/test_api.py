@@ -6,8 +6,9 @@ import dioramic
 
 def test_import_touches_no_heavy_dependency() -> None:
     code = (
-        "import sys, dioramic, dioramic.cli, dioramic.depth, dioramic.config;"
-        "heavy = ('moderngl', 'onnxruntime', 'av', 'huggingface_hub', 'torch', 'fastapi', 'uvicorn', 'bpy');"
+        "import sys, dioramic, dioramic.cli, dioramic.depth, dioramic.config, dioramic.executors;"
+        "heavy = ('moderngl', 'onnxruntime', 'av', 'huggingface_hub', 'torch', 'fastapi', 'uvicorn', 'bpy',"
+        " 'ray');"
         "heavy = [m for m in heavy if m in sys.modules];"
         "print(','.join(heavy))"
     )

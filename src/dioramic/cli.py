@@ -7,6 +7,7 @@ shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 import traceback
@@ -16,6 +17,8 @@ from pathlib import Path
 from dioramic import __version__
 from dioramic.config import RunOptions, add_options, options_from_namespace
 from dioramic.errors import DioramicError, InputError, UsageError
+from dioramic.executors.base import Task
+from dioramic.executors.options import add_executor_options, executor_from_args
 from dioramic.types import Scene
 from dioramic.web import add_serve_parser, cmd_serve
 
@@ -66,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip photos whose outputs already exist (resume a batch)",
     )
+    add_executor_options(run)
     add_options(run, ["depth", "scene", "motion", "video", "render"])
     _add_common(run)
 
@@ -213,31 +217,48 @@ def _batch(items: Sequence[tuple[Path, object]], work: Callable[[Path, object], 
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from dioramic.pipeline import check_options, run_photo
+    from dioramic.batch import (
+        absolute,
+        check_shared_paths,
+        is_done,
+        photo_job,
+        run_batch,
+        with_absolute_paths,
+    )
+    from dioramic.executors import EXECUTORS
+    from dioramic.pipeline import check_options
 
     options = options_from_namespace(args)
     check_options(options)
+    executor, settings = executor_from_args(args)
     photos = _photos_in(args.photos)
     names = _output_names(photos)
-
-    def work(path: Path, name: object) -> None:
-        prefix = (
-            f"{path.name}" if len(photos) == 1 else f"[{photos.index(path) + 1}/{len(photos)}] {path.name}"
+    if EXECUTORS.get(executor).runs_remotely(settings):
+        check_shared_paths(photos, args.output, options)
+    # Ray workers may start in another folder: they get absolute paths
+    where = absolute if executor == "ray" else Path
+    if executor == "ray":
+        options = with_absolute_paths(options)
+    # in this process a photo shows its own progress bar; elsewhere the batch reports its progress
+    bar = executor == "serial" and not args.quiet
+    jobs: list[Task | None] = [
+        None
+        if args.skip_existing and is_done(args.output, name)
+        else Task(
+            photo_job,
+            (where(photo), where(args.output), options, name),
+            {"progress": bar},
+            name=str(photo),
+            events=True,
         )
-        if args.skip_existing and (args.output / str(name) / "render.json").exists():  # written last
-            log.info("%s: outputs exist, skipped", prefix)
-            return
-        result = run_photo(
-            path,
-            args.output,
-            options,
-            on_stage=lambda s: log.info("%s: %s", prefix, s),
-            name=str(name),
-            progress=not args.quiet,
-        )
-        print(f"{path}: wrote {', '.join(f.name for f in result.files)} in {result.folder}/")
+        for photo, name in zip(photos, names, strict=True)
+    ]
 
-    return _batch(list(zip(photos, names, strict=True)), work)
+    def wrote(i: int, result: object) -> str:
+        return f"wrote {', '.join(result.files)} in {args.output / names[i]}/"  # type: ignore[attr-defined]
+
+    echo = functools.partial(print, flush=True)
+    return run_batch(photos, jobs, executor, settings, wrote, echo=echo, skipped="outputs exist, skipped")
 
 
 def _cmd_depth(args: argparse.Namespace) -> int:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +78,38 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+_PARTIAL = re.compile(r"\..+\.[A-Za-z0-9_]{8}\.(part(\.[^.]*)?|tmp)")
+"""Names of the temporaries that `atomic_path` (.NAME.XXXXXXXX.part.EXT) and the video writers
+(.NAME.EXT.XXXXXXXX.tmp) write beside their target."""
+
+
+def remove_partials(folder: str | Path) -> list[Path]:
+    """Remove the temporary files (and frame folders) that writers killed mid-way (SIGKILL, a lost
+    machine) left in `folder`; returns what was removed. Call it only when nothing writes there.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> for name in (".video.mp4.1a2b3c4d.tmp", ".depth.k3j_x9qa.part.png", "depth.png", ".keep"):
+    ...     _ = (d / name).write_bytes(b"")
+    >>> sorted(p.name for p in remove_partials(d)), sorted(p.name for p in d.iterdir())
+    (['.depth.k3j_x9qa.part.png', '.video.mp4.1a2b3c4d.tmp'], ['.keep', 'depth.png'])
+    >>> shutil.rmtree(d)
+    """
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.iterdir():
+        if not _PARTIAL.fullmatch(path.name):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:

@@ -20,6 +20,7 @@ from typing import Any
 
 from dioramic.config import positive_float
 from dioramic.errors import MissingDependencyError, UsageError
+from dioramic.executors.options import add_executor_options, executor_from_args
 
 __all__ = ["add_serve_parser", "cmd_serve", "create_app"]
 
@@ -75,6 +76,7 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="jobs run at once (default: one per two cores, at least 1)",
     )
+    add_executor_options(serve, choices=["local", "ray"], workers=False)
     serve.add_argument(
         "--max-upload",
         type=positive_float,
@@ -94,7 +96,8 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="DIR",
-        help="folder for the jobs' files (default: a temporary folder, removed on exit)",
+        help="folder for the jobs' files (default: a temporary folder, removed on exit; with "
+        "--ray-address, an absolute path on storage the cluster shares)",
     )
     serve.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     serve.add_argument("-q", "--quiet", action="store_true", help="print only the URL and errors")
@@ -122,9 +125,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     loopback = _is_loopback(args.host)
     if not loopback:
         log.warning("warning: serving on %s: anyone who can reach this address can run jobs", args.host)
+    executor, config = executor_from_args(args, default="local")
     settings = WebSettings(
         workdir=args.workdir,
         workers=args.workers,
+        executor=executor,
+        cpus_per_job=config.cpus_per_job,
+        ray_address=config.address,
         ttl=args.keep * 60.0,
         max_upload_bytes=round(args.max_upload * 1_000_000),
         allowed_hosts=(*LOOPBACK_NAMES, args.host) if loopback else None,

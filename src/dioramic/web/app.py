@@ -32,8 +32,9 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from dioramic import __version__
-from dioramic.errors import DioramicError
-from dioramic.web.jobs import DOWNLOADS, JobManager, QueueFullError
+from dioramic.errors import DioramicError, UsageError
+from dioramic.executors import Executor, ExecutorSettings, make_executor
+from dioramic.web.jobs import DOWNLOADS, JobManager, QueueFullError, local_executor
 from dioramic.web.options import form_schema, parse_form
 from dioramic.web.worker import JobSpec
 
@@ -85,6 +86,12 @@ class WebSettings:
     """Jobs that may wait for a worker; beyond, 429."""
     allowed_hosts: tuple[str, ...] | None = None
     """Host names the server answers to (DNS-rebinding guard); None: any."""
+    executor: str = "local"
+    """What runs the jobs: 'local' (processes on this machine) or 'ray' (see `dioramic.executors`)."""
+    cpus_per_job: int | None = None
+    """CPU cores a job uses; None: local shares the cores among the workers, Ray reserves 1."""
+    ray_address: str | None = None
+    """The Ray cluster's address; None: start a Ray on this machine (with executor 'ray')."""
 
 
 class JobCreated(BaseModel):
@@ -239,12 +246,26 @@ def _jobs_openapi() -> dict[str, Any]:
     return {"requestBody": {"required": True, **body}}
 
 
+def _executor(settings: WebSettings) -> Executor:
+    """The executor that runs the jobs (UsageError for settings it cannot use)."""
+    if settings.executor == "local" and settings.cpus_per_job is None:
+        return local_executor(settings.workers)
+    if settings.ray_address is not None and not (settings.workdir and Path(settings.workdir).is_absolute()):
+        raise UsageError(
+            "--workdir: a Ray cluster's workers need the jobs' folder as an absolute path on storage "
+            "they all share"
+        )
+    config = ExecutorSettings(settings.workers, settings.cpus_per_job, settings.ray_address)
+    return make_executor(settings.executor, config)
+
+
 def create_app(settings: WebSettings | None = None) -> FastAPI:
     """The web app; its jobs run until the app's lifespan ends (or `app.state.jobs.close()`)."""
     settings = settings or WebSettings()
+    executor = _executor(settings)
     own_dir = settings.workdir is None
     root = Path(tempfile.mkdtemp(prefix="dioramic-web-")) if own_dir else Path(settings.workdir)  # type: ignore[arg-type]
-    jobs = JobManager(root, workers=settings.workers, ttl=settings.ttl, max_queued=settings.max_queued)
+    jobs = JobManager(root, executor=executor, ttl=settings.ttl, max_queued=settings.max_queued)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,10 +1,12 @@
-"""Jobs of the web app: unguessable ids, a small pool of workers, one process per job, expiry.
+"""Jobs of the web app: unguessable ids, run by an executor, expiry.
 
 A job lives in ``<root>/<id>/`` (the id is ``secrets.token_urlsafe``, the only key to it: there is
-no listing). Its uploads are saved there under fixed names, its outputs go to ``out/``. Worker
-threads, `workers` of them, take jobs in order from a queue; each job runs in a fresh process
-(``python -m dioramic.web.worker``) so that a crash, a leak or an OpenGL context stays with that job
-and a job can be stopped. Finished jobs are removed `ttl` seconds after they end; unfinished ones
+no listing). Its uploads are saved there under fixed names, its outputs go to ``out/``. Jobs run on a
+`dioramic.executors` executor, the same that runs `dioramic run` batches: ``local`` (the default) runs
+each job in a fresh process on this machine, `workers` at once, so that a crash, a leak or an OpenGL
+context stays with that job and a job can be stopped; ``ray`` runs them on a Ray cluster (the job
+folder must then be on storage the cluster shares). A job whose process dies fails (it is not run
+again: a web user can retry). Finished jobs are removed `ttl` seconds after they end; unfinished ones
 `ttl` seconds after they were created, stopping them if needed.
 """
 
@@ -12,19 +14,18 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
-import queue
 import secrets
 import shutil
-import subprocess
-import sys
 import threading
 import time
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from dioramic.web.worker import Event, JobSpec
+from dioramic.executors import Executor, ExecutorSettings, JobError, Started, Task, make_executor
+from dioramic.executors.base import cpu_count
+from dioramic.web.worker import Event, JobSpec, run_job
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,13 @@ OUT_DIR = "out"
 
 def default_workers() -> int:
     """Jobs run at once by default: one per two cores, at least 1, at most 4."""
-    return max(1, min(4, (os.cpu_count() or 2) // 2))
+    return max(1, min(4, cpu_count() // 2))
+
+
+def local_executor(workers: int | None = None) -> Executor:
+    """The web app's default executor: `workers` job processes on this machine, sharing its cores."""
+    workers = workers or default_workers()
+    return make_executor("local", ExecutorSettings(workers, max(1, cpu_count() // workers)))
 
 
 @dataclass
@@ -55,7 +62,9 @@ class Job:
     files: list[str] = field(default_factory=list)
     finished: float | None = None
     spec: JobSpec | None = None
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    future: Future[Any] | None = field(default=None, repr=False)
+    pid: int | None = None
+    """The process running the job (on the machine that runs it), once it started."""
     cancelled: bool = False
 
     @property
@@ -96,31 +105,25 @@ class JobManager:
         root: Path,
         *,
         workers: int | None = None,
+        executor: Executor | None = None,
         ttl: float = 3600.0,
         max_queued: int = 32,
         sweep_interval: float = 30.0,
     ) -> None:
+        """`executor` runs the jobs (closed with the manager); None: `local_executor(workers)`."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.ttl = ttl
         self.max_queued = max_queued
-        self.workers = workers if workers is not None else default_workers()
+        self.executor = executor if executor is not None else local_executor(workers)
         self._jobs: dict[str, Job] = {}
         self._waiting: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
         self._lock = threading.Lock()
         self._closed = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._work, name=f"dioramic-web-worker-{i}", daemon=True)
-            for i in range(self.workers)
-        ]
-        self._threads.append(
-            threading.Thread(
-                target=self._sweep, args=(sweep_interval,), name="dioramic-web-sweeper", daemon=True
-            )
+        self._sweeper = threading.Thread(
+            target=self._sweep, args=(sweep_interval,), name="dioramic-web-sweeper", daemon=True
         )
-        for thread in self._threads:
-            thread.start()
+        self._sweeper.start()
 
     # -- creating and looking up -------------------------------------------------------------
     def create(self) -> Job:
@@ -140,7 +143,12 @@ class JobManager:
         with self._lock:
             job.spec = spec
             self._waiting.append(job.id)
-        self._queue.put(job.id)
+        # a dead job process is not retried: the user sees the failure and can try again
+        task = Task(run_job, (spec,), name=f"job {job.id[:6]}", events=True, retries=0)
+        future = self.executor.submit(task, lambda event: self._on_event(job, event))
+        with self._lock:
+            job.future = future
+        future.add_done_callback(lambda f: self._done(job, f))
 
     def get(self, job_id: str) -> Job | None:
         """The job with this id, or None (unknown, expired or removed)."""
@@ -187,14 +195,9 @@ class JobManager:
             job.cancelled = True
             if job_id in self._waiting:
                 self._waiting.remove(job_id)
-            process = job.process
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            future = job.future
+        if future is not None:
+            self.executor.cancel(future)  # returns once a running job's process has ended
         shutil.rmtree(job.folder, ignore_errors=True)
         return True
 
@@ -214,16 +217,14 @@ class JobManager:
         return old
 
     def close(self) -> None:
-        """Stop the workers, every running job, and remove every job's files."""
+        """Stop every job (waiting or running), the executor, and remove every job's files."""
         self._closed.set()
-        for _ in self._threads:
-            self._queue.put(None)
         with self._lock:
             ids = list(self._jobs)
         for job_id in ids:
             self.discard(job_id)
-        for thread in self._threads:
-            thread.join(10)
+        self.executor.close()
+        self._sweeper.join(10)
 
     # -- running -------------------------------------------------------------------------------
     def _sweep(self, interval: float) -> None:
@@ -233,75 +234,50 @@ class JobManager:
             except Exception:  # the sweeper must outlive a failed removal
                 log.exception("removing expired jobs failed")
 
-    def _work(self) -> None:
-        while True:
-            job_id = self._queue.get()
-            if job_id is None or self._closed.is_set():
-                return
-            with self._lock:
-                job = self._jobs.get(job_id)
-                if job is None or job.cancelled or job.spec is None:
-                    continue
-                self._waiting.remove(job_id)
-                job.state, job.stage = "running", "starting"
-            try:
-                self._run(job)
-            except Exception as exc:  # never lose a worker thread
-                log.exception("job %s: the worker failed", job_id)
-                self._finish(job, f"internal error: {type(exc).__name__}: {exc}")
-
-    def _run(self, job: Job) -> None:
-        read_fd, write_fd = os.pipe()
+    def _on_event(self, job: Job, event: object) -> None:
+        """An event of the job's run (on a thread of the executor)."""
         with self._lock:
-            if job.cancelled:
-                os.close(read_fd)
-                os.close(write_fd)
-                return
-            try:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "dioramic.web.worker", str(write_fd)],
-                    stdin=subprocess.PIPE,
-                    pass_fds=(write_fd,),
-                )
-            finally:
-                os.close(write_fd)
-            job.process = process
-        outcome: Event | None = None
-        with os.fdopen(read_fd, "rb") as events:
-            try:
-                assert process.stdin is not None
-                pickle.dump(job.spec, process.stdin)
-                process.stdin.close()
-            except OSError:  # the process died at once; its exit code tells
-                pass
-            while True:
-                try:
-                    event: Event = pickle.load(events)  # from the job process we started
-                except (EOFError, OSError, pickle.UnpicklingError):
-                    break
-                if event.kind in ("done", "error"):
-                    outcome = event
-                    continue
-                with self._lock:
-                    if event.kind == "stage":
-                        job.stage = event.text
-                    elif event.kind == "file" and event.text not in job.files:
-                        job.files.append(event.text)
-                    job.progress = max(job.progress, event.fraction)
-        code = process.wait()
+            if isinstance(event, Started):
+                if job.id in self._waiting:
+                    self._waiting.remove(job.id)
+                job.state, job.stage, job.pid = "running", "starting", event.pid
+            elif isinstance(event, Event):
+                if event.kind == "stage":
+                    job.stage = event.text
+                elif event.kind == "file" and event.text not in job.files:
+                    job.files.append(event.text)
+                job.progress = max(job.progress, event.fraction)
+
+    def _done(self, job: Job, future: Future[Any]) -> None:
         if job.cancelled:
             return
-        if outcome is None:
-            self._finish(job, f"the job's process stopped unexpectedly (exit code {code})")
-        elif outcome.kind == "error":
-            self._finish(job, outcome.text)
+        try:
+            future.result()
+        except CancelledError:
+            self._finish(job, "the job was stopped")
+        except JobError as exc:
+            self._finish(job, self._reason(job, exc))
+        except Exception as exc:  # never leave a job running forever
+            log.exception("job %s: the executor failed", job.id[:6])
+            self._finish(job, f"internal error: {type(exc).__name__}: {exc}")
         else:
             self._finish(job, None)
+
+    @staticmethod
+    def _reason(job: Job, exc: JobError) -> str:
+        """The one line a client sees: its own file names, never the server's folders."""
+        failure = exc.failure
+        if failure.kind == "MemoryError":
+            return "the job ran out of memory: try a smaller photo or video size"
+        if failure.reason.startswith("internal error"):
+            log.error("job %s failed:\n%s", job.id[:6], failure.traceback)
+        return failure.reason.replace(f"{job.folder}{os.sep}", "")
 
     def _finish(self, job: Job, error: str | None) -> None:
         with self._lock:
             job.finished = time.time()
-            job.process = None
+            if job.id in self._waiting:
+                self._waiting.remove(job.id)
             if error is None:
                 job.state, job.stage, job.progress = "done", "done", 1.0
             else:

@@ -1,18 +1,16 @@
-"""What one web job does, stage by stage, in its own process: depth -> scene -> exports -> video.
+"""What one web job does, stage by stage, where its executor runs it: depth -> scene -> exports -> video.
 
 `run_job` runs the public stages of `dioramic.pipeline` itself (rather than `run_photo`) so that the
 page gets depth.png and scene.glb as soon as they are written, and a progress fraction per video
-frame. It reports through a callback of `Event`s. Each job runs in a process of its own, ``python -m
-dioramic.web.worker FD`` (see `main`), which sends those events through a pipe to the server.
+frame. It reports through a callback of `Event`s, which the executor (`dioramic.executors`, a process
+of its own per job by default) carries back to the server.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import pickle
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
@@ -20,7 +18,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dioramic.config import OPTIONS, RunOptions
-from dioramic.errors import DioramicError
 
 log = logging.getLogger(__name__)
 
@@ -231,42 +228,3 @@ def _render(scene: Any, motion: Any, settings: Any, path: Path, progress: Callab
                 progress(done / total)
                 last = now
     return done
-
-
-def child_main(spec: JobSpec, send: Callable[[Event], None]) -> None:
-    """Run the job described by `spec`, sending `Event`s to `send`; the last is 'done' or 'error'."""
-    try:
-        run_job(spec, send)
-    except DioramicError as exc:
-        # messages name files by path: show the client its own names, never the server's folders
-        send(Event("error", str(exc).replace(f"{spec.photo.parent}{os.sep}", "")))
-    except MemoryError:
-        send(Event("error", "the job ran out of memory: try a smaller photo or video size"))
-    except Exception as exc:
-        log.exception("job failed")
-        send(Event("error", f"internal error: {type(exc).__name__}: {exc}"))
-    else:
-        send(Event("done", fraction=1.0))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m dioramic.web.worker FD``: a job's process. It reads a pickled `JobSpec` on stdin and
-    writes pickled `Event`s to the file descriptor FD, which the server passed to it."""
-    argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.WARNING, format="dioramic job: %(message)s")
-    spec = pickle.load(sys.stdin.buffer)  # from the server that started this process
-    with os.fdopen(int(argv[0]), "wb") as out:
-
-        def send(event: Event) -> None:
-            pickle.dump(event, out)
-            out.flush()
-
-        child_main(spec, send)
-    return 0
-
-
-if __name__ == "__main__":
-    # run the module's proper copy, so that the events pickle as dioramic.web.worker.Event
-    from dioramic.web.worker import main as _main
-
-    sys.exit(_main())
