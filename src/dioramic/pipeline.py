@@ -149,7 +149,8 @@ def _motion(scene: Scene, options: RunOptions, amplitude: float, aspect: float |
 def choose_motion(scene: Scene, options: RunOptions, aspect: float | None = None) -> MotionChoice:
     """The run's motion; with ``amplitude=None`` (auto) the strongest amplitude <= 1 whose predicted
     frames keep within the artifact limits (`dioramic.render.fit`). A given amplitude is used as is,
-    with a warning when its frames are predicted to show holes or stretched surfaces.
+    with a warning when its frames are predicted to go past them (holes, stretched surfaces, wide
+    rebuilt areas).
 
     `aspect` is the video's width / height: when it differs from the photo's, the motion frames the
     largest part of the photo with that aspect (the field of view narrows), so no frame looks past the
@@ -167,27 +168,22 @@ def choose_motion(scene: Scene, options: RunOptions, aspect: float | None = None
         fit = fit_amplitude(scene, make, limits)
         amplitude = fit.amplitude
         log.info(
-            "amplitude %.3g (auto): predicted worst frame %.2f %% uncovered, %.2f %% stretched (%.2f s)",
-            amplitude,
-            100 * fit.prediction.uncovered,
-            100 * fit.prediction.stretched,
-            fit.seconds,
-        )
+            "amplitude %.3g (auto): predicted worst frame %s (%.2f s)",
+            amplitude, fit.prediction.describe(), fit.seconds,
+        )  # fmt: skip
     else:
         amplitude = float(options.amplitude)
-        fit = fit_amplitude(scene, make, limits, maximum=amplitude, iterations=0)
+        # one amplitude to judge: more poses, as the video's frames will be measured
+        fit = fit_amplitude(scene, make, limits, maximum=amplitude, iterations=0, samples=9, size=384)
         if not fit.within_limits:
             log.warning(
-                "amplitude %.3g will show holes or smears: about %.2f %% of a frame uncovered and "
-                "%.2f %% stretched (limits %.2f %% and %.2f %%); --amplitude auto avoids them",
-                amplitude,
-                100 * fit.prediction.uncovered,
-                100 * fit.prediction.stretched,
-                100 * limits.uncovered,
-                100 * limits.stretched,
-            )
+                "amplitude %.3g goes past what the scene holds: its worst frame is predicted to show %s "
+                "(limits %.2f %%, %.2f %%, %.0f %% and %.0f %%); --amplitude auto keeps within them",
+                amplitude, fit.prediction.describe(), 100 * limits.uncovered, 100 * limits.stretched,
+                100 * limits.revealed, 100 * limits.beyond,
+            )  # fmt: skip
         else:
-            log.info("amplitude %.3g", amplitude)
+            log.info("amplitude %.3g: predicted worst frame %s", amplitude, fit.prediction.describe())
     return MotionChoice(make(amplitude), str(spec), amplitude, options.amplitude is None, fit)
 
 
@@ -349,6 +345,8 @@ def run_photo(
         "amplitude_fit": {
             "predicted_uncovered": fit.prediction.uncovered,
             "predicted_stretched": fit.prediction.stretched,
+            "predicted_revealed": fit.prediction.revealed,
+            "predicted_beyond": fit.prediction.beyond,
             "within_limits": fit.within_limits,
             "evaluations": fit.evaluations,
             "seconds": round(fit.seconds, 3),
@@ -362,8 +360,12 @@ def run_photo(
             "stretch_limit": STRETCH_LIMIT,
             "max_uncovered": report.max_uncovered,
             "max_stretched": report.max_stretched,
+            "max_revealed": report.max_revealed,
+            "max_beyond": report.max_beyond,
             "uncovered": list(report.uncovered),
             "stretched": list(report.stretched),
+            "revealed": list(report.revealed),
+            "beyond": list(report.beyond),
         }
         summary["render"] = {
             "renderer": options.renderer,

@@ -153,6 +153,20 @@ class Mesh:
             raise ValueError("Mesh.faces must be (M, 3)")
 
 
+HIDDEN_LAYER_PREFIX = "hidden"
+"""Meshes named ``hidden-1``, ``hidden-2``, ... hold what the photo does not show: the surfaces a
+scene rebuilds behind its depth edges (`dioramic.scene`). Renderers count what of them a frame shows."""
+
+
+def is_hidden_layer(name: str) -> bool:
+    """Whether a mesh of this name is a hidden layer (see `HIDDEN_LAYER_PREFIX`).
+
+    >>> is_hidden_layer("hidden-2"), is_hidden_layer("surface")
+    (True, False)
+    """
+    return name.startswith(HIDDEN_LAYER_PREFIX + "-")
+
+
 @dataclass(frozen=True)
 class Scene:
     """The 3D scene built from one photo."""

@@ -148,6 +148,10 @@ class RenderReport:
     stretched: tuple[float, ...] = field(default=(), repr=False)
     """Per frame, the fraction (0..1) of the image drawn from surfaces stretched more than
     `STRETCH_LIMIT` times in screen area relative to the photo's own view (`FrameStats`)."""
+    revealed: tuple[float, ...] = field(default=(), repr=False)
+    """Per frame, the fraction (0..1) of the image showing the scene's hidden layers (`FrameStats`)."""
+    beyond: tuple[float, ...] = field(default=(), repr=False)
+    """Per frame, the fraction (0..1) of the image showing the margin beyond the photo's frame."""
 
     @property
     def max_uncovered(self) -> float:
@@ -156,6 +160,14 @@ class RenderReport:
     @property
     def max_stretched(self) -> float:
         return max(self.stretched, default=0.0)
+
+    @property
+    def max_revealed(self) -> float:
+        return max(self.revealed, default=0.0)
+
+    @property
+    def max_beyond(self) -> float:
+        return max(self.beyond, default=0.0)
 
 
 def frame_times(settings: RenderSettings, motion: MotionLike) -> list[float]:
@@ -187,6 +199,8 @@ def _draw(
     stats = FrameStats(
         uncovered=max(left_stats.uncovered, right_stats.uncovered),
         stretched=max(left_stats.stretched, right_stats.stretched),
+        revealed=max(left_stats.revealed, right_stats.revealed),
+        beyond=max(left_stats.beyond, right_stats.beyond),
     )
     if settings.stereo == "sbs":
         return np.concatenate([left, right], axis=1), stats
@@ -302,6 +316,8 @@ def render_video(
     times = frame_times(settings, motion)
     uncovered: list[float] = []
     stretched: list[float] = []
+    revealed: list[float] = []
+    beyond: list[float] = []
     encode_seconds = 0.0
     start = time.perf_counter()
     stop = threading.Event()
@@ -319,6 +335,8 @@ def render_video(
                 encode_seconds += time.perf_counter() - tick
                 uncovered.append(stats.uncovered)
                 stretched.append(stats.stretched)
+                revealed.append(stats.revealed)
+                beyond.append(stats.beyond)
                 bar.update(1)
             written, output_path = writer.frames_written, writer.path
             size = (writer.out_width, writer.out_height)
@@ -338,6 +356,8 @@ def render_video(
         total_seconds=time.perf_counter() - start,
         uncovered=tuple(uncovered),
         stretched=tuple(stretched),
+        revealed=tuple(revealed),
+        beyond=tuple(beyond),
     )
     logger.info(
         "rendered %d frames in %.1f s (render %.1f s, encode %.1f s, overlapped)",

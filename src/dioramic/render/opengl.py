@@ -22,7 +22,7 @@ import numpy as np
 
 from dioramic.errors import UsageError
 from dioramic.render.context import GLContextError, create_context
-from dioramic.types import Mesh, Pose, Scene
+from dioramic.types import Mesh, Pose, Scene, is_hidden_layer
 
 if TYPE_CHECKING:
     import moderngl
@@ -47,6 +47,11 @@ class FrameStats:
     stretched: float
     """Fraction (0..1) of the frame drawn from surfaces stretched more than the renderer's limit
     (`STRETCH_LIMIT` by default) in screen area relative to the photo's own view."""
+    revealed: float = 0.0
+    """Fraction (0..1) of the frame showing the scene's hidden layers: what it rebuilt behind its
+    depth edges, which the photo does not show."""
+    beyond: float = 0.0
+    """Fraction (0..1) of the frame showing the scene beyond the photo's frame (its margin)."""
 
 
 _NEAR_FAR_MARGIN = 1.05
@@ -74,13 +79,20 @@ void main() {
 # below u_reference (its value in the photo's own view) / limit, the surface is stretched on screen.
 _STRETCH_GLSL = """
 uniform vec4 u_photo;  // fx, fy, cx, cy of the photo's camera, photo pixels
+uniform vec2 u_size;  // width, height of the photo, pixels
 uniform float u_min_det;  // photo's-own-view |det J| / stretch limit
+uniform float u_hidden;  // 1 for a layer the photo does not show (rebuilt behind its edges)
 in vec3 v_position;
 float stretched() {
     vec2 q = vec2(u_photo.x * v_position.x, -u_photo.y * v_position.y) / -v_position.z + u_photo.zw;
     vec2 dx = dFdx(q);
     vec2 dy = dFdy(q);
     return abs(dx.x * dy.y - dx.y * dy.x) < u_min_det ? 1.0 : 0.0;
+}
+vec2 unseen() {  // (in a hidden layer, beyond the photo's frame)
+    vec2 q = vec2(u_photo.x * v_position.x, -u_photo.y * v_position.y) / -v_position.z + u_photo.zw;
+    bool outside = any(lessThan(q, vec2(0.0))) || any(greaterThan(q, u_size));
+    return vec2(outside ? 0.0 : u_hidden, outside ? 1.0 : 0.0);
 }
 """
 
@@ -93,7 +105,7 @@ layout(location = 1) out vec4 f_stretch;
 {_STRETCH_GLSL}
 void main() {{
     f_color = vec4(texture(u_texture, v_uv).rgb, 1.0);
-    f_stretch = vec4(stretched(), 0.0, 0.0, 1.0);
+    f_stretch = vec4(stretched(), unseen(), 1.0);
 }}
 """
 
@@ -108,7 +120,7 @@ void main() {{
     vec4 c = texture(u_texture, v_uv);
     if (c.a < {ALPHA_CUTOFF:.8f}) discard;
     f_color = c;
-    f_stretch = vec4(stretched(), 0.0, 0.0, c.a);
+    f_stretch = vec4(stretched(), unseen(), c.a);
 }}
 """
 
@@ -137,19 +149,19 @@ def _downsample_shader(factor: int, height: int) -> str:
         for (int i = 1; i < {factor}; i += 2) {{
             vec2 at = vec2(base + ivec2(i, j)) * inv_size;
             sum += texture(u_source, at);
-            flag += texture(u_stretch, at).r;
+            flag += texture(u_stretch, at).rgb;
         }}
     f_color = sum / {(factor // 2) ** 2:.1f};
-    f_stretch = vec4(flag / {(factor // 2) ** 2:.1f});"""
+    f_stretch = vec4(flag / {(factor // 2) ** 2:.1f}, 0.0);"""
     else:
         body = f"""
     for (int j = 0; j < {factor}; ++j)
         for (int i = 0; i < {factor}; ++i) {{
             sum += texelFetch(u_source, base + ivec2(i, j), 0);
-            flag += texelFetch(u_stretch, base + ivec2(i, j), 0).r;
+            flag += texelFetch(u_stretch, base + ivec2(i, j), 0).rgb;
         }}
     f_color = sum / {factor * factor:.1f};
-    f_stretch = vec4(flag / {factor * factor:.1f});"""
+    f_stretch = vec4(flag / {factor * factor:.1f}, 0.0);"""
     return f"""
 #version 330
 uniform sampler2D u_source;
@@ -160,7 +172,7 @@ void main() {{
     ivec2 pixel = ivec2(gl_FragCoord.xy);
     ivec2 base = ivec2(pixel.x, {height - 1} - pixel.y) * {factor};
     vec4 sum = vec4(0.0);
-    float flag = 0.0;{body}
+    vec3 flag = vec3(0.0);{body}
 }}
 """
 
@@ -242,7 +254,8 @@ class GLRenderer:
         if not (math.isfinite(stretch_limit) and stretch_limit > 1.0):
             raise UsageError(f"the stretch limit must be a ratio > 1, got {stretch_limit}")
         self.stretch_limit = float(stretch_limit)
-        self._layers: list[tuple[Any, Any, bool]] = []  # (vertex array, texture, blended)
+        # (vertex array, texture, blended, program, a hidden layer)
+        self._layers: list[tuple[Any, Any, bool, Any, bool]] = []
         self._released = False
         self._ctx = create_context(backend)
         try:
@@ -252,7 +265,7 @@ class GLRenderer:
             raise
         self._corners = _bounding_box_corners(scene.meshes)
         self._rgba = np.empty((self.height, self.width, 4), dtype=np.uint8)
-        self._flags = np.empty((self.height, self.width), dtype=np.uint8)
+        self._flags = np.empty((self.height, self.width, 3), dtype=np.uint8)
 
     # -- setup -------------------------------------------------------------------------------------
 
@@ -279,6 +292,7 @@ class GLRenderer:
         reference = (cam.fx / cam.fy) * (cam.height / ss_size[1]) ** 2
         for program in (self._opaque_program, self._alpha_program):
             program["u_photo"].value = (cam.fx, cam.fy, cam.cx, cam.cy)
+            program["u_size"].value = (cam.width, cam.height)
             program["u_min_det"].value = reference / self.stretch_limit
         max_texture = int(ctx.info["GL_MAX_TEXTURE_SIZE"])
         for mesh in self.scene.meshes:
@@ -300,19 +314,19 @@ class GLRenderer:
                 index_buffer=ibo,
                 index_element_size=4,
             )
-            self._layers.append((vao, texture, blended))
+            self._layers.append((vao, texture, blended, program, is_hidden_layer(mesh.name)))
 
         self._ss_color = ctx.texture(ss_size, 4)
         self._ss_color.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self._ss_color.repeat_x = self._ss_color.repeat_y = False
-        self._ss_stretch = ctx.texture(ss_size, 1)
+        self._ss_stretch = ctx.texture(ss_size, 3)
         self._ss_stretch.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self._ss_stretch.repeat_x = self._ss_stretch.repeat_y = False
         self._ss_depth = ctx.depth_renderbuffer(ss_size)
         self._ss_fbo = ctx.framebuffer([self._ss_color, self._ss_stretch], self._ss_depth)
         self._stretch_fbo = ctx.framebuffer([self._ss_stretch])  # to clear the flags to 0 alone
         self._out_color = ctx.renderbuffer((self.width, self.height), 4)
-        self._out_stretch = ctx.renderbuffer((self.width, self.height), 1)
+        self._out_stretch = ctx.renderbuffer((self.width, self.height), 3)
         self._out_fbo = ctx.framebuffer([self._out_color, self._out_stretch])
         self._downsample_program = ctx.program(
             vertex_shader=_FULLSCREEN_VERTEX_SHADER,
@@ -452,10 +466,13 @@ class GLRenderer:
         self._check_open()
         with self._ctx:
             frame = self._draw(pose, eye_offset, convergence)
-            self._out_fbo.read_into(self._flags, components=1, attachment=1, alignment=1)
+            self._out_fbo.read_into(self._flags, components=3, attachment=1, alignment=1)
             uncovered = self._uncovered()
-        stretched = int(self._flags.sum(dtype=np.uint64)) / (255.0 * self.width * self.height)
-        return frame, FrameStats(uncovered=uncovered, stretched=float(min(1.0, stretched)))
+        share = [
+            min(1.0, int(self._flags[:, :, k].sum(dtype=np.uint64)) / (255.0 * self.width * self.height))
+            for k in range(3)
+        ]
+        return frame, FrameStats(uncovered, share[0], share[1], share[2])
 
     def _check_open(self) -> None:
         if self._released:
@@ -479,11 +496,12 @@ class GLRenderer:
         mvp = self.projection(pose, eye_offset, convergence).T.astype(np.float32).tobytes()
         self._opaque_program["u_mvp"].write(mvp)
         self._alpha_program["u_mvp"].write(mvp)
-        for vao, texture, blended in self._layers:
+        for vao, texture, blended, program, hidden in self._layers:
             if blended:
                 ctx.enable(moderngl.BLEND)
             else:
                 ctx.disable(moderngl.BLEND)
+            program["u_hidden"].value = 1.0 if hidden else 0.0
             texture.use(0)
             vao.render(moderngl.TRIANGLES)
         ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND)

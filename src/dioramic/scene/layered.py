@@ -29,7 +29,7 @@ from dioramic.scene.matte import Silhouettes, matte, silhouette_band
 from dioramic.scene.peel import FillLayer, Reach, hidden_cuts, peel_layers
 from dioramic.scene.quadtree import Plan, Quadtree, plan_all_within_budget
 from dioramic.scene.triangulate import triangulate
-from dioramic.types import Camera, Mesh
+from dioramic.types import HIDDEN_LAYER_PREFIX, Camera, Mesh
 
 if TYPE_CHECKING:
     from dioramic.scene import SceneOptions
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SURFACE_NAME = "surface"
-HIDDEN_PREFIX = "hidden"
+HIDDEN_PREFIX = HIDDEN_LAYER_PREFIX
 SILHOUETTES_NAME = "silhouettes"
 
 _SAFETY = 1.1  # a hidden layer reaches this much farther than the parallax it must hide
