@@ -219,7 +219,7 @@ def test_export_animated_glb_then_render_it(tmp_path: Path) -> None:
     dioramic("export", PHOTO, "-o", glb, "--depth", "classical", "--size", "160x106", "--duration", "1", "-q")
     doc = _gltf_json(glb)
     assert doc["animations"] and doc["cameras"][0]["perspective"]["aspectRatio"] == pytest.approx(160 / 106)
-    assert {n["name"] for n in doc["nodes"]} >= {"background", "diorama"}
+    assert {n["name"] for n in doc["nodes"]} >= {"surface", "silhouettes", "diorama"}
     proc = dioramic("render", glb, "-o", tmp_path / "v.webm", "--size", "96x64", "--duration", "0.5", "-q")
     assert "v.webm" in proc.stdout
     assert _video_info(tmp_path / "v.webm")[:4] == (15, 96, 64, "vp9")

@@ -124,7 +124,7 @@ class RunOptions:
     fov: float | None = None
     max_triangles: int = 200_000
     edge_threshold: float | None = None
-    inpainter: str = "telea"
+    inpainter: str = "smooth"
     inpaint_model: Path | None = None
     motion: str | None = None
     amplitude: float | None = None  # None: auto
@@ -253,8 +253,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "inpainter",
         ("--inpainter",),
-        "how the background hidden behind the foreground is painted: telea or ns (OpenCV, fast) or lama "
-        "(learned, LaMa; its weights are downloaded once or given with --inpaint-model)",
+        "how what the foreground hides is painted: smooth (default, fast pull-push interpolation), telea "
+        "or ns (OpenCV), or lama (learned, LaMa; its weights are downloaded once or given with "
+        "--inpaint-model)",
         "scene",
         metavar="NAME",
         choices=_inpainter_choices,

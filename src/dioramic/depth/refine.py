@@ -28,10 +28,6 @@ RADIUS_FRACTION = 1.0 / 64.0
 EPS = 1e-3
 # Long side at which the filter coefficients are computed.
 COEFFICIENT_SIDE = 512
-# A jump between neighbouring pixels of more than this fraction (of the smaller value; of the range
-# for predictions that reach zero) is a sharp step already (a depth sensor's, a user's, or ground
-# truth): the filter leaves it as it is.
-SHARP_STEP = 0.05
 
 
 def _box(a: np.ndarray, r: int) -> np.ndarray:
@@ -136,9 +132,7 @@ def refine(values: np.ndarray, rgb: np.ndarray, radius: int | None = None, eps: 
     Returns
     -------
     (H, W) float32 in the units of `values`; NaN exactly where `values` is NaN. The output stays
-    within the range of the valid input values (no overshoot past the extremes). Steps that are
-    already sharp (a relative jump of more than `SHARP_STEP` between neighbouring pixels) are
-    kept: within the filter's radius of one the output blends back to the input.
+    within the range of the valid input values (no overshoot past the extremes).
     """
     values = np.asarray(values, dtype=np.float32)
     if values.ndim != 2 or rgb.shape != (*values.shape, 3):
@@ -154,26 +148,7 @@ def refine(values: np.ndarray, rgb: np.ndarray, radius: int | None = None, eps: 
     # filter a copy normalised to [0, 1] so float32 precision does not depend on the units
     src = (_fill_invalid(values, valid) - lo) / (hi - lo)
     guide = rgb.astype(np.float32) * (1.0 / 255.0)
-    out = np.clip(guided_filter(guide, src, radius, eps), 0.0, 1.0)
-    # where the prediction already has a sharp step the filter could only blur it: keep it there,
-    # blending into the filtered depth over the filter's radius
-    step = np.zeros(src.shape, bool)
-    raw = _fill_invalid(values, valid)
-    if lo > 0.0:  # depths or positive disparities: relative jumps
-        jump_x = np.abs(np.diff(raw, axis=1)) > SHARP_STEP * np.minimum(raw[:, 1:], raw[:, :-1])
-        jump_y = np.abs(np.diff(raw, axis=0)) > SHARP_STEP * np.minimum(raw[1:, :], raw[:-1, :])
-    else:  # a prediction through zero: jumps relative to its range
-        jump_x = np.abs(np.diff(src, axis=1)) > SHARP_STEP
-        jump_y = np.abs(np.diff(src, axis=0)) > SHARP_STEP
-    step[:, :-1] |= jump_x
-    step[:, 1:] |= jump_x
-    step[:-1, :] |= jump_y
-    step[1:, :] |= jump_y
-    step &= valid
-    if step.any():
-        distance = cv2.distanceTransform((~step).astype(np.uint8), cv2.DIST_L2, 3)
-        keep = np.clip(1.0 - distance / radius, 0.0, 1.0)
-        out = keep * src + (1.0 - keep) * out
-    out = out * (hi - lo) + lo
+    out = guided_filter(guide, src, radius, eps)
+    out = np.clip(out, 0.0, 1.0) * (hi - lo) + lo
     out[~valid] = np.nan
     return out.astype(np.float32)

@@ -3,30 +3,31 @@
     >>> from dioramic.scene import SceneOptions, build_scene   # doctest: +SKIP
     >>> scene = build_scene(photo, depth, SceneOptions(max_triangles=100_000))  # doctest: +SKIP
 
-How (one module per step):
+How (one module per step; docs/scene.md shows it with pictures):
 
-1. `lattice`: the depth map is sampled on a vertex lattice of about `mesh_resolution` cells along the
-   long side whose outer ring lies on the image's edges, so the mesh covers the whole frame; lattice
-   edges across a depth discontinuity are *cut* (a scale-free test that never cuts a plane, however
-   steep: see `dioramic.scene.lattice`).
-2. `quadtree`: flat regions are merged into large cells (a restricted quadtree, crack-free), cut
-   regions keep one cell per lattice cell; the merge tolerance rises from `planar_tolerance` until the
-   mesh fits `max_triangles` (and the lattice is coarsened if the cuts alone do not fit).
-3. `triangulate`: triangles, counter-clockwise as seen from the camera; those straddling a cut are
-   moved onto the far side so nothing joins foreground and background and nothing leaves a hole.
-4. `layers` (the default, `SceneOptions.layers`): a moving camera would look behind the near side of
-   every cut, into nothing. So the scene has two meshes: a `background` layer, the whole frame uncut,
-   whose depth and colour are rebuilt (extended from the far side, inpainted) behind the near side over
-   a band as wide as the largest allowed move can reveal; and a `foreground` layer, that band (and a
-   little more) with the photo's colours and a soft alpha silhouette (RGBA texture). Tiny cut islands
-   of a noisy depth map thus uncover background, not holes.
-5. `margin`: the background layer reaches beyond the photo's frame (a ring at the border's depth, the
-   texture's edges mirrored) by what the allowed moves can show there.
+1. `margin`: the photo is set on a canvas larger by what the allowed moves can show beyond its frame:
+   the depth carried out from the border (receding to the background and smoothing farther out),
+   the colour inpainted and fading into its wide average, never mirrored.
+2. `lattice`: the canvas' depth is sampled on a vertex lattice of about `mesh_resolution` cells
+   along the photo's long side (cells growing outwards in the margin); specks of noise are smoothed,
+   narrow ramps that the move would stretch are collapsed into steps, and lattice edges across a
+   depth discontinuity are *cut* (a scale-free test that never cuts a plane, however steep, and cuts
+   nothing the move would open by less than a pixel: see `dioramic.scene.lattice`).
+3. `peel`: behind every cut the surface of its far side is continued under the whole occluder, as
+   far as the move can look (geodesically, from the far side only), into *hidden layers*; nested
+   occluders get one layer each. `layers` paints them, in depth slices, from what lies at their
+   depth or beyond (`INPAINTERS`).
+4. `matte`: along every cut the mixed pixels are split into the near side's colour with an alpha
+   (the *silhouettes* layer) and the far side's colour (left on the surface).
+5. `quadtree` and `triangulate`: each layer is triangulated adaptively (flat regions in large
+   cells, crack-free; hidden layers coarser), all within one triangle budget, every layer cut at its
+   own depth edges: no triangle joins two sides of a cut anywhere.
 
-Both layers share the triangle budget (one tolerance for both, the background coarse where flat).
-Every vertex is unprojected through the photo's camera and its UV is its own projection into its
-layer's texture, so seen from the photo's camera the scene reproduces the photo, whatever the
-decimation did.
+The meshes, drawn in this order: ``hidden-N`` ... ``hidden-1`` (RGB), ``surface`` (the photo's
+surface without the cells along the near side of its edges, RGB), ``silhouettes`` (those cells at
+the near side's depth, RGBA). Every vertex is unprojected through the photo's camera and its UV is
+its own projection into its layer's texture, so seen from the photo's camera the scene reproduces
+the photo; from elsewhere every cut opens onto a hidden layer, not onto a stretched sheet.
 """
 
 from __future__ import annotations
@@ -49,23 +50,21 @@ from dioramic.scene.triangulate import Triangles, triangulate
 from dioramic.types import Camera, DepthMap, Mesh, Photo, Scene
 
 __all__ = [
-    "BACKGROUND_NAME",
-    "FOREGROUND_NAME",
+    "HIDDEN_PREFIX",
     "INPAINTERS",
     "MESH_NAME",
+    "SILHOUETTES_NAME",
+    "SURFACE_NAME",
     "SceneOptions",
     "build_scene",
+    "subject_distance",
     "texture_image",
 ]
 
 log = logging.getLogger(__name__)
 
-MESH_NAME = "surface"
+MESH_NAME = SURFACE_NAME
 """Name of the single mesh `build_scene` makes with ``layers=False`` (node and mesh name in exports)."""
-BACKGROUND_NAME = "background"
-"""Name of the background layer (the whole frame and its margin, hidden parts rebuilt)."""
-FOREGROUND_NAME = "foreground"
-"""Name of the foreground layer (the near side of the depth edges, RGBA with soft silhouettes)."""
 
 _MIN_TRIANGLES = 2
 _FOCUS_BOX = (0.3, 0.7)  # central part of the frame (fraction of width and height) the focus looks at
@@ -94,18 +93,22 @@ class SceneOptions:
     texture_max_size: int = 4096
     """Longest side of the texture in pixels; larger photos are downscaled for the texture."""
     layers: bool = True
-    """Build a background layer (hidden parts rebuilt, margin beyond the frame) and a foreground layer;
-    False: one mesh, cut at depth edges, that shows holes behind them when the camera moves."""
+    """Build the layered scene (hidden layers behind the depth edges, soft silhouettes, a margin
+    beyond the frame); False: one mesh, cut at depth edges, that shows holes behind them when the
+    camera moves."""
     lateral_move: float = 0.06
-    """Largest sideways camera move the layers are built for, a fraction of the subject distance
-    (the presets move 4 to 5 %): it sets the rebuilt band behind each depth edge and the margin."""
+    """Largest sideways camera move the scene is built for, a fraction of the subject distance (the
+    presets move 4 to 5 % at amplitude 1; `dioramic.pipeline.make_scene` raises it to the run's
+    motion): how far the hidden layers reach behind each depth edge, the margin, which edges are
+    cut."""
     axial_move: float = 0.25
-    """Largest move along the view axis the layers are built for, a fraction of the subject distance
+    """Largest move along the view axis the scene is built for, a fraction of the subject distance
     (dolly 15 %, dolly-zoom 25 %)."""
-    margin_limit: float = 0.3
+    margin_limit: float = 0.5
     """The margin beyond the frame is at most this fraction of the photo's long side on each side."""
     inpainter: str = "smooth"
-    """Colour inpainting of the hidden band: a name from `INPAINTERS` ('telea', 'ns', 'lama')."""
+    """Colour inpainting of the hidden layers: a name from `INPAINTERS` ('smooth', 'telea', 'ns',
+    'lama')."""
     inpaint_model: Path | None = None
     """A LaMa ONNX file for ``inpainter='lama'``; None: the hub's, cached or downloaded once."""
 
@@ -225,12 +228,12 @@ def build_scene(photo: Photo, depth: DepthMap, options: SceneOptions | None = No
 
     Returns
     -------
-    A `Scene` with, by default (``options.layers``), a `BACKGROUND_NAME` mesh (the whole frame and a
-    margin beyond it, uncut, what the foreground hides rebuilt) and, where the depth has edges, a
-    `FOREGROUND_NAME` mesh (RGBA texture); with ``layers=False`` one mesh named `MESH_NAME`, cut at
-    the depth edges. Also the photo's camera, and the depths (metres) of the nearest and farthest
-    geometry and of the subject (the median depth of the central part of the frame, which motions
-    pivot around).
+    A `Scene` with, by default (``options.layers``), the hidden layers (``hidden-N`` ...
+    ``hidden-1``), the `SURFACE_NAME` mesh and the `SILHOUETTES_NAME` mesh (RGBA), or the surface
+    alone where the depth has no edge (see the module docstring); with ``layers=False`` one mesh named
+    `MESH_NAME`, cut at the depth edges. Also the photo's camera, and the depths (metres) of the
+    nearest and farthest geometry and of the subject (the median depth of the central part of the
+    frame, which motions pivot around).
     """
     options = options or SceneOptions()
     values = _check_inputs(photo, depth)

@@ -51,8 +51,10 @@ _SPECK_VERTICES = 4
 _RAMP_STRETCH = 1.0
 # ... and it is at most this fraction of the long side wide (wider steep surfaces are real surfaces).
 _RAMP_WIDTH = 0.06
-# An edge that a move would tear open by more than this many pixels is cut, whatever its slope.
+# An edge that a move would tear open by more than this many pixels is cut, whatever its slope ...
 _TEAR_PX = 3.0
+# ... and one it would open by less than this is not, whatever its jump.
+_MIN_OPENING_PX = 1.0
 
 
 @dataclass(frozen=True)
@@ -288,7 +290,8 @@ def _cuts_along(
     """(h, w - 1) bool: which edges between columns j and j + 1 of `z` are cut (see module doc).
 
     With `stretch` (pixels of parallax per unit of inverse depth), an edge is also cut where that move
-    would tear it open by more than `_TEAR_PX` pixels however well the slope explains it; with
+    would tear it open by more than `_TEAR_PX` pixels however well the slope explains it, and never
+    where it would open it by less than `_MIN_OPENING_PX` (noise a move cannot show apart); with
     ``explain=False`` every relative jump over `threshold` is cut.
     """
     w = z.shape[1]
@@ -306,7 +309,9 @@ def _cuts_along(
     nearest = np.minimum(z[:, :-1], z[:, 1:])
     cut = residual * du > threshold * nearest
     if stretch:
-        cut |= (stretch * np.abs(dz) > _TEAR_PX) & (np.abs(dz) > threshold * nearest)
+        opening = stretch * np.abs(dz)
+        cut |= (opening > _TEAR_PX) & (np.abs(dz) > threshold * nearest)
+        cut &= opening >= _MIN_OPENING_PX  # a jump the move opens by less than a pixel shows nothing
     return cut
 
 

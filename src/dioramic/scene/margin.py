@@ -155,4 +155,4 @@ def pad_colour(image: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray
     fade = np.clip(_outwards((h, w), pads) / _COLOUR_FADE, 0.0, 1.0)[:, :, None]
     filled = (filled + fade * (mean.astype(np.float32) - filled)).round().astype(np.uint8)
     filled[top : top + h, left : left + w] = image.reshape(h, w, -1)
-    return filled.reshape((out_h, out_w) + image.shape[2:])
+    return filled.reshape((out_h, out_w, *image.shape[2:]))

@@ -33,9 +33,9 @@ __all__ = ["FillLayer", "Reach", "far_side_vertices", "hidden_cuts", "near_side_
 _FRONT = 0.5  # an occluder stands this fraction of the edge threshold in front of the surface behind
 _SLOPE_SIGMA = 1.5  # cells: smoothing of the far side's slope
 _SLOPE_REACH = 0.04  # the far side's slope is followed this fraction of the long side, then held
-_FILL_SIGMA = 1.5  # cells: smoothing of the continued surface where it meets the far side
-_FILL_SIGMA_WIDE = 8.0  # cells: smoothing of the continued surface deeper behind the occluder
+_FILL_SIGMA = 1.5  # cells: smoothing of the continued surface behind the occluder
 _BEHIND = 0.25  # the layer stays this fraction of the edge threshold behind the occluder
+_SEAM = 3.0  # a fill and its far side join uncut within this multiple of the edge threshold
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def _slopes(
     """(h, w) slopes dz/du and dz/dv per vertex, from uncut edges only, averaged over a few cells."""
     import cv2
 
-    size = 2 * int(round(_SLOPE_SIGMA)) + 1
+    size = 2 * round(_SLOPE_SIGMA) + 1
     out = []
     for slope, ok, axis in (
         (np.diff(z, axis=1) / np.diff(u)[None, :], ~cut_x, 1),
@@ -228,7 +228,7 @@ def _peel_once(
     py, px = np.divmod(partner_all[sy, sx], z_all.shape[1])
     # partners within the box (a partner is next to its seed, so inside it too)
     limit = float(np.max(reach(z_all[sy, sx], z_all[py, px], lattice.u[sx], lattice.v[sy])))
-    box = _box(near_all, int(np.ceil(limit / min(spacing))) + int(3 * _FILL_SIGMA_WIDE) + 2)
+    box = _box(near_all, int(np.ceil(limit / min(spacing))) + int(3 * _FILL_SIGMA) + 5)
     z = z_all[box]
     cut_x, cut_y = (
         cuts[0][box[0], box[1].start : box[1].stop - 1],
@@ -284,15 +284,13 @@ def _peel_once(
     if not region.any():
         return None
     # the far sides of a noisy edge disagree from vertex to vertex: a median keeps the surfaces that
-    # really differ (a saucer and the table behind it) apart and drops the noise; then smooth inside
-    # the region (wide), exact where it meets the far side (narrow); all within the region's box
-    part = _box(region, int(3 * _FILL_SIGMA_WIDE) + 3)
+    # really differ (a saucer and the table behind it) apart and drops the noise; then a light
+    # smoothing, all within the region's box
+    part = _box(region, int(3 * _FILL_SIGMA) + 5)
     steady = _median_within(behind[part], (region | far)[part])
-    fine = _smooth_within(steady, region[part], far[part], _FILL_SIGMA)
-    coarse = _smooth_within(steady, region[part], far[part], _FILL_SIGMA_WIDE)
-    blend = np.clip(dist[part] / (_FILL_SIGMA_WIDE * cell), 0.0, 1.0)
+    smooth = _smooth_within(steady, region[part], far[part], _FILL_SIGMA)
     fill = z.copy()
-    fill[part] = np.minimum(blend * coarse + (1.0 - blend) * fine, z[part] / (1.0 + _BEHIND * threshold))
+    fill[part] = np.minimum(smooth, z[part] / (1.0 + _BEHIND * threshold))
     return box, region, fill, occluder
 
 
@@ -300,12 +298,15 @@ def hidden_cuts(
     z: np.ndarray, u: np.ndarray, v: np.ndarray, region: np.ndarray, occluder: np.ndarray, threshold: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cut edges of a hidden layer of inverse depth `z` (h, w): its depth edges, except where the
-    rebuilt `region` meets the surface it continues (vertices off the `occluder`): that seam joins a
-    fill to its own far side, and a tear there would open onto nothing."""
+    rebuilt `region` meets the surface it continues (vertices off the `occluder`, within `_SEAM`
+    times the edge threshold of the fill): that seam joins a fill to its own far side, and a tear
+    there would open onto nothing."""
     cut_x, cut_y = cut_edges(z, u, v, threshold)
     context = ~occluder
-    cut_x &= ~((region[:, :-1] & context[:, 1:]) | (context[:, :-1] & region[:, 1:]))
-    cut_y &= ~((region[:-1, :] & context[1:, :]) | (context[:-1, :] & region[1:, :]))
+    close_x = np.abs(np.diff(z, axis=1)) <= _SEAM * threshold * np.minimum(z[:, 1:], z[:, :-1])
+    close_y = np.abs(np.diff(z, axis=0)) <= _SEAM * threshold * np.minimum(z[1:, :], z[:-1, :])
+    cut_x &= ~(((region[:, :-1] & context[:, 1:]) | (context[:, :-1] & region[:, 1:])) & close_x)
+    cut_y &= ~(((region[:-1, :] & context[1:, :]) | (context[:-1, :] & region[1:, :])) & close_y)
     return cut_x, cut_y
 
 

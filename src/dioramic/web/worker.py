@@ -130,8 +130,9 @@ def run_job(spec: JobSpec, report: Callable[[Event], None]) -> None:
     options = spec.options
     old = spec.reuse_options
     same_depth = old is not None and _same(old, options, _fields_of("depth"))
-    # the scene is built for the motion (how far it reaches behind edges and past the frame)
-    scene_fields = (*_fields_of("depth", "scene", "motion"), "size")
+    # the scene is built for the motion: how far it reaches behind edges and past the frame depends
+    # on the move and its amplitude (not on its timing, nor on the video's format)
+    scene_fields = (*_fields_of("depth", "scene"), "motion", "amplitude")
     same_scene = same_depth and old is not None and _same(old, options, scene_fields)
     state = ensure_dir(spec.outdir.parent / STATE_DIR)
     out = ensure_dir(spec.outdir)
