@@ -33,7 +33,8 @@ __all__ = ["FillLayer", "Reach", "far_side_vertices", "hidden_cuts", "near_side_
 _FRONT = 0.5  # an occluder stands this fraction of the edge threshold in front of the surface behind
 _SLOPE_SIGMA = 1.5  # cells: smoothing of the far side's slope
 _SLOPE_REACH = 0.04  # the far side's slope is followed this fraction of the long side, then held
-_FILL_SIGMA = 1.5  # cells: smoothing of the continued surface behind the occluder
+_FILL_SIGMA = 1.5  # cells: smoothing of the continued surface behind the occluder ...
+_FILL_SIGMA_WIDE = 8.0  # ... and deeper behind it, away from seams
 _BEHIND = 0.25  # the layer stays this fraction of the edge threshold behind the occluder
 _SEAM = 3.0  # a fill and its far side join uncut within this multiple of the edge threshold
 
@@ -228,7 +229,7 @@ def _peel_once(
     py, px = np.divmod(partner_all[sy, sx], z_all.shape[1])
     # partners within the box (a partner is next to its seed, so inside it too)
     limit = float(np.max(reach(z_all[sy, sx], z_all[py, px], lattice.u[sx], lattice.v[sy])))
-    box = _box(near_all, int(np.ceil(limit / min(spacing))) + int(3 * _FILL_SIGMA) + 5)
+    box = _box(near_all, int(np.ceil(limit / min(spacing))) + int(3 * _FILL_SIGMA_WIDE) + 3)
     z = z_all[box]
     cut_x, cut_y = (
         cuts[0][box[0], box[1].start : box[1].stop - 1],
@@ -286,9 +287,15 @@ def _peel_once(
     # the far sides of a noisy edge disagree from vertex to vertex: a median keeps the surfaces that
     # really differ (a saucer and the table behind it) apart and drops the noise; then a light
     # smoothing, all within the region's box
-    part = _box(region, int(3 * _FILL_SIGMA) + 5)
+    part = _box(region, int(3 * _FILL_SIGMA_WIDE) + 3)
     steady = _median_within(behind[part], (region | far)[part])
     smooth = _smooth_within(steady, region[part], far[part], _FILL_SIGMA)
+    # deeper behind the occluder smoother still, except across a seam between two surfaces (where
+    # the wide average departs from the local one): the seam stays for the next pass to peel
+    wide = _smooth_within(steady, region[part], far[part], _FILL_SIGMA_WIDE)
+    seam = np.abs(wide - smooth) > threshold * smooth
+    deep = np.clip(dist[part] / (_FILL_SIGMA_WIDE * cell), 0.0, 1.0) * ~seam
+    smooth = deep * wide + (1.0 - deep) * smooth
     fill = z.copy()
     fill[part] = np.minimum(smooth, z[part] / (1.0 + _BEHIND * threshold))
     return box, region, fill, occluder
