@@ -12,9 +12,11 @@ background's colour rides on the foreground. So, along every cut:
   texels inside either side (a two-colour model, as in Bayesian and closed-form matting, with the
   colour lines taken from the depth's own segmentation instead of a user's trimap), the alpha ``a`` of
   each edge texel by projecting its colour onto the line from B to F, and then the foreground colour
-  ``(I - (1 - a) B) / a`` and the background colour ``(I - a F) / (1 - a)`` (where the division is
-  unstable, the local means). Where F and B are alike the colours say nothing: alpha falls back to the
-  geometry's (the near side's edge texel opaque, the far side's clear).
+  ``a I + (1 - a) F`` and the background colour ``(1 - a) I + a B``: each side keeps the pixel's own
+  colour as far as the pixel belongs to it and takes its local colour for the rest (the exact
+  ``(I - (1 - a) B) / a`` overshoots, to black, wherever alpha is a little off). Where F and B are
+  alike the colours say nothing: alpha falls back to the geometry's (the near side's edge texel
+  opaque, the far side's clear).
 
 Seen from the photo's camera, the silhouette layer (F, a) over the layers behind it (B) gives back
 the photo.
@@ -30,6 +32,8 @@ from dioramic.scene.peel import far_side_vertices, near_side_vertices
 
 __all__ = ["Matte", "Silhouettes", "matte", "silhouette_band"]
 
+_NEAR_BAND = 1  # vertices of the band on the near side of a cut ...
+_FAR_BAND = 1  # ... and on its far side
 _SIDE_CELLS = 3.0  # the pure colours of each side are sampled this many cells beyond the band
 _COLOUR_SIGMA = 1.5  # texels per cell times this: the spread of the local colour means
 _CONTRAST = 24.0  # colour distance (0..255) at which the two-colour alpha is trusted half
@@ -62,18 +66,22 @@ def silhouette_band(z: np.ndarray, cut_x: np.ndarray, cut_y: np.ndarray) -> Silh
     """The band along the cuts of inverse depth `z` (h, w) (see the module docstring)."""
     from scipy import ndimage
 
-    near = near_side_vertices(z, cut_x, cut_y)
-    far = far_side_vertices(z, cut_x, cut_y) & ~near
-    dist_near, (ny, nx) = ndimage.distance_transform_edt(~near, return_indices=True)
-    dist_far = ndimage.distance_transform_edt(~far)
+    edge_near = near_side_vertices(z, cut_x, cut_y)
+    edge_far = far_side_vertices(z, cut_x, cut_y) & ~edge_near
+    dist_near, (ny, nx) = ndimage.distance_transform_edt(~edge_near, return_indices=True)
+    dist_far = ndimage.distance_transform_edt(~edge_far)
     near_side = dist_near < dist_far
-    inside = near_side & ~near & (dist_near <= _SIDE_CELLS + 1)
-    outside = ~near_side & ~far & (dist_far <= _SIDE_CELLS + 1)
-    carried = ~near_side & (dist_near <= 1.5)
-    band_z = np.where(carried, z[ny, nx], z) if near.any() else z.copy()
+    # the band: `_NEAR_BAND` vertices on the near side of the cut, `_FAR_BAND` on the far side
+    near = near_side & (dist_near <= _NEAR_BAND - 1 + 0.5)
+    far = ~near_side & (dist_far <= _FAR_BAND - 1 + 0.5)
+    inside = near_side & ~near & (dist_near <= _NEAR_BAND + _SIDE_CELLS)
+    outside = ~near_side & ~far & (dist_far <= _FAR_BAND + _SIDE_CELLS)
+    carried = ~near_side & (dist_near <= _FAR_BAND + 0.5)
+    band_z = np.where(carried, z[ny, nx], z) if edge_near.any() else z.copy()
     cut_cells = cut_x[:-1, :] | cut_x[1:, :] | cut_y[:, :-1] | cut_y[:, 1:]
     touching = near[:-1, :-1] | near[1:, :-1] | near[:-1, 1:] | near[1:, 1:]
-    return Silhouettes(near, far, inside, outside, near_side, band_z, cut_cells | touching)
+    reaching = carried[:-1, :-1] & carried[1:, :-1] & carried[:-1, 1:] & carried[1:, 1:]
+    return Silhouettes(near, far, inside, outside, near_side, band_z, cut_cells | touching | reaching)
 
 
 @dataclass(frozen=True)
@@ -133,11 +141,11 @@ def matte(
     a_colour = np.clip(((pixel - b) * d).sum(axis=1) / np.maximum(norm2, 1e-6), 0.0, 1.0)
     trust = norm2 / (norm2 + _CONTRAST**2)
     a = trust * a_colour + (1.0 - trust) * np.where(near[at], _NEAR_PRIOR, _FAR_PRIOR)
+    # each side's colour: the pixel's own as far as it belongs to that side, the side's local colour
+    # for the rest (no division by a small alpha: an alpha a little off never overshoots to black)
     a1 = a[:, None]
-    w_front = np.clip((a1 - 0.1) / 0.4, 0.0, 1.0)
-    front = w_front * (pixel - (1.0 - a1) * b) / np.maximum(a1, 1e-3) + (1.0 - w_front) * f
-    w_back = np.clip((0.9 - a1) / 0.4, 0.0, 1.0)
-    back = w_back * (pixel - a1 * f) / np.maximum(1.0 - a1, 1e-3) + (1.0 - w_back) * b
+    front = a1 * pixel + (1.0 - a1) * f
+    back = (1.0 - a1) * pixel + a1 * b
     alpha = np.where(near_side, np.uint8(255), np.uint8(0))
     alpha[at] = to_u8(a * 255.0)
     foreground = np.where(near_side[:, :, None], rgb, to_u8(fg))
