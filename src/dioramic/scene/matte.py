@@ -12,11 +12,10 @@ background's colour rides on the foreground. So, along every cut:
   texels inside either side (a two-colour model, as in Bayesian and closed-form matting, with the
   colour lines taken from the depth's own segmentation instead of a user's trimap), the alpha ``a`` of
   each edge texel by projecting its colour onto the line from B to F, and then the foreground colour
-  ``a I + (1 - a) F`` and the background colour ``(1 - a) I + a B``: each side keeps the pixel's own
-  colour as far as the pixel belongs to it and takes its local colour for the rest (the exact
-  ``(I - (1 - a) B) / a`` overshoots, to black, wherever alpha is a little off). Where F and B are
-  alike the colours say nothing: alpha falls back to the geometry's (the near side's edge texel
-  opaque, the far side's clear).
+  ``(I - (1 - a) B) / a`` and the background colour ``(I - a F) / (1 - a)``, each kept between the
+  pixel's colour and its side's (the division overshoots, to black or white, wherever alpha is a
+  little off). Where F and B are alike the colours say nothing: alpha falls back to the geometry's
+  (the near side's edge texel opaque, the far side's clear).
 
 Seen from the photo's camera, the silhouette layer (F, a) over the layers behind it (B) gives back
 the photo.
@@ -39,6 +38,8 @@ _COLOUR_SIGMA = 1.5  # texels per cell times this: the spread of the local colou
 _CONTRAST = 24.0  # colour distance (0..255) at which the two-colour alpha is trusted half
 _NEAR_PRIOR = 0.9  # alpha of a near-side edge texel where the colours say nothing
 _FAR_PRIOR = 0.1  # likewise on the far side
+_MIN_SHARE = 0.2  # unmixing divides by a side's share of the pixel, at least this
+_SLACK = 16.0  # an unmixed colour stays within this (0..255) of its pixel's and its side's
 
 
 @dataclass(frozen=True)
@@ -141,11 +142,13 @@ def matte(
     a_colour = np.clip(((pixel - b) * d).sum(axis=1) / np.maximum(norm2, 1e-6), 0.0, 1.0)
     trust = norm2 / (norm2 + _CONTRAST**2)
     a = trust * a_colour + (1.0 - trust) * np.where(near[at], _NEAR_PRIOR, _FAR_PRIOR)
-    # each side's colour: the pixel's own as far as it belongs to that side, the side's local colour
-    # for the rest (no division by a small alpha: an alpha a little off never overshoots to black)
+    # each side's colour unmixed, kept between the pixel's own and the side's local colour (give or
+    # take a little): an alpha a little off never overshoots to black or white
     a1 = a[:, None]
-    front = a1 * pixel + (1.0 - a1) * f
-    back = (1.0 - a1) * pixel + a1 * b
+    front = (pixel - (1.0 - a1) * b) / np.maximum(a1, _MIN_SHARE)
+    front = np.clip(front, np.minimum(pixel, f) - _SLACK, np.maximum(pixel, f) + _SLACK)
+    back = (pixel - a1 * f) / np.maximum(1.0 - a1, _MIN_SHARE)
+    back = np.clip(back, np.minimum(pixel, b) - _SLACK, np.maximum(pixel, b) + _SLACK)
     alpha = np.where(near_side, np.uint8(255), np.uint8(0))
     alpha[at] = to_u8(a * 255.0)
     foreground = np.where(near_side[:, :, None], rgb, to_u8(fg))
