@@ -44,6 +44,8 @@ _SAFETY = 1.1  # a hidden layer reaches this much farther than the parallax it m
 _EXTRA_CELLS = 3.0  # plus this many lattice cells
 _MAX_HIDDEN = 3  # hidden layers at most (nested occluders)
 _HIDDEN_TOLERANCE = 4.0  # hidden layers are flat at this multiple of the surface's tolerance
+_SHEET = 10.0  # a hidden layer's triangle changing depth by this multiple of the edge threshold per cell
+# is a sheet across a step, and dropped
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,21 @@ def image_mesh(lattice: Lattice, z: np.ndarray, tree: Quadtree, plan: Plan, cuts
     if is_copy.any():
         zz = np.where(is_copy, tris.copy_z[copy], zz)
     return ImageMesh(lattice.u[col], lattice.v[row], zz, faces.reshape(-1, 3).astype(np.int64))
+
+
+def without_sheets(mesh: ImageMesh, cell: float, limit: float) -> ImageMesh:
+    """`mesh` without the triangles whose depth changes by more than `limit` (relative, in inverse
+    depth) per `cell` pixels of their extent: sheets across a step that no cut caught (a hidden layer's
+    fill, continued rather than measured, can meet a step in a way its cut test misses)."""
+    z = mesh.z[mesh.faces]
+    span = z.max(axis=1) / z.min(axis=1) - 1.0
+    u, v = mesh.u[mesh.faces], mesh.v[mesh.faces]
+    extent = np.maximum(u.max(axis=1) - u.min(axis=1), v.max(axis=1) - v.min(axis=1))
+    keep = span <= limit * np.maximum(extent / cell, 1.0)
+    if keep.all():
+        return mesh
+    used, faces = np.unique(mesh.faces[keep], return_inverse=True)
+    return ImageMesh(mesh.u[used], mesh.v[used], mesh.z[used], faces.reshape(-1, 3).astype(np.int64))
 
 
 def to_mesh(name: str, mesh: ImageMesh, camera: Camera, uv_scale, uv_offset, texture: np.ndarray) -> Mesh:
@@ -307,6 +324,12 @@ def build_layers(
         if plan.triangles == 0:
             continue
         mesh = image_mesh(layer.lattice, layer.z, tree, plan, layer.cuts)
+        if layer.name.startswith(HIDDEN_PREFIX):
+            sub = layer.lattice
+            cell = max((sub.u[-1] - sub.u[0]) / (len(sub.u) - 1), (sub.v[-1] - sub.v[0]) / (len(sub.v) - 1))
+            mesh = without_sheets(mesh, cell, _SHEET * options.edge_threshold)
+            if not len(mesh.faces):
+                continue
         if layer.name == SURFACE_NAME:
             image = surface_rgb if alpha_in is None else np.dstack([surface_rgb, alpha_in])
         elif layer.name == SILHOUETTES_NAME:

@@ -32,11 +32,14 @@ __all__ = ["FillLayer", "Reach", "far_side_vertices", "hidden_cuts", "near_side_
 
 _FRONT = 0.5  # an occluder stands this fraction of the edge threshold in front of the surface behind
 _SLOPE_SIGMA = 1.5  # cells: smoothing of the far side's slope
-_SLOPE_REACH = 0.04  # the far side's slope is followed this fraction of the long side, then held
+_SLOPE_REACH = 0.04  # the far side's slope is followed this fraction of the long side, then held,
+_SLOPE_SPAN = 2.0  # and changes its depth by this factor at most
 _FILL_SIGMA = 1.5  # cells: smoothing of the continued surface behind the occluder ...
 _FILL_SIGMA_WIDE = 8.0  # ... and deeper behind it, away from seams
 _BEHIND = 0.25  # the layer stays this fraction of the edge threshold behind the occluder
 _SEAM = 3.0  # a fill and its far side join uncut within this multiple of the edge threshold
+_HIDDEN_EDGE = 3.0  # a hidden layer is cut where it jumps by this multiple of the edge threshold: it
+# is continued, not measured, and a small step in it is no edge of the scene (a tear there opens a hole)
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,9 @@ def _peel_once(
     # the farthest any vertex may be rebuilt behind (the reach of the largest jump), and the box of
     # the lattice within that of a seed (plus room for smoothing)
     partner_all = _partners(z_all, *cuts, near_all)
+    near_all &= partner_all >= 0  # (a cut between equal depths has no nearer end)
+    if not near_all.any():
+        return None
     sy, sx = np.nonzero(near_all)
     py, px = np.divmod(partner_all[sy, sx], z_all.shape[1])
     # partners within the box (a partner is next to its seed, so inside it too)
@@ -274,14 +280,19 @@ def _peel_once(
     slope_u, slope_v = _slopes(u, v, z, cut_x, cut_y)
     ramp = (slope_u.ravel()[anchor] * du + slope_v.ravel()[anchor] * dv) * trust
     behind = z.copy()
-    behind.ravel()[at] = np.clip(base + ramp, 0.5 * base, 2.0 * base)
-    front = reached & ((z > behind * (1.0 + _FRONT * threshold)) | near)
+    behind.ravel()[at] = np.clip(base + ramp, base / _SLOPE_SPAN, base * _SLOPE_SPAN)
+    partner_z = z.copy()
+    partner_z.ravel()[at] = base
+    # in front of the far side continued, or in front of the far side's own depth where the
+    # continuation (a steep floor, say) climbs nearer before it meets the occluder's foot
+    ahead = (z > behind * (1.0 + _FRONT * threshold)) | (z > partner_z * (1.0 + _FRONT * threshold))
+    front = reached & (ahead | near)
     labels, count = ndimage.label(front & ~far | near)
     seeded = np.zeros(count + 1, bool)
     seeded[labels[near]] = True
     seeded[0] = False
     occluder = seeded[labels] & front
-    region = occluder & (dist <= reach(z, behind, u[None, :], v[:, None]))
+    region = occluder & (dist <= reach(z, np.minimum(behind, partner_z), u[None, :], v[:, None]))
     if not region.any():
         return None
     # the far sides of a noisy edge disagree from vertex to vertex: a median keeps the surfaces that
@@ -290,6 +301,7 @@ def _peel_once(
     part = _box(region, int(3 * _FILL_SIGMA_WIDE) + 3)
     steady = _median_within(behind[part], (region | far)[part])
     smooth = _smooth_within(steady, region[part], far[part], _FILL_SIGMA)
+    smooth = np.where(np.abs(smooth - steady) > threshold * steady, steady, smooth)  # seams stay sharp
     # deeper behind the occluder smoother still, except across a seam between two surfaces (where
     # the wide average departs from the local one): the seam stays for the next pass to peel
     wide = _smooth_within(steady, region[part], far[part], _FILL_SIGMA_WIDE)
@@ -304,11 +316,12 @@ def _peel_once(
 def hidden_cuts(
     z: np.ndarray, u: np.ndarray, v: np.ndarray, region: np.ndarray, occluder: np.ndarray, threshold: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cut edges of a hidden layer of inverse depth `z` (h, w): its depth edges, except where the
+    """Cut edges of a hidden layer of inverse depth `z` (h, w): its depth edges (jumps of `_HIDDEN_EDGE`
+    times the edge threshold), except where the
     rebuilt `region` meets the surface it continues (vertices off the `occluder`, within `_SEAM`
     times the edge threshold of the fill): that seam joins a fill to its own far side, and a tear
     there would open onto nothing."""
-    cut_x, cut_y = cut_edges(z, u, v, threshold)
+    cut_x, cut_y = cut_edges(z, u, v, _HIDDEN_EDGE * threshold)
     context = ~occluder
     close_x = np.abs(np.diff(z, axis=1)) <= _SEAM * threshold * np.minimum(z[:, 1:], z[:, :-1])
     close_y = np.abs(np.diff(z, axis=0)) <= _SEAM * threshold * np.minimum(z[1:, :], z[:-1, :])
