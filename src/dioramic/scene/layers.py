@@ -29,6 +29,7 @@ _INPAINT_LONG_SIDE = 640  # inpainting runs on an image at most this large (the 
 _INPAINT_RADIUS = 3
 _SLICES = 4  # depth slices per hidden layer at most
 _SLICE_MIN = 0.15  # a depth slice spans at least this relative range of inverse depth
+_CONTEXT = 0.1  # a layer is painted from the colours within this fraction of the long side around it
 
 
 class Inpainter(Protocol):
@@ -124,6 +125,44 @@ def depth_slices(values: np.ndarray, count: int = _SLICES, minimum: float = _SLI
     return [float(lo * np.exp(span * (k + 1) / n)) for k in range(n)]
 
 
+def _fill_box(
+    current: np.ndarray,
+    current_z: np.ndarray,
+    region: np.ndarray,
+    layer_z: np.ndarray,
+    fill: Inpainter,
+    layer: np.ndarray,
+) -> np.ndarray:
+    """`layer` (h, w, 3) with the `region` texels painted in depth slices (see `fill_colours`)."""
+    import cv2
+
+    height, width = current.shape[:2]
+    scale = min(1.0, _INPAINT_LONG_SIDE / max(height, width))
+    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+
+    def shrink(image: np.ndarray, interpolation: int) -> np.ndarray:
+        return image if scale >= 1.0 else cv2.resize(image, small_size, interpolation=interpolation)
+
+    layer = layer.copy()
+    small = shrink(current, cv2.INTER_AREA)
+    # a reduced pixel is as near as the nearest texel it covers
+    reach = int(np.ceil(1.0 / scale)) | 1
+    small_z = shrink(cv2.dilate(current_z, np.ones((reach, reach), np.uint8)), cv2.INTER_NEAREST)
+    small_region = shrink(region.astype(np.float32), cv2.INTER_AREA) > 0
+    lower = 0.0
+    for upper in depth_slices(layer_z[region]):
+        target = region & (layer_z > lower) & (layer_z <= upper)
+        lower = upper
+        if not target.any():
+            continue
+        unknown = small_region | (small_z > upper * 1.05)
+        filled = fill(small, unknown)
+        if scale < 1.0:
+            filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
+        layer[target] = filled[target]
+    return layer
+
+
 def fill_colours(
     rgb: np.ndarray,
     z: np.ndarray,
@@ -149,38 +188,21 @@ def fill_colours(
         (texels, colours): texels of the first layer that take the given colours instead of the fill
         (right behind the silhouettes, the far side's colour estimated by `dioramic.scene.matte`).
     """
-    import cv2
-
     fill = _inpainter(inpainter, model)
     height, width = rgb.shape[:2]
-    scale = min(1.0, _INPAINT_LONG_SIDE / max(height, width))
-    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-
-    def shrink(image: np.ndarray, interpolation: int) -> np.ndarray:
-        return image if scale >= 1.0 else cv2.resize(image, small_size, interpolation=interpolation)
-
     out = []
     current, current_z = rgb, z.astype(np.float32)
     for k, (region, layer_z) in enumerate(layers):
         layer = current.copy()
         if region.any():
-            small = shrink(current, cv2.INTER_AREA)
-            # a reduced pixel is as near as the nearest texel it covers
-            reach = int(np.ceil(1.0 / scale)) | 1
-            small_z = shrink(cv2.dilate(current_z, np.ones((reach, reach), np.uint8)), cv2.INTER_NEAREST)
-            small_region = shrink(region.astype(np.float32), cv2.INTER_AREA) > 0
-            fill_z = layer_z[region]
-            lower = 0.0
-            for upper in depth_slices(fill_z):
-                target = region & (layer_z > lower) & (layer_z <= upper)
-                lower = upper
-                if not target.any():
-                    continue
-                unknown = small_region | (small_z > upper * 1.05)
-                filled = fill(small, unknown)
-                if scale < 1.0:
-                    filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
-                layer[target] = filled[target]
+            # the region's box, with room for the colours around it
+            rows, cols = np.nonzero(region.any(axis=1))[0], np.nonzero(region.any(axis=0))[0]
+            pad = int(_CONTEXT * max(height, width))
+            box = (
+                slice(max(0, rows[0] - pad), min(height, rows[-1] + pad + 1)),
+                slice(max(0, cols[0] - pad), min(width, cols[-1] + pad + 1)),
+            )
+            layer[box] = _fill_box(current[box], current_z[box], region[box], layer_z[box], fill, layer[box])
         if k == 0 and edge is not None:
             texels, colours = edge
             layer[texels] = colours[texels]
