@@ -1,7 +1,8 @@
 """Make docs/images/layers.png (the layered scene of one photo, layer by layer) and
 docs/images/strips.png (frames of the default move on every bundled photo).
 
-    .venv/bin/python tools/scene_pictures.py layers assets/photos/product_coffee_cup.jpg docs/images/layers.png
+    .venv/bin/python tools/scene_pictures.py layers assets/photos/product_coffee_cup.jpg \
+        docs/images/layers.png
     .venv/bin/python tools/scene_pictures.py strips docs/images/strips.png assets/photos/*.jpg
 
 Both use the offline pipeline (classical depth, `dioramic run`'s settings and default motion).
@@ -47,7 +48,7 @@ def _scene_and_motion(path: str):
 
 
 def layers(path: str, out: str, height: int = 220) -> None:
-    photo, depth, scene, motion, settings = _scene_and_motion(path)
+    photo, depth, scene, motion, _ = _scene_and_motion(path)
     width = round(height * photo.width / photo.height) * 2
     size = (width, round(width * photo.height / photo.width))
     own = Pose(np.zeros(3), np.eye(3), scene.camera.fov_y)
