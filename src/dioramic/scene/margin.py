@@ -24,6 +24,7 @@ _FAR_WINDOW = 0.1  # ... the farthest within this fraction of the long side alon
 _EASE = 0.5  # the margin's depth is fully smooth this fraction of the way out
 _SMOOTH_FRACTION = 0.05  # smoothing of the outer margin's depth: this fraction of the long side
 _COLOUR_SIDE = 256  # the margin's colour is inpainted on an image of about this size (long side)
+_INPAINT_RADIUS = 5
 _COLOUR_FADE = 0.5  # ... and fades into its wide average (what is least wrong when unknown) over
 _COLOUR_FADE_SIGMA = 0.15  # this fraction of the way out; the average's spread, of the long side
 
@@ -145,14 +146,16 @@ def pad_colour(image: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray
     parts = []
     for c in range(0, small.shape[2], 3):  # cv2.inpaint takes 1 or 3 channels
         part = np.ascontiguousarray(small[:, :, c : c + 3])
-        parts.append(cv2.inpaint(part, unknown, 5, cv2.INPAINT_TELEA).reshape(part.shape))
-    small_filled = np.concatenate(parts, axis=2)
-    filled = cv2.resize(small_filled, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
-    filled = filled.reshape(out_h, out_w, -1)
+        parts.append(cv2.inpaint(part, unknown, _INPAINT_RADIUS, cv2.INPAINT_TELEA).reshape(part.shape))
+    small_filled = np.concatenate(parts, axis=2).astype(np.float32)
     # the farther out, the less the border says: the colours fade into their wide average
     mean = cv2.GaussianBlur(small_filled, (0, 0), _COLOUR_FADE_SIGMA * max(small_size))
-    mean = cv2.resize(mean, (out_w, out_h), interpolation=cv2.INTER_LINEAR).reshape(out_h, out_w, -1)
-    fade = np.clip(_outwards((h, w), pads) / _COLOUR_FADE, 0.0, 1.0)[:, :, None]
-    filled = (filled + fade * (mean.astype(np.float32) - filled)).round().astype(np.uint8)
+    fade = np.clip(_outwards((h, w), pads) / _COLOUR_FADE, 0.0, 1.0)
+    fade = cv2.resize(fade, small_size, interpolation=cv2.INTER_AREA).reshape(small_size[1], small_size[0], 1)
+    small_filled = small_filled + fade * (mean.reshape(small_filled.shape) - small_filled)
+    filled = cv2.resize(
+        np.clip(small_filled + 0.5, 0, 255).astype(np.uint8), (out_w, out_h), interpolation=cv2.INTER_LINEAR
+    )
+    filled = filled.reshape(out_h, out_w, -1)
     filled[top : top + h, left : left + w] = image.reshape(h, w, -1)
     return filled.reshape((out_h, out_w, *image.shape[2:]))
