@@ -114,3 +114,37 @@ def test_two_renderers_on_one_thread_each_draw_their_own_scene(layered: Scene) -
         after, stats = first.render_stats(identity)
     np.testing.assert_array_equal(before, after)
     assert stats.uncovered < 0.005
+
+
+def test_the_frame_measures_what_it_shows_of_the_hidden_layers_and_the_margin(layered: Scene) -> None:
+    identity = Pose(np.zeros(3), np.eye(3), layered.camera.fov_y)
+    moved = make_motion("pan-horizontal", layered, duration=1.0, amplitude=2.0).pose(0.0)
+    with GLRenderer(layered, 96, 72, supersample=2) as renderer:
+        _, own = renderer.render_stats(identity)
+        _, away = renderer.render_stats(moved)
+    # the photo's own view shows the photo (the hidden layers only through the silhouettes' soft edges)
+    assert own.revealed < 0.02 and own.beyond == 0.0
+    assert away.revealed > 0.005  # the box's edge opens onto its hidden layer ...
+    assert away.beyond > 0.005  # ... and the frame's edge onto the margin
+
+
+def test_a_given_amplitudes_prediction_is_what_the_video_measures(layered: Scene, tmp_path) -> None:
+    """The warning for `--amplitude N` reports the fit's prediction: it must match the render's own
+    measure of its frames (within a factor of two, and the worst frame's kind of problem the same)."""
+    from dioramic.render import RenderSettings, render_video
+
+    def make(amplitude: float):
+        return make_motion("swing", layered, duration=1.0, amplitude=amplitude)
+
+    fit = fit_amplitude(layered, make, maximum=3.0, iterations=0, samples=9, size=96)
+    assert fit.amplitude == 3.0
+    report = render_video(
+        layered, make(3.0), tmp_path / "v.mp4", RenderSettings(width=96, height=72, fps=12, duration=1.0)
+    )
+    for predicted, measured in (
+        (fit.prediction.revealed, report.max_revealed),
+        (fit.prediction.beyond, report.max_beyond),
+        (fit.prediction.stretched, report.max_stretched),
+    ):
+        if measured > 0.002:
+            assert measured / 2 <= predicted <= measured * 2

@@ -57,6 +57,10 @@ class FrameStats:
 _NEAR_FAR_MARGIN = 1.05
 """The clip planes sit this factor outside the scene's depth range as seen from the pose."""
 
+_HIDDEN_OFFSET = (1.0, 4.0)
+"""glPolygonOffset (factor, units) of hidden layers: where one coincides with the surface in front of it
+(its seam with the far side it continues) the surface wins the depth test."""
+
 _MIN_NEAR_FRACTION = 1e-3
 """The near plane never comes closer than this fraction of the far plane (24-bit depth precision)."""
 
@@ -502,6 +506,8 @@ class GLRenderer:
             else:
                 ctx.disable(moderngl.BLEND)
             program["u_hidden"].value = 1.0 if hidden else 0.0
+            # a hidden layer coincides with the surface in front of it where it joins it: it yields
+            ctx.polygon_offset = _HIDDEN_OFFSET if hidden else (0.0, 0.0)
             texture.use(0)
             vao.render(moderngl.TRIANGLES)
         ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND)
