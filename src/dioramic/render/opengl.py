@@ -124,7 +124,7 @@ void main() {{
     vec4 c = texture(u_texture, v_uv);
     if (c.a < {ALPHA_CUTOFF:.8f}) discard;
     f_color = c;
-    f_stretch = vec4(stretched(), unseen(), c.a);
+    f_stretch = vec4(stretched(), unseen(), c.a > 0.25 ? 1.0 : 0.0);  // what the colour mostly is
 }}
 """
 
