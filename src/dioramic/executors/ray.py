@@ -40,6 +40,7 @@ from dioramic.executors.base import (
     run_payload,
     started_here,
 )
+from dioramic.notices import forward_logs
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,9 @@ def dioramic_job(payload: bytes, events: bool, threads: int, queue: Any, key: in
 
     report(started_here())
     try:
-        return "ok", run_payload(payload, events, report, threads)
+        # the job's warnings travel back to the submitter, not into Ray's forwarded worker output
+        with forward_logs(report):
+            return "ok", run_payload(payload, events, report, threads)
     except Exception as exc:
         return "error", Failure.of(exc)
 
