@@ -134,8 +134,11 @@ def test_a_folder_on_ray_gives_the_local_executors_outputs_and_resumes(tmp_path:
 
     before = stamps(out)
     again = run(tmp_path / "in", "-o", out, *RAY, *FAST, "--skip-existing")
-    assert again.returncode == 1  # the invalid photo is tried again, and fails again
+    assert again.returncode == 1  # the invalid photo is checked again, and fails again
     assert "0 succeeded, 1 failed, 5 skipped" in again.stdout and "wrote" not in again.stdout
+    assert "invalid.jpg: not an image file Pillow can read" in again.stdout
+    # no work at all: the invalid photo fails a check in this process, so Ray is not even started
+    assert "Ray: started" not in again.stderr and "started on" not in again.stderr, again.stderr
     assert stamps(out) == before  # no photo was done again
 
 
