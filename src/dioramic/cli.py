@@ -533,6 +533,8 @@ def _setup_logging(debug: bool, quiet: bool) -> None:
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if debug else logging.ERROR if quiet else logging.INFO)
     log.propagate = False
+    if quiet:  # libraries that warn through Python's logging stay quiet too (Ray: see executors.ray)
+        logging.getLogger().setLevel(logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -216,3 +216,13 @@ def test_the_web_app_runs_its_jobs_on_ray(tmp_path: Path) -> None:
             server.kill()
             server.wait()
     assert server.returncode == 0
+
+
+@pytest.mark.usefixtures("gl_available", "no_leftovers")
+def test_a_quiet_batch_on_ray_prints_only_its_results(tmp_path: Path) -> None:
+    """-q: no notice from the jobs (the classical-depth fallback, offline), no word from Ray itself."""
+    make_photos(tmp_path / "in", 2)
+    quiet = run(tmp_path / "in", "-o", tmp_path / "out", *RAY, "--size", "64x48", "--duration", "0.2", "-q")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""
+    assert quiet.stdout.count("wrote ") == 2 and "2 succeeded, 0 failed" in quiet.stdout

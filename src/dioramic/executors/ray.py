@@ -96,6 +96,11 @@ def _import_ray(local: bool) -> Any:
         import ray
     except ImportError:
         raise UsageError(_MISSING) from None
+    # Ray's own messages (its logger is set up on import) say no more than dioramic's: -q, errors only
+    ray_logger = logging.getLogger("ray")
+    ray_logger.setLevel(
+        max(ray_logger.getEffectiveLevel(), logging.getLogger("dioramic").getEffectiveLevel())
+    )
     return ray
 
 
