@@ -14,16 +14,18 @@ Frames: video frame i (t = i / fps) is Blender frame ``FIRST_FRAME + i`` (Blende
 so ``blender -b scene.blend -a`` renders the video's frames 1 .. n. Colours: the view transform is
 'Standard' (not AgX or Filmic), so unlit textures come out with the photo's own colours.
 
-Engines: 'eevee' (needs OpenGL; it runs headless through EGL, also on Mesa's llvmpipe on a CPU, but
-slowly there), 'cycles' (CPU path tracer, depth of field and motion blur; the fast choice without a
-GPU, and the default) and 'workbench' (flat texture colours, used by the tests to compare with our
-renderer).
+Engines: 'workbench' (the default: flat texture colours, the look of our renderer, a few seconds a
+frame on a CPU), 'cycles' (CPU path tracer, depth of field and motion blur; 16 samples without
+denoising unless given, since our scenes are unlit: seconds to tens of seconds a frame) and 'eevee'
+(needs OpenGL; it runs headless through EGL, also on Mesa's llvmpipe, but minutes a frame there).
+See docs/blender.md for measured costs; `RenderClock` logs the estimate of a render.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -383,7 +385,8 @@ def render_with_blender(
     clock = RenderClock(engine)
 
     def advance(done: int, total: int) -> None:
-        clock.progress(done, total)
+        with tqdm.external_write_mode(file=sys.stderr):  # the estimate's line above the bar, not in it
+            clock.progress(done, total)
         bar.update(done - bar.n)
 
     with tempfile.TemporaryDirectory(prefix="dioramic-blender-") as tmp, bar:
