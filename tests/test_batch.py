@@ -183,3 +183,30 @@ def test_executor_options_that_do_not_fit_are_usage_errors(
     for extra in (["--executor", "serial", "--workers", "2"], ["--executor", "local", "--ray-address", "x"]):
         assert main(["run", str(photo), "-o", str(tmp_path / "o"), *extra, *FAST]) == 2
         assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_invalid_photos_fail_before_any_executor_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second --skip-existing run over a folder whose only unfinished photo is not a photo does no
+    work: the photo fails a cheap check in this process; no job is made, no executor started."""
+    import dioramic.batch
+
+    photos = make_photos(tmp_path / "in", 2)
+    (tmp_path / "in" / "invalid.jpg").write_bytes(b"\xff\xd8 not really a JPEG")
+    out = tmp_path / "out"
+    for photo in photos:  # as if a first run had done them
+        (out / photo.stem).mkdir(parents=True)
+        (out / photo.stem / "render.json").write_text("{}")
+
+    def no_executor(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an executor was started")
+
+    monkeypatch.setattr(dioramic.batch, "make_executor", no_executor)
+    for executor in ("serial", "local", "ray"):
+        args = ["run", str(tmp_path / "in"), "-o", str(out), "--skip-existing", "--executor", executor]
+        assert main([*args, *FAST]) == 1
+        stdout = capsys.readouterr().out
+        assert "0 succeeded, 1 failed, 2 skipped" in stdout, stdout
+        assert f"  failed: {tmp_path / 'in' / 'invalid.jpg'}: not an image file Pillow can read" in stdout
+    assert sorted(p.name for p in out.iterdir()) == ["photo0", "photo1"]  # nothing made for it

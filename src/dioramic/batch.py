@@ -13,14 +13,15 @@ import os
 import resource
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from dioramic.config import RunOptions
-from dioramic.errors import UsageError
+from dioramic.errors import DioramicError, UsageError
 from dioramic.executors import ExecutorSettings, Started, Task, make_executor, run_tasks
 from dioramic.executors.batch import BatchProgress, Outcome
+from dioramic.notices import Logged, relog
 
 log = logging.getLogger(__name__)
 
@@ -126,29 +127,41 @@ def run_batch(
     *,
     echo: Callable[[str], None],
     skipped: str = "skipped",
+    refused: Mapping[int, DioramicError] | None = None,
 ) -> int:
     """Run `jobs[i]` (a `Task`, or None to skip it) for each of `inputs` on the executor named
     `executor`; returns the exit status for the CLI (1 when one failed). A job that fails does not stop
     the others and a summary follows when there are several; with a single input its error propagates
-    (the job's own exception when it ran in this process). `echo` gets "INPUT: " + `wrote(i, result)`
-    for each success and the summary lines; the log gets each job's stages and the whole batch's
-    progress (photos done, failed, time left)."""
+    (the job's own exception when it ran in this process). `refused[i]` is the error of an input found
+    invalid before any job (a file that is not a photo): it counts as failed, and no executor starts
+    when nothing else is left to do. `echo` gets "INPUT: " + `wrote(i, result)` for each success and
+    the summary lines; the log gets each job's stages and the whole batch's progress (photos done,
+    failed, time left)."""
     count = len(inputs)
-    tasks = [job for job in jobs if job is not None]
-    todo = [i for i, job in enumerate(jobs) if job is not None]
-    progress = BatchProgress(len(todo))
+    refused = refused or {}
+    todo = [i for i, job in enumerate(jobs) if job is not None and i not in refused]
+    tasks = [jobs[i] for i in todo]
+    progress = BatchProgress(len(todo) + len(refused))
     failures: list[tuple[Path, str]] = []
 
     def prefix(i: int) -> str:
         return inputs[i].name if count == 1 else f"[{i + 1}/{count}] {inputs[i].name}"
 
     for i, job in enumerate(jobs):
-        if job is None:
+        if i in refused:
+            if count == 1:
+                raise refused[i]
+            progress.record(False)
+            failures.append((inputs[i], str(refused[i])))
+            log.error("dioramic: error: %s", refused[i])
+        elif job is None:
             log.info("%s: %s", prefix(i), skipped)
 
     def on_event(k: int, event: object) -> None:
         if isinstance(event, Started):
             log.debug("%s: started on %s (process %d)", prefix(todo[k]), event.host, event.pid)
+        elif isinstance(event, Logged):  # a warning of a job in another process: shown here, or not
+            relog(event, prefix(todo[k]))
         else:
             log.info("%s: %s", prefix(todo[k]), event)
 
@@ -167,9 +180,10 @@ def run_batch(
 
     if todo:
         with make_executor(executor, settings) as runner:
-            run_tasks(runner, tasks, on_done=on_done, on_event=on_event)
+            run_tasks(runner, tasks, on_done=on_done, on_event=on_event)  # type: ignore[arg-type]
     if count > 1:
-        tail = f", {count - len(todo)} skipped" if len(todo) < count else ""
+        left_out = count - len(todo) - len(refused)
+        tail = f", {left_out} skipped" if left_out else ""
         echo(f"{progress.done} succeeded, {len(failures)} failed{tail}")
         for path, why in failures:
             # the reason may name the input as given or as the workers saw it (absolute)

@@ -24,14 +24,49 @@ from dioramic.web import add_serve_parser, cmd_serve
 
 log = logging.getLogger("dioramic")
 
+_RENDERING_ONLY = ("supersample", "crf", "preset", "stereo", "renderer")
+"""Options of the commands that render frames (run, render), not of `export`."""
+
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"}
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with exit status 2 and one line for usage errors."""
+    """argparse with exit status 2 and one line for usage errors, which point to the help of the
+    command at fault (an option that `dioramic render` does not take: 'dioramic render --help')."""
+
+    commands: dict[str, argparse.ArgumentParser]
+    """The subcommands' parsers by name (set on the top-level parser)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: object = None) -> argparse.Namespace:  # type: ignore[override]
+        parsed, extras = self.parse_known_args(args, namespace)  # type: ignore[arg-type]
+        if extras:
+            commands = getattr(self, "commands", {})
+            command = commands.get(getattr(parsed, "command", None) or "")
+            (command or self).error(_unrecognized(extras, command, commands))
+        return parsed
+
+
+def _unrecognized(
+    extras: Sequence[str],
+    command: argparse.ArgumentParser | None,
+    commands: dict[str, argparse.ArgumentParser],
+) -> str:
+    """'unrecognized arguments: --crf 20', and which commands take such an option.
+
+    >>> parser = build_parser()
+    >>> _unrecognized(["--crf", "20"], parser.commands["export"], parser.commands)
+    'unrecognized arguments: --crf 20 (--crf is an option of dioramic run, dioramic render)'
+    """
+    text = f"unrecognized arguments: {' '.join(extras)}"
+    hints = []
+    for flag in (e.split("=", 1)[0] for e in extras if e.startswith("--")):
+        owners = [p.prog for p in commands.values() if p is not command and flag in p._option_string_actions]
+        if owners:
+            hints.append(f"{flag} is an option of {', '.join(owners)}")
+    return f"{text} ({'; '.join(hints)})" if hints else text
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -132,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OUT",
         help="video.mp4, video.webm, video.gif or frames/",
     )
-    add_options(render, ["depth", "scene", "motion", "video"])
+    add_options(render, ["depth", "scene", "motion", "video", "render"])
     _add_common(render)
 
     export = sub.add_parser(
@@ -151,13 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="scene.glb, scene.gltf, scene.obj, scene.ply or points.ply",
     )
     export.add_argument("--blend", type=Path, metavar="FILE.blend", help="also write a Blender scene")
-    add_options(export, ["depth", "scene", "motion", "video", "render"])
+    # the camera move's size, rate and length, and Blender's settings for --blend; no frames are
+    # rendered here, so not the renderer's or the encoder's options
+    add_options(export, ["depth", "scene", "motion", "video", "render"], exclude=_RENDERING_ONLY)
     _add_common(export)
 
     add_serve_parser(sub)
 
     motions = sub.add_parser("motions", help="list the camera motion presets")
     _add_common(motions)
+    parser.commands = dict(sub.choices)
     return parser
 
 
@@ -226,6 +264,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         with_absolute_paths,
     )
     from dioramic.executors import EXECUTORS
+    from dioramic.photo import check_photo
     from dioramic.pipeline import check_options
 
     options = options_from_namespace(args)
@@ -239,6 +278,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     where = absolute if executor == "ray" else Path
     if executor == "ray":
         options = with_absolute_paths(options)
+    # a file that is not a photo fails here, before any job is sent or any executor (Ray) started
+    refused: dict[int, DioramicError] = {}
+    for i, (photo, name) in enumerate(zip(photos, names, strict=True)):
+        if not (args.skip_existing and is_done(args.output, name)):
+            try:
+                check_photo(photo)
+            except InputError as exc:
+                refused[i] = exc
     # in this process a photo shows its own progress bar; elsewhere the batch reports its progress
     bar = executor == "serial" and not args.quiet
     jobs: list[Task | None] = [
@@ -258,7 +305,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return f"wrote {', '.join(result.files)} in {args.output / names[i]}/"  # type: ignore[attr-defined]
 
     echo = functools.partial(print, flush=True)
-    return run_batch(photos, jobs, executor, settings, wrote, echo=echo, skipped="outputs exist, skipped")
+    return run_batch(
+        photos, jobs, executor, settings, wrote, echo=echo, skipped="outputs exist, skipped", refused=refused
+    )
 
 
 def _cmd_depth(args: argparse.Namespace) -> int:
@@ -306,9 +355,11 @@ def _cmd_depth(args: argparse.Namespace) -> int:
 def _cmd_mesh(args: argparse.Namespace) -> int:
     from dioramic.export import export_scene
     from dioramic.photo import load_photo
-    from dioramic.pipeline import estimate_depth, make_scene
+    from dioramic.pipeline import check_export, check_options, estimate_depth, make_scene
 
     options = options_from_namespace(args)
+    check_options(options)
+    check_export(args.output)  # an unknown format, or Blender missing: before any stage runs
     photo = load_photo(args.photo)
     scene = make_scene(photo, estimate_depth(photo, options), options)
     out = export_scene(scene, args.output)
@@ -340,24 +391,71 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     from dioramic.pipeline import check_options, make_motion_for, render_settings
     from dioramic.render import render_video
+    from dioramic.render.video import format_for_path
 
-    options = options_from_namespace(args)
+    video_format = format_for_path(args.output)
+    options = options_from_namespace(args, video_format)  # a GIF's own defaults: 480 px, 15 fps
     check_options(options, args.output)
     scene = _scene_from(args.source, options)
     # the video takes the aspect of the scene's camera (the photo's) unless --size says otherwise
-    settings = render_settings(options, scene.camera)
+    settings = render_settings(options, scene.camera, video_format)
     motion = make_motion_for(scene, options, settings.width / settings.height)
     settings = replace(settings, duration=motion.duration)
-    report = render_video(scene, motion, args.output, settings, progress=not args.quiet)
-    print(f"{args.source}: wrote {args.output} ({report.frames} frames, {report.width}x{report.height})")
+    if video_format == "gif":
+        _say_gif_settings(settings, args)
+    if options.renderer == "blender":
+        _render_with_blender(scene, motion, settings, options, args)
+        size = f"{settings.frame_count} frames, {settings.width}x{settings.height}, Blender"
+    else:
+        report = render_video(scene, motion, args.output, settings, progress=not args.quiet)
+        size = f"{report.frames} frames, {report.width}x{report.height}"
+    print(f"{args.source}: wrote {args.output} ({size})")
     return 0
+
+
+def _say_gif_settings(settings: object, args: argparse.Namespace) -> None:
+    """One line on what a GIF gets, and which of it are the GIF defaults (long side 480, 15 fps)."""
+    from dioramic.config import video_defaults
+
+    width, height, fps = settings.width, settings.height, settings.fps  # type: ignore[attr-defined]
+    chosen = []
+    if args.size is None:
+        chosen.append(f"long side {video_defaults('gif').long_side} px")
+    if args.fps is None:
+        chosen.append(f"{fps} fps")
+    why = f" (GIF defaults: {' and '.join(chosen)}; --size and --fps change them)" if chosen else ""
+    log.info(
+        "GIF: %dx%d, %g fps, %d frames%s; one 255-colour palette for the whole animation, ordered dithering",
+        width, height, fps, settings.frame_count, why,  # type: ignore[attr-defined]
+    )  # fmt: skip
+
+
+def _render_with_blender(
+    scene: Scene, motion: object, settings: object, options: RunOptions, args: argparse.Namespace
+) -> None:
+    """Film `scene` through Blender: the scene and its camera move go to Blender as a temporary GLB."""
+    import tempfile
+
+    from dioramic.export import export_scene
+    from dioramic.pipeline import render_with_blender_for
+
+    with tempfile.TemporaryDirectory(prefix="dioramic-render-") as tmp:
+        glb = export_scene(
+            scene,
+            Path(tmp) / "scene.glb",
+            motion=motion,
+            fps=settings.fps,  # type: ignore[attr-defined]
+            size=(settings.width, settings.height),  # type: ignore[attr-defined]
+            duration=settings.duration,  # type: ignore[attr-defined]
+        )
+        render_with_blender_for(glb, args.output, settings, options, progress=not args.quiet)  # type: ignore[arg-type]
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from dioramic.export import EXPORTERS, export_scene, format_for_path
-    from dioramic.pipeline import check_options, make_motion_for, render_settings
+    from dioramic.pipeline import check_export, check_options, make_motion_for, render_settings
     from dioramic.scene_file import SCENE_SUFFIXES
 
     if args.output is None and args.blend is None:
@@ -366,6 +464,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.blend}: --blend takes a path ending in .blend")
     options = options_from_namespace(args)
     check_options(options)
+    # an unknown format, or Blender missing for a .blend: refused before any stage runs
+    for path in (args.output, args.blend):
+        if path is not None:
+            check_export(path)
     blender = {
         "engine": options.blender_engine,
         "samples": options.samples,
@@ -422,11 +524,17 @@ COMMANDS = {
 
 
 def _setup_logging(debug: bool, quiet: bool) -> None:
+    """Messages on stderr: errors only with -q; each notice once per run (see `dioramic.notices`)."""
+    from dioramic.notices import OncePerRun
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(OncePerRun())
     log.handlers[:] = [handler]
-    log.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)
+    log.setLevel(logging.DEBUG if debug else logging.ERROR if quiet else logging.INFO)
     log.propagate = False
+    if quiet:  # libraries that warn through Python's logging stay quiet too (Ray: see executors.ray)
+        logging.getLogger().setLevel(logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

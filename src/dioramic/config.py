@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,35 @@ from typing import Any
 from dioramic.errors import UsageError
 
 DEFAULT_LONG_SIDE = 1280
+
+
+@dataclass(frozen=True)
+class VideoDefaults:
+    """The video settings a format gets when they are not given."""
+
+    fps: int
+    """Frames per second."""
+    long_side: int
+    """Pixels on the long side (the photo's aspect)."""
+
+
+VIDEO_DEFAULTS = {"gif": VideoDefaults(fps=15, long_side=480)}
+"""Formats whose defaults differ from `DEFAULT_VIDEO`: a GIF stores every pixel of every frame in a
+256-colour palette, so a 5 s GIF at 1280 px and 30 fps is about 100 MB; at 480 px and 15 fps it is
+about 5 MB, a size that can be posted."""
+DEFAULT_VIDEO = VideoDefaults(fps=30, long_side=DEFAULT_LONG_SIDE)
+FORMAT_DEFAULT_FIELDS = ("fps",)
+"""Options whose default depends on the video format: the CLI and the web form leave them unset
+until the format is known (`options_from_namespace`, `video_defaults`)."""
+
+
+def video_defaults(video_format: str | None = None) -> VideoDefaults:
+    """The defaults of `video_format` ('mp4', 'webm', 'gif', 'png'; None: a video.mp4).
+
+    >>> video_defaults("gif"), video_defaults("mp4").fps
+    (VideoDefaults(fps=15, long_side=480), 30)
+    """
+    return VIDEO_DEFAULTS.get(video_format or "mp4", DEFAULT_VIDEO)
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -139,7 +168,7 @@ class RunOptions:
     preset: str | None = None
     stereo: str | None = None
     renderer: str = "opengl"
-    blender_engine: str = "cycles"
+    blender_engine: str = "workbench"
     samples: int | None = None
     motion_blur: bool = False
 
@@ -157,6 +186,11 @@ class Option:
     metavar: str | None = None
     choices: Callable[[], Sequence[str]] | None = None
     """Lazily listed valid values (registries fill up on import)."""
+    hint: str | None = None
+    """One short line shown under the web form's control. A --no-X switch is a checkbox 'X' in the
+    form, so its hint, not `help`, is also the control's tooltip."""
+    choice_help: Mapping[str, str] | None = None
+    """One line for each built-in value, shown in the web form when that value is chosen."""
 
 
 def _inpainter_choices() -> list[str]:
@@ -189,6 +223,7 @@ OPTIONS: tuple[Option, ...] = (
         "-int8) for the learned backends",
         "depth",
         metavar="PATH|NAME",
+        hint="size of the learned model: small (default), base or large; -fp16 or -int8: smaller files",
     ),
     Option(
         "depth_map",
@@ -208,7 +243,15 @@ OPTIONS: tuple[Option, ...] = (
         metavar="KIND",
         choices=lambda: ["depth", "metric", "inverse"],
     ),
-    Option("refine", ("--no-refine",), "skip edge-aware depth refinement", "depth", parse=None),
+    Option(
+        "refine",
+        ("--no-refine",),
+        "skip edge-aware depth refinement",
+        "depth",
+        parse=None,
+        hint="line the depth's edges up with the photo's edges (an edge-aware filter); off: the "
+        "backend's depth as it is",
+    ),
     Option(
         "fov",
         ("--fov",),
@@ -216,6 +259,7 @@ OPTIONS: tuple[Option, ...] = (
         "scene",
         parse=positive_float,
         metavar="DEG",
+        hint="the lens the photo was taken with; empty: from the photo's EXIF, else a 28 mm lens",
     ),
     Option(
         "near",
@@ -224,6 +268,7 @@ OPTIONS: tuple[Option, ...] = (
         "depth",
         parse=positive_float,
         metavar="M",
+        hint="distance of the nearest thing, in metres: with Far, how deep the scene is",
     ),
     Option(
         "far",
@@ -232,6 +277,7 @@ OPTIONS: tuple[Option, ...] = (
         "depth",
         parse=positive_float,
         metavar="M",
+        hint="distance of the farthest thing, in metres: farther = more parallax between near and far",
     ),
     Option(
         "max_triangles",
@@ -240,6 +286,7 @@ OPTIONS: tuple[Option, ...] = (
         "scene",
         parse=positive_int,
         metavar="N",
+        hint="detail of the 3D mesh: fewer triangles render faster and make smaller GLB files",
     ),
     Option(
         "edge_threshold",
@@ -249,6 +296,8 @@ OPTIONS: tuple[Option, ...] = (
         "scene",
         parse=positive_float,
         metavar="RATIO",
+        hint="where the mesh tears apart at a depth jump (0.08 = 8 % farther): lower cuts more, higher "
+        "stretches more",
     ),
     Option(
         "inpainter",
@@ -259,6 +308,11 @@ OPTIONS: tuple[Option, ...] = (
         "scene",
         metavar="NAME",
         choices=_inpainter_choices,
+        choice_help={
+            "telea": "OpenCV (Telea): fast, smooth fills of what the camera move uncovers",
+            "ns": "OpenCV (Navier-Stokes): fast, follows the edges around the hole a little better",
+            "lama": "LaMa, a learned model: continues textures; slower, its weights are downloaded once",
+        },
     ),
     Option(
         "inpaint_model",
@@ -292,6 +346,7 @@ OPTIONS: tuple[Option, ...] = (
         "cubic-bezier(x1,y1,x2,y2) (default: the preset's)",
         "motion",
         metavar="NAME",
+        hint="how the move speeds up and slows down; empty: the preset's own",
     ),
     Option(
         "loop",
@@ -299,16 +354,24 @@ OPTIONS: tuple[Option, ...] = (
         "make the move end where it starts (open presets go out and back)",
         "motion",
         parse=None,
+        hint="end where it starts, for a seamless loop",
     ),
     Option(
         "size",
         ("--size",),
-        "video size (default: long side 1280, the photo's aspect)",
+        "video size (default: long side 1280, or 480 for a GIF, at the photo's aspect)",
         "video",
         parse=parse_size,
         metavar="WxH",
     ),
-    Option("fps", ("--fps",), "frames per second", "video", parse=positive_int, metavar="N"),
+    Option(
+        "fps",
+        ("--fps",),
+        "frames per second (default: 30; 15 for a GIF)",
+        "video",
+        parse=positive_int,
+        metavar="N",
+    ),
     Option(
         "duration", ("--duration",), "video length in seconds", "video", parse=positive_float, metavar="SEC"
     ),
@@ -319,6 +382,7 @@ OPTIONS: tuple[Option, ...] = (
         "video",
         parse=positive_int,
         metavar="N",
+        hint="smoother edges: each pixel averages N x N samples (1 = off, fastest; 2 = default)",
     ),
     Option(
         "background",
@@ -327,6 +391,7 @@ OPTIONS: tuple[Option, ...] = (
         "video",
         parse=parse_color,
         metavar="COLOR",
+        hint="shows only where the move looks past the scene",
     ),
     Option(
         "crf",
@@ -335,9 +400,15 @@ OPTIONS: tuple[Option, ...] = (
         "video",
         parse=non_negative_int,
         metavar="N",
+        hint="video quality: lower = better and larger (mp4 0-51, default 18; webm 0-63, default 31)",
     ),
     Option(
-        "preset", ("--preset",), "encoder speed preset (x264: ultrafast .. veryslow)", "video", metavar="NAME"
+        "preset",
+        ("--preset",),
+        "encoder speed preset (x264: ultrafast .. veryslow)",
+        "video",
+        metavar="NAME",
+        hint="mp4 encoding speed: slower presets make slightly smaller files",
     ),
     Option(
         "stereo",
@@ -346,6 +417,10 @@ OPTIONS: tuple[Option, ...] = (
         "video",
         metavar="MODE",
         choices=lambda: ["sbs", "anaglyph"],
+        choice_help={
+            "sbs": "3D: left and right eye side by side, twice as wide (VR headsets, 3D TVs)",
+            "anaglyph": "3D for red-cyan glasses",
+        },
     ),
     Option(
         "renderer",
@@ -358,20 +433,30 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "blender_engine",
         ("--blender-engine",),
-        "Blender's engine with --renderer blender: cycles (CPU ok), eevee (wants a GPU) or workbench",
+        "Blender's engine (for --renderer blender, and the .blend of 'export --blend'): workbench "
+        "(the default: the textures' own colours, about 3 s a 1280x852 frame on 2 CPU cores, so a "
+        "5 s video takes minutes), cycles (depth of field, motion blur; about 15 s a frame at 16 "
+        "samples) or eevee (wants a GPU: minutes a frame on a CPU)",
         "render",
         metavar="ENGINE",
-        choices=lambda: ["cycles", "eevee", "workbench"],
+        choices=lambda: ["workbench", "cycles", "eevee"],
     ),
     Option(
         "samples",
         ("--samples",),
-        "samples per pixel for Blender's Cycles/EEVEE (default: Blender's scene default)",
+        "samples per pixel: anti-aliasing for workbench (default 8), samples for cycles (default 16: the "
+        "scene is unlit, so they only smooth edges) and eevee (default: Blender's)",
         "render",
         parse=positive_int,
         metavar="N",
     ),
-    Option("motion_blur", ("--motion-blur",), "motion blur (Blender renderer only)", "render", parse=None),
+    Option(
+        "motion_blur",
+        ("--motion-blur",),
+        "motion blur (Blender renderer with --blender-engine cycles or eevee)",
+        "render",
+        parse=None,
+    ),
 )
 
 GROUP_TITLES = {
@@ -395,12 +480,13 @@ def _default_of(field_name: str) -> Any:
     return {f.name: f.default for f in fields(RunOptions)}[field_name]
 
 
-def add_options(parser: argparse.ArgumentParser, groups: Sequence[str]) -> None:
-    """Add the declared options of `groups` to `parser` (defaults from `RunOptions`)."""
+def add_options(parser: argparse.ArgumentParser, groups: Sequence[str], exclude: Sequence[str] = ()) -> None:
+    """Add the declared options of `groups` to `parser` (defaults from `RunOptions`), but not the
+    fields named in `exclude` (options a command has no use for)."""
     for group in groups:
         section = parser.add_argument_group(GROUP_TITLES[group])
         for opt in OPTIONS:
-            if opt.group != group:
+            if opt.group != group or opt.field in exclude:
                 continue
             default = _default_of(opt.field)
             if opt.parse is None:  # a switch that turns the default around
@@ -411,7 +497,9 @@ def add_options(parser: argparse.ArgumentParser, groups: Sequence[str]) -> None:
                 )
                 continue
             help_text = opt.help
-            if default is not None and not isinstance(default, tuple):
+            if opt.field in FORMAT_DEFAULT_FIELDS:
+                default = None  # the video format's, filled in by options_from_namespace
+            elif default is not None and not isinstance(default, tuple):
                 help_text += f" (default: {default})"
             section.add_argument(
                 *opt.flags,
@@ -423,9 +511,13 @@ def add_options(parser: argparse.ArgumentParser, groups: Sequence[str]) -> None:
             )
 
 
-def options_from_namespace(ns: argparse.Namespace) -> RunOptions:
-    """RunOptions from parsed arguments (fields the parser lacks keep their defaults); validates choices."""
+def options_from_namespace(ns: argparse.Namespace, video_format: str | None = None) -> RunOptions:
+    """RunOptions from parsed arguments (fields the parser lacks keep their defaults); validates choices.
+    Options left unset whose default depends on the format take `video_format`'s (see `video_defaults`)."""
     values = {f.name: getattr(ns, f.name) for f in fields(RunOptions) if hasattr(ns, f.name)}
+    for name in FORMAT_DEFAULT_FIELDS:
+        if name in values and values[name] is None:
+            values[name] = getattr(video_defaults(video_format), name)
     for name, value in values.items():
         opt = option(name)
         if opt.choices is not None and value is not None and value not in (valid := opt.choices()):
@@ -433,15 +525,20 @@ def options_from_namespace(ns: argparse.Namespace) -> RunOptions:
     return RunOptions(**values)
 
 
-def video_size(options: RunOptions, photo_width: int, photo_height: int) -> tuple[int, int]:
-    """The output size: --size, else long side 1280 with the photo's aspect, both even.
+def video_size(
+    options: RunOptions, photo_width: int, photo_height: int, video_format: str | None = None
+) -> tuple[int, int]:
+    """The output size: --size, else the format's long side (1280; 480 for a GIF) with the photo's
+    aspect, both even.
 
     >>> video_size(RunOptions(), 4000, 3000), video_size(RunOptions(), 600, 900)
     ((1280, 960), (854, 1280))
+    >>> video_size(RunOptions(), 600, 400, "gif")
+    (480, 320)
     """
     if options.size is not None:
         return options.size
-    scale = DEFAULT_LONG_SIDE / max(photo_width, photo_height)
+    scale = video_defaults(video_format).long_side / max(photo_width, photo_height)
     w = max(16, round(photo_width * scale / 2) * 2)
     h = max(16, round(photo_height * scale / 2) * 2)
     return w, h

@@ -102,6 +102,30 @@ def _to_8bit_rgb_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | Non
     return np.asarray(image.convert("RGB")).copy(), None
 
 
+def check_photo(path: str | Path) -> None:
+    """Raise the InputError `load_photo` would for a file that is missing, empty or not an image at
+    all, reading only its header: a cheap check before a batch sends a photo to a worker. A photo
+    that passes may still fail to decode (truncated data); `load_photo` says so then.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, expected a photo file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty (0 bytes)")
+    _register_heif()
+    try:
+        with Image.open(path):
+            pass
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not an image file Pillow can read (JPEG, PNG, WebP, TIFF, ...)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{path}: the image is too large to decode safely (decompression bomb?)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InputError(f"{path}: cannot be read as an image ({exc})") from None
+
+
 def load_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
     """Read the photo at `path`, upright, as 8-bit sRGB; downscale it to at most `max_pixels`.
 

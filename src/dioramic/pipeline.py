@@ -94,12 +94,15 @@ def make_scene(photo: Photo, depth: DepthMap, options: RunOptions, aspect: float
     return build_scene(photo, depth, scene_options)
 
 
-def render_settings(options: RunOptions, frame: Photo | Camera) -> RenderSettings:
-    """The renderer's settings for a run; the size defaults to long side 1280 at the aspect of `frame`
-    (the photo, or the camera of a scene read from a file)."""
+def render_settings(
+    options: RunOptions, frame: Photo | Camera, video_format: str | None = None
+) -> RenderSettings:
+    """The renderer's settings for a run; the size defaults to the format's long side (1280; 480 for
+    a GIF, see `config.video_defaults`) at the aspect of `frame` (the photo, or the camera of a scene
+    read from a file)."""
     from dioramic.render import RenderSettings
 
-    width, height = video_size(options, frame.width, frame.height)
+    width, height = video_size(options, frame.width, frame.height, video_format)
     return RenderSettings(
         width=width,
         height=height,
@@ -232,6 +235,12 @@ def check_options(options: RunOptions, video: Path = Path("video.mp4")) -> None:
     WRITERS.get(format_for_path(video))(video, width, height, settings.fps, **settings.codec_options())
     if options.stereo is not None and options.renderer == "blender":
         raise UsageError("--stereo works with the opengl renderer only")
+    if options.motion_blur and options.blender_engine == "workbench":
+        raise UsageError("--motion-blur needs --blender-engine cycles or eevee (workbench draws none)")
+    if options.renderer == "blender":
+        from dioramic.blender import find_blender_python
+
+        find_blender_python()  # BlenderUnavailableError ("run 'make blender'") before any work
     if options.inpaint_model is not None and options.inpainter != "lama":
         raise UsageError("--inpaint-model is the model file of --inpainter lama")
     if options.model is not None and options.depth not in ("auto", "depth-anything-v2", "midas"):
@@ -246,6 +255,17 @@ def check_options(options: RunOptions, video: Path = Path("video.mp4")) -> None:
         loop=options.loop,
         fps=options.fps,
     )
+
+
+def check_export(path: Path) -> None:
+    """Raise the error writing the 3D file `path` would meet, before any stage: an extension no
+    exporter has (UsageError), or Blender not set up for a .blend (BlenderUnavailableError)."""
+    from dioramic.export import format_for_path
+
+    if format_for_path(path) == "blend":
+        from dioramic.blender import find_blender_python
+
+        find_blender_python()
 
 
 def run_photo(

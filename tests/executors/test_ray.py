@@ -134,8 +134,11 @@ def test_a_folder_on_ray_gives_the_local_executors_outputs_and_resumes(tmp_path:
 
     before = stamps(out)
     again = run(tmp_path / "in", "-o", out, *RAY, *FAST, "--skip-existing")
-    assert again.returncode == 1  # the invalid photo is tried again, and fails again
+    assert again.returncode == 1  # the invalid photo is checked again, and fails again
     assert "0 succeeded, 1 failed, 5 skipped" in again.stdout and "wrote" not in again.stdout
+    assert "invalid.jpg: not an image file Pillow can read" in again.stdout
+    # no work at all: the invalid photo fails a check in this process, so Ray is not even started
+    assert "Ray: started" not in again.stderr and "started on" not in again.stderr, again.stderr
     assert stamps(out) == before  # no photo was done again
 
 
@@ -213,3 +216,13 @@ def test_the_web_app_runs_its_jobs_on_ray(tmp_path: Path) -> None:
             server.kill()
             server.wait()
     assert server.returncode == 0
+
+
+@pytest.mark.usefixtures("gl_available", "no_leftovers")
+def test_a_quiet_batch_on_ray_prints_only_its_results(tmp_path: Path) -> None:
+    """-q: no notice from the jobs (the classical-depth fallback, offline), no word from Ray itself."""
+    make_photos(tmp_path / "in", 2)
+    quiet = run(tmp_path / "in", "-o", tmp_path / "out", *RAY, "--size", "64x48", "--duration", "0.2", "-q")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""
+    assert quiet.stdout.count("wrote ") == 2 and "2 succeeded, 0 failed" in quiet.stdout

@@ -107,6 +107,48 @@ def test_gif_has_every_frame_with_centisecond_timing(tmp_path):
     assert no_leftovers(tmp_path)
 
 
+def _gif_delays(path: Path) -> list[int]:
+    """Each frame's delay as a browser reads it, in milliseconds."""
+    with Image.open(path) as gif:
+        delays = []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            delays.append(gif.info["duration"])
+        return delays
+
+
+@pytest.mark.parametrize(("fps", "count"), [(15, 75), (30, 31), (24, 24), (12.5, 10), (7, 3)])
+def test_gif_delays_add_up_to_the_duration_exactly(tmp_path, fps, count):
+    """GIF delays are whole centiseconds: 15 fps alternates 7 and 6 cs, and the last frame too has
+    its own delay, so the animation lasts round(100 * frames / fps) cs, as the video would."""
+    path = tmp_path / "t.gif"
+    with open_writer(path, 32, 24, fps) as writer:
+        for frame in frames(count, 32, 24):
+            writer.write(frame)
+    delays = _gif_delays(path)
+    assert len(delays) == count
+    assert sum(delays) == 10 * round(100 * count / fps)
+    assert max(delays) - min(delays) <= 10  # spread evenly, never a long last frame
+
+
+def test_gif_palette_is_the_animations_own_and_ordered_dithering_stays_put(tmp_path):
+    """The palette comes from every frame (a colour seen only in the last frame is kept), and the
+    default ordered dithering is the same from frame to frame where the picture does not move."""
+    source = frames(6)
+    source[-1][H // 2 :, W // 2 :] = (20, 220, 40)  # only in the last frame
+    write_all(tmp_path / "a.gif", source)
+    _, decoded, _ = decode(tmp_path / "a.gif")
+    assert np.abs(decoded[-1][H // 2 + 2 :, W // 2 + 2 :].astype(int) - (20, 220, 40)).max() <= 12
+    still = decoded[1][: H // 2, : W // 2], decoded[4][: H // 2, : W // 2]  # the flat block: unchanged
+    assert np.array_equal(*still)
+    for dither in ("floyd_steinberg", "sierra2_4a", "none", False):
+        write_all(tmp_path / "b.gif", source, dither=dither)
+        assert len(decode(tmp_path / "b.gif")[1]) == 6
+    with pytest.raises(UsageError, match="unknown GIF dither 'noise'"):
+        write_all(tmp_path / "c.gif", source, dither="noise")
+    assert no_leftovers(tmp_path)
+
+
 def test_gif_refuses_frame_rates_browsers_cannot_play(tmp_path):
     with pytest.raises(UsageError, match="50 fps"), open_writer(tmp_path / "fast.gif", W, H, 60):
         pass

@@ -52,7 +52,7 @@ def test_openapi_describes_the_multipart_job_form(api: Api) -> None:
     post = spec["paths"]["/api/jobs"]["post"]
     props = post["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
     assert props["photo"]["format"] == "binary" and props["timeline"]["format"] == "binary"
-    assert props["fps"]["type"] == "integer" and props["fps"]["default"] == 30
+    assert props["fps"]["type"] == "integer" and "default" not in props["fps"]  # the format's: 30, GIF 15
     assert "classical" in props["depth"]["enum"]
     assert {"202", "413", "415", "422"} <= set(post["responses"])
     assert "/api/jobs/{job_id}/files/{name}" in spec["paths"]
@@ -127,6 +127,40 @@ def test_an_uploaded_timeline_drives_the_motion(api: Api, photo: bytes) -> None:
         "state",
         "timeline.yaml",
     ]
+
+
+@pytest.mark.usefixtures("gl_available")
+def test_warnings_and_the_depth_backend_reach_the_status_not_only_the_log(api: Api, photo: bytes) -> None:
+    """A warning logged in the job's process (an amplitude that will show holes) is in the job's
+    status for the page; the depth backend in use is there as soon as the depth is made. The
+    classical-depth notice is not repeated as a warning: the page says it in its own words."""
+    status = api.wait(api.start(photo, until="scene", amplitude="8"))  # 'auto' depth, offline
+    assert status["state"] == "done", status["error"]
+    assert status["depth_backend"] == "classical"
+    assert any(line.startswith("amplitude 8 will show holes") for line in status["warnings"]), status
+    assert not any("classical depth" in line for line in status["warnings"])
+    quiet = api.wait(api.start(photo, until="scene", depth="classical"))
+    assert quiet["warnings"] == [] and quiet["depth_backend"] == "classical"
+
+
+def test_a_learned_model_the_server_cannot_get_fails_with_advice_for_the_page(
+    api: Api, photo: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hub-cache"))  # offline (conftest), nothing cached
+    status = api.wait(api.start(photo, until="scene", depth="depth-anything-v2"))
+    assert status["state"] == "failed" and status["depth_backend"] is None
+    error = status["error"]
+    assert "'depth-anything-v2' needs its model" in error and "'classical'" in error, error
+    assert "--model" not in error and ".onnx" not in error  # no advice for the command line
+
+
+@pytest.mark.usefixtures("gl_available")
+def test_a_default_gif_is_480_pixels_at_15_fps(api: Api, photo: bytes) -> None:
+    status = api.wait(api.start(photo, depth="classical", duration="0.4", supersample="1", format="gif"))
+    assert status["state"] == "done", status["error"]
+    with Image.open(io.BytesIO(_get(api, status["urls"]["video.gif"]).content)) as gif:
+        assert gif.size == (480, 360) and gif.n_frames == 6  # the 64x48 photo's aspect; 0.4 s at 15 fps
+    assert _get(api, status["urls"]["render.json"]).json()["fps"] == 15
 
 
 def test_client_file_names_never_reach_the_file_system(api: Api, photo: bytes, tmp_path: Path) -> None:

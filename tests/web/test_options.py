@@ -22,10 +22,11 @@ def test_every_declared_option_but_server_paths_has_one_control() -> None:
 def test_controls_carry_the_declarations_help_defaults_and_choices() -> None:
     controls = {c["name"]: c for c in form_schema()["controls"]}
     for opt in OPTIONS:
-        if opt.field in controls:
+        if opt.field in controls and not opt.flags[0].startswith("--no-"):
             assert controls[opt.field]["help"] == opt.help.replace("%%", "%")
             assert controls[opt.field]["flag"] == opt.flags[0]
-    assert controls["fps"] | {"type": "integer", "default": 30} == controls["fps"]
+    # the frame rate is the video format's (30; 15 for a GIF) unless given
+    assert controls["fps"] | {"type": "integer", "default": None, "placeholder": "auto"} == controls["fps"]
     assert controls["duration"]["type"] == "number"
     assert controls["size"]["type"] == "size"
     assert controls["background"] | {"type": "color", "default": "#000000"} == controls["background"]
@@ -89,3 +90,20 @@ def test_parse_form_refuses_bad_values_with_the_field_named(values: dict[str, st
     with pytest.raises(UsageError) as err:
         parse_form(values)
     assert message in str(err.value)
+
+
+def test_the_form_explains_each_advanced_control_in_one_line() -> None:
+    controls = {c["name"]: c for c in form_schema()["controls"]}
+    # 'Refine depth edges' is a checkbox that turns refinement on: its tooltip says so
+    assert controls["refine"]["label"] == "Refine depth edges"
+    assert "skip" not in controls["refine"]["help"] and "edges" in controls["refine"]["help"]
+    for name in ("edge_threshold", "near", "far", "supersample", "crf", "fov", "max_triangles"):
+        hint = controls[name]["hint"]
+        assert hint and "\n" not in hint and len(hint) <= 110, name
+    for name, values in (("inpainter", ("telea", "ns", "lama")), ("stereo", ("sbs", "anaglyph"))):
+        described = {c["value"]: c["help"] for c in controls[name]["choices"]}
+        assert all(described[v] for v in values), described
+    # the depth backends are described for the page: no command-line advice
+    backends = form_schema()["notes"]["depth_backends"]
+    assert backends["depth-anything-v2"] and not any("--model" in text for text in backends.values())
+    assert "depth-anything-v2" in form_schema()["notes"]["learned_depth"]

@@ -41,7 +41,7 @@ function inputControl(c, id) {
       return el("input", {
         id, name: c.name, type: "number", min: c.type === "integer" ? 1 : 0,
         step: c.type === "integer" ? 1 : "any", value: c.default ?? null,
-        placeholder: c.default === null ? "default" : null,
+        placeholder: c.placeholder === "auto" ? "auto" : c.default === null ? "default" : null,
       });
     case "color":
       return el("input", { id, name: c.name, type: "color", value: c.default ?? "#000000" });
@@ -76,21 +76,26 @@ export function buildForm(schema, basic, advanced) {
     } else {
       field.append(label, input);
     }
-    if ((c.choices && c.choices.length > 4) || c.suggestions || c.timeline) field.classList.add("wide");
+    if ((c.choices && c.choices.length > 4) || c.suggestions || c.timeline || c.type === "bool") {
+      field.classList.add("wide"); // a checkbox's line of help needs the width
+    }
     if (c.suggestions) {
       const list = el("datalist", { id: `${id}-list` });
       for (const s of c.suggestions) list.append(el("option", { value: s }));
       field.append(list);
     }
     if (c.type === "choice") {
+      // one line under the list: what the chosen value does (else the control's own hint)
       const help = el("div", { class: "help" });
       const describe = () => {
         const chosen = c.choices.find((ch) => ch.value === input.value);
-        help.textContent = input.value === TIMELINE ? "a YAML or JSON keyframe timeline" : chosen?.help || "";
+        help.textContent = input.value === TIMELINE ? "a YAML or JSON keyframe timeline" : chosen?.help || c.hint || "";
       };
       input.addEventListener("change", describe);
       describe();
-      if (c.choices.some((ch) => ch.help) || c.timeline) field.append(help);
+      if (c.choices.some((ch) => ch.help) || c.timeline || c.hint) field.append(help);
+    } else if (c.hint) {
+      field.append(el("div", { class: "help", text: c.hint }));
     }
     if (c.timeline) {
       timelineInput = el("input", { type: "file", name: "timeline", accept: ".yaml,.yml,.json", hidden: true });

@@ -22,6 +22,7 @@ const state = {
   stale: false, // settings changed during a render: preview them after it
   pendingPreview: null,
   limits: null,
+  notes: {}, // server texts: depth backends, how to get the learned model
 };
 
 let viewer = null;
@@ -36,9 +37,60 @@ function showError(message) {
 function setProgress(fraction, text, done = false) {
   $("progress").hidden = false;
   $("progress").classList.toggle("done", done);
+  $("progress").classList.remove("idle");
   $("bar-fill").style.width = `${Math.round(fraction * 100)}%`;
   $("stage").textContent = text;
   $("percent").textContent = `${Math.round(fraction * 100)} %`;
+}
+
+/** The bar between jobs: nothing rendered yet, so no percentage. */
+function setIdle(text) {
+  $("progress").hidden = false;
+  $("progress").classList.remove("done");
+  $("progress").classList.add("idle");
+  $("bar-fill").style.width = "0%";
+  $("stage").textContent = text;
+  $("percent").textContent = "";
+}
+
+/** What the latest job warned about (holes the move will show, ...), one line each. */
+function showWarnings(lines) {
+  const list = $("warnings");
+  list.replaceChildren(...(lines || []).map((line) => {
+    const li = document.createElement("li");
+    li.textContent = line;
+    return li;
+  }));
+  list.hidden = !list.children.length;
+}
+
+/** Which depth backend made the depth, as soon as it is known; with classical, how to do better. */
+function showBackend(name) {
+  const info = $("depth-info");
+  if (!name) {
+    info.hidden = true;
+    return;
+  }
+  const what = (state.notes.depth_backends || {})[name];
+  const strong = document.createElement("strong");
+  strong.textContent = name;
+  info.replaceChildren("Depth backend in use: ", strong, what ? ` (${what}).` : ".");
+  if (name === "classical" && state.notes.learned_depth) info.append(" ", state.notes.learned_depth);
+  info.hidden = false;
+}
+
+/** Nothing to show or render: a preview failed, so the page must not offer the old one. */
+function clearPreview() {
+  $("render").disabled = true;
+  viewer.clear();
+  $("play").hidden = true;
+  $("reset").disabled = true;
+  $("hint3d").textContent = "No preview: see the message beside the settings";
+  $("hint3d").classList.remove("corner");
+  $("depth").hidden = true;
+  $("depth-empty").hidden = false;
+  $("depth-empty").textContent = "—";
+  showBackend(null);
 }
 
 function showTab(which) {
@@ -108,28 +160,32 @@ async function preview(file = null) {
     body.append("photo", file);
   } else {
     body.append("source", previous); // the same photo; its depth and scene are reused if they can be
+    $("render").disabled = true; // until the preview shows what these settings give
   }
-  setProgress(0, file ? "uploading" : "updating the preview");
+  setProgress(0, file ? "preview: uploading" : "preview: updating");
+  showWarnings([]);
   let seen = new Set();
   try {
     const { id } = await createJob(body);
     if (token !== state.previewToken) return deleteJob(id);
     state.previewId = id;
     const status = await follow(id, (s) => {
-      setProgress(s.progress, s.state === "queued" ? `waiting (${s.queue_position} ahead)` : s.stage);
+      setProgress(s.progress, s.state === "queued" ? `waiting (${s.queue_position} ahead)` : `preview: ${s.stage}`);
       if (s.files.includes("depth.png") && !seen.has("depth.png")) showDepth(id);
+      if (s.depth_backend) showBackend(s.depth_backend);
+      showWarnings(s.warnings);
       seen = new Set(s.files);
     }, () => token !== state.previewToken);
     if (token !== state.previewToken) return;
     if (status.state === "failed") throw new Error(status.error);
     if (!file && previous) deleteJob(previous);
-    setProgress(1, "ready to render", true);
+    setIdle("Preview ready · not rendered yet");
     $("render").disabled = false;
     await show3d(id);
     showTab("3d");
   } catch (err) {
     if (token !== state.previewToken) return;
-    if (file) $("depth-empty").textContent = "—";
+    clearPreview();
     $("progress").hidden = true;
     showError(err.message);
   }
@@ -195,10 +251,12 @@ async function render() {
     state.renderId = id;
     const status = await follow(id, (s) => {
       setProgress(s.progress, s.state === "queued" ? `waiting (${s.queue_position} ahead)` : s.stage);
+      if (s.depth_backend) showBackend(s.depth_backend);
+      showWarnings(s.warnings);
     }, () => token !== state.renderToken);
     if (token !== state.renderToken) return;
     if (status.state === "failed") throw new Error(status.error);
-    setProgress(1, "done", true);
+    setProgress(1, "video rendered", true);
     const videoName = status.files.find((f) => f.startsWith("video."));
     const isGif = videoName.endsWith(".gif");
     $("video").hidden = isGif;
@@ -249,6 +307,7 @@ async function init() {
   try {
     const schema = await getOptions();
     state.limits = schema.limits;
+    state.notes = schema.notes || {};
     form = buildForm(schema, $("basic"), $("advanced"));
   } catch (err) {
     showError(`cannot load the options: ${err.message}`);

@@ -14,16 +14,18 @@ Frames: video frame i (t = i / fps) is Blender frame ``FIRST_FRAME + i`` (Blende
 so ``blender -b scene.blend -a`` renders the video's frames 1 .. n. Colours: the view transform is
 'Standard' (not AgX or Filmic), so unlit textures come out with the photo's own colours.
 
-Engines: 'eevee' (needs OpenGL; it runs headless through EGL, also on Mesa's llvmpipe on a CPU, but
-slowly there), 'cycles' (CPU path tracer, depth of field and motion blur; the fast choice without a
-GPU, and the default) and 'workbench' (flat texture colours, used by the tests to compare with our
-renderer).
+Engines: 'workbench' (the default: flat texture colours, the look of our renderer, a few seconds a
+frame on a CPU), 'cycles' (CPU path tracer, depth of field and motion blur; 16 samples without
+denoising unless given, since our scenes are unlit: seconds to tens of seconds a frame) and 'eevee'
+(needs OpenGL; it runs headless through EGL, also on Mesa's llvmpipe, but minutes a frame there).
+See docs/blender.md for measured costs; `RenderClock` logs the estimate of a render.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -182,7 +184,7 @@ def export_blend(
     fps: float | None = None,
     size: tuple[int, int] | None = None,
     frames: int | None = None,
-    engine: str = "cycles",
+    engine: str = "workbench",
     samples: int | None = None,
     background: tuple[int, int, int] = (0, 0, 0),
     motion_blur: bool = False,
@@ -284,11 +286,70 @@ def render_frames_with_blender(
         return [_load_png(p) for p in _render_pngs(params, Path(tmp), python)]
 
 
+class RenderClock:
+    """Times Blender's frames as they come and says what the whole render will cost.
+
+    Fed with the progress of a render (frames done of a total; 0 once Blender has loaded the scene),
+    it logs, after the first frame, how long that frame took and the time the remaining frames will
+    take at that rate, and at the end what the frames took. The first frame is a fair measure: the
+    scene is loaded before the clock starts, and each frame is rendered from scratch.
+
+    >>> ticks = iter([100.0, 102.5, 105.0, 107.5])
+    >>> clock = RenderClock("workbench", clock=lambda: next(ticks))
+    >>> clock.progress(0, 3)           # the scene is loaded: t = 100
+    >>> clock.progress(1, 3)           # first frame at t = 102.5
+    >>> clock.estimate                 # 3 frames at 2.5 s
+    7.5
+    >>> clock.progress(2, 3); clock.progress(3, 3)
+    >>> clock.elapsed
+    7.5
+    """
+
+    def __init__(self, engine: str, clock: Callable[[], float] | None = None) -> None:
+        import time
+
+        self.engine = engine
+        self._clock = clock or time.monotonic
+        self._start: float | None = None
+        self.estimate: float | None = None
+        """Seconds all frames will take, from the first frame's time (None before it is done)."""
+        self.elapsed: float | None = None
+        """Seconds all frames took (None until the last is done)."""
+
+    def progress(self, done: int, total: int) -> None:
+        now = self._clock()
+        if self._start is None or done == 0:
+            self._start = now
+            if done == 0:
+                return
+        seconds = now - self._start
+        if done == 1 and self.estimate is None:
+            self.estimate = seconds * total
+            if total > 1:
+                logger.info(
+                    "Blender (%s): the first frame took %s; %d frames will take about %s "
+                    "(--blender-engine and --samples trade quality for time)",
+                    self.engine, _duration(seconds), total, _duration(self.estimate),
+                )  # fmt: skip
+        if done == total:
+            self.elapsed = seconds
+            logger.info(
+                "Blender (%s): %d frames took %s (%.1f s a frame)",
+                self.engine, total, _duration(seconds), seconds / total,
+            )  # fmt: skip
+
+
+def _duration(seconds: float) -> str:
+    from dioramic.executors.batch import format_duration
+
+    return f"{seconds:.1f} s" if seconds < 10 else format_duration(seconds)
+
+
 def render_with_blender(
     glb_path: str | os.PathLike[str],
     output: str | os.PathLike[str],
     *,
-    engine: str = "cycles",
+    engine: str = "workbench",
     samples: int | None = None,
     fps: float | None = None,
     size: tuple[int, int] | None = None,
@@ -303,8 +364,9 @@ def render_with_blender(
 
     Blender renders every frame to PNG (one Blender process), then dioramic's own video writers encode
     them, so the outputs and `codec_options` (crf, preset) are those of the default renderer. `fps`,
-    `size` and `frames` (the frame count) default to what the GLB records. With `progress`, a tqdm
-    bar on stderr counts the frames Blender has rendered. Returns the path written.
+    `size` and `frames` (the frame count) default to what the GLB records. The log says, after the
+    first frame, how long all frames will take (`RenderClock`); with `progress`, a tqdm bar on stderr
+    counts the frames Blender has rendered. Returns the path written.
     """
     from tqdm import tqdm
 
@@ -316,12 +378,15 @@ def render_with_blender(
     bar = tqdm(
         total=timing.frame_count,
         unit="frame",
-        desc=f"rendering ({engine})",
+        desc=f"Blender ({engine})",
         disable=not progress,
         leave=False,
     )
+    clock = RenderClock(engine)
 
     def advance(done: int, total: int) -> None:
+        with tqdm.external_write_mode(file=sys.stderr):  # the estimate's line above the bar, not in it
+            clock.progress(done, total)
         bar.update(done - bar.n)
 
     with tempfile.TemporaryDirectory(prefix="dioramic-blender-") as tmp, bar:

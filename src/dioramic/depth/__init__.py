@@ -16,6 +16,7 @@ from dioramic.depth.base import DEPTH_BACKENDS, DepthBackend, DepthOptions, Pred
 from dioramic.depth.convert import DEFAULT_FAR, DEFAULT_NEAR, to_depth_map
 from dioramic.depth.refine import refine
 from dioramic.errors import UsageError
+from dioramic.notices import notice
 from dioramic.types import DepthMap, Photo
 
 __all__ = [
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 AUTO = "auto"
 LEARNED_DEFAULT = "depth-anything-v2"
 OFFLINE_DEFAULT = "classical"
+CLASSICAL_NOTICE = "classical-depth"
+"""Key of the notice that 'auto' fell back to the classical estimator (said once per run)."""
 
 
 def choose_backend(name: str, photo: Photo, options: DepthOptions) -> DepthBackend:
@@ -48,9 +51,11 @@ def choose_backend(name: str, photo: Photo, options: DepthOptions) -> DepthBacke
         backend = DEPTH_BACKENDS.get(candidate)(options)
         if backend.available(photo):
             return backend
-    log.warning(
+    notice(
+        log,
+        CLASSICAL_NOTICE,
         "notice: using the classical depth estimator; for better depth, connect once to the internet "
-        "(the Depth Anything V2 small model is then downloaded and cached) or pass --model FILE.onnx"
+        "(the Depth Anything V2 small model is then downloaded and cached) or pass --model FILE.onnx",
     )
     return DEPTH_BACKENDS.get(OFFLINE_DEFAULT)(options)
 

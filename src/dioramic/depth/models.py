@@ -21,6 +21,7 @@ from typing import Literal
 
 from dioramic.depth.base import PredictionKind
 from dioramic.errors import UsageError
+from dioramic.notices import notice
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +239,9 @@ def resolve_model(backend: str, model: str | None) -> ModelChoice:
     choice = ModelChoice(preset, precision)
     choice.filename  # noqa: B018 - raises UsageError for a precision the repository lacks
     if not preset.commercial:
-        log.warning(
+        notice(
+            log,
+            f"licence-{backend}-{preset.variant}",
             "%s '%s' weights are licensed %s: non-commercial use only",
             backend,
             preset.variant,

@@ -35,6 +35,7 @@ from dioramic.depth.models import (
 )
 from dioramic.errors import DioramicError, InputError, ModelUnavailableError
 from dioramic.hub import env_offline, fetch_model, load_onnx
+from dioramic.notices import notice
 from dioramic.types import Photo
 
 __all__ = [
@@ -266,7 +267,7 @@ class OnnxDepthBackend(DepthBackend):
                 return False
             return locate_weights(self.choice, offline=self.offline) is not None
         except DioramicError as exc:
-            log.warning("%s is not available: %s", self.name, exc)
+            notice(log, f"unavailable-{self.name}", "%s is not available: %s", self.name, exc)
             return False
         except Exception as exc:  # 'auto' must always be able to fall back
             log.debug("%s is not available", self.name, exc_info=exc)

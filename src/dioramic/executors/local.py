@@ -41,6 +41,7 @@ from dioramic.executors.base import (
     run_payload,
     started_here,
 )
+from dioramic.notices import forward_logs
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +295,9 @@ def child_main(fd: int) -> int:
             send("event", event)
 
         try:
-            value = run_payload(header["payload"], header["events"], report, header["threads"])
+            # the job's warnings travel back to the submitter, which shows them (or not: -q)
+            with forward_logs(report):
+                value = run_payload(header["payload"], header["events"], report, header["threads"])
         except KeyboardInterrupt:
             return INTERRUPTED  # stopped: no result
         except Exception as exc:

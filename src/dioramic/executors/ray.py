@@ -40,6 +40,7 @@ from dioramic.executors.base import (
     run_payload,
     started_here,
 )
+from dioramic.notices import forward_logs
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,9 @@ def dioramic_job(payload: bytes, events: bool, threads: int, queue: Any, key: in
 
     report(started_here())
     try:
-        return "ok", run_payload(payload, events, report, threads)
+        # the job's warnings travel back to the submitter, not into Ray's forwarded worker output
+        with forward_logs(report):
+            return "ok", run_payload(payload, events, report, threads)
     except Exception as exc:
         return "error", Failure.of(exc)
 
@@ -93,6 +96,11 @@ def _import_ray(local: bool) -> Any:
         import ray
     except ImportError:
         raise UsageError(_MISSING) from None
+    # Ray's own messages (its logger is set up on import) say no more than dioramic's: -q, errors only
+    ray_logger = logging.getLogger("ray")
+    ray_logger.setLevel(
+        max(ray_logger.getEffectiveLevel(), logging.getLogger("dioramic").getEffectiveLevel())
+    )
     return ray
 
 

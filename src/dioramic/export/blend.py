@@ -26,7 +26,7 @@ def write_blend(
     fps: float = 30.0,
     size: tuple[int, int] | None = None,
     duration: float | None = None,
-    engine: str = "cycles",
+    engine: str = "workbench",
     samples: int | None = None,
     background: tuple[int, int, int] = (0, 0, 0),
     motion_blur: bool = False,

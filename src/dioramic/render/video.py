@@ -15,6 +15,7 @@ GIF and PNG frames keep any size.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -307,22 +308,35 @@ class WebMWriter(_PyAVWriter):
 
 @WRITERS.register("gif")
 class GifWriter(VideoWriter):
-    """Animated GIF with one palette for the whole animation.
+    """Animated GIF with one optimised palette for the whole animation and exact timing.
 
-    Frames are spooled raw to a temporary file beside the output; on close a 256-colour palette is
-    computed from up to `palette_frames` frames spread over the animation, every frame is mapped to
-    it (Floyd-Steinberg dithering unless ``dither=False``) and the GIF is encoded with PyAV (which
-    stores only the changed rectangle of each frame). GIF delays are whole centiseconds: frame times
-    are rounded to them, so 30 fps alternates 3 and 4 cs delays; fps above 50 is refused (browsers
-    slow such GIFs down to 10 fps). Options: dither, palette_frames, loop (0 = forever).
+    Frames are spooled raw to a temporary file beside the output. On close, FFmpeg's ``palettegen``
+    (through PyAV) chooses the 255 colours that best cover every frame (the 256th is kept for
+    transparency, which the encoder uses for pixels that did not change), ``paletteuse`` maps each
+    frame to them and the encoder stores only the changed rectangle of each frame. Dithering
+    (`dither`): 'bayer' (the default) is an ordered pattern that stays put from frame to frame, so it
+    neither shimmers nor defeats the encoder's frame differencing, and keeps smooth skies free of
+    bands; 'floyd_steinberg' and 'sierra2_4a' diffuse the error (a little smoother stills, larger
+    files, a crawling pattern on moving images); 'none' bands gradients. GIF frame delays are whole
+    centiseconds: frame i starts at round(100 i / fps) cs, so the delays (6 and 7 cs at 15 fps)
+    add up to the duration exactly. fps above 50 is refused (browsers slow such GIFs down to 10 fps).
+    Options: dither, bayer_scale (0-5: larger = a finer, fainter pattern), loop (0 = forever).
     """
 
     name = "gif"
-    options: ClassVar[dict[str, Any]] = {"dither": True, "palette_frames": 16, "loop": 0}
+    options: ClassVar[dict[str, Any]] = {"dither": "bayer", "bayer_scale": 3, "loop": 0}
+    dithers: ClassVar[tuple[str, ...]] = ("bayer", "floyd_steinberg", "sierra2_4a", "none")
 
     def _check_settings(self) -> None:
         if self.fps > 50.0:
             raise UsageError(f"GIF cannot play {self.fps:g} fps: use 50 fps or less, or .mp4/.webm")
+        dither = self.settings["dither"]
+        if isinstance(dither, bool):  # True / False: the default pattern / none
+            self.settings["dither"] = dither = "bayer" if dither else "none"
+        if dither not in self.dithers:
+            raise UsageError(f"unknown GIF dither '{dither}' (choose from: {', '.join(self.dithers)})")
+        if not 0 <= int(self.settings["bayer_scale"]) <= 5:
+            raise UsageError(f"bayer_scale must be within 0..5, got {self.settings['bayer_scale']}")
 
     def _open(self) -> None:
         _import_av()
@@ -339,49 +353,103 @@ class GifWriter(VideoWriter):
         shape = (self.frames_written, self.out_height, self.out_width, 3)
         return np.memmap(self._spool_path, dtype=np.uint8, mode="r", shape=shape)
 
-    def _palette(self, frames: np.ndarray) -> Any:
-        import cv2
-        from PIL import Image
+    def delays(self) -> list[int]:
+        """Each frame's delay in centiseconds: they add up to round(100 * frames / fps).
 
-        count = min(len(frames), max(1, int(self.settings["palette_frames"])))
-        picks = np.unique(np.linspace(0, len(frames) - 1, count).round().astype(int))
-        scale = min(1.0, 320.0 / max(self.out_width, self.out_height))
-        size = (max(1, round(self.out_width * scale)), max(1, round(self.out_height * scale)))
-        samples = [cv2.resize(np.asarray(frames[i]), size, interpolation=cv2.INTER_AREA) for i in picks]
-        return Image.fromarray(np.concatenate(samples, axis=0)).quantize(256, method=Image.Quantize.MEDIANCUT)
+        >>> writer = GifWriter(Path("a.gif"), 16, 16, 15)
+        >>> writer.frames_written = 15
+        >>> writer.delays(), sum(writer.delays())
+        ([7, 6, 7, 7, 6, 7, 7, 6, 7, 7, 6, 7, 7, 6, 7], 100)
+        """
+        starts = [round(i * 100 / self.fps) for i in range(self.frames_written + 1)]
+        return [b - a for a, b in itertools.pairwise(starts)]
+
+    def _palette(self, frames: np.ndarray) -> Any:
+        """The animation's palette (a 16x16 frame) from FFmpeg's palettegen over every frame."""
+        import av
+
+        graph = av.filter.Graph()
+        source = graph.add_buffer(
+            width=self.out_width, height=self.out_height, format="rgb24", time_base=Fraction(1, 100)
+        )
+        generate = graph.add("palettegen", "max_colors=256:reserve_transparent=1:stats_mode=full")
+        sink = graph.add("buffersink")
+        source.link_to(generate)
+        generate.link_to(sink)
+        graph.configure()
+        for i in range(len(frames)):
+            source.push(self._video_frame(frames, i))
+        source.push(None)
+        return sink.pull()
+
+    def _video_frame(self, frames: np.ndarray, i: int) -> Any:
+        import av
+
+        frame = av.VideoFrame.from_ndarray(np.asarray(frames[i]), format="rgb24")
+        frame.pts, frame.time_base = round(i * 100 / self.fps), Fraction(1, 100)
+        return frame
 
     def _finish(self) -> None:
         import av
-        from PIL import Image
 
         self._spool.close()
         if self.frames_written == 0:
             raise ValueError("a GIF needs at least one frame")
         frames = self._frames()
-        palette_image = self._palette(frames)
-        rgb = np.asarray(palette_image.getpalette("RGB"), dtype=np.uint8).reshape(-1, 3)
-        argb = np.zeros((256, 4), dtype=np.uint8)
-        argb[: len(rgb), 0] = 255
-        argb[: len(rgb), 1:] = rgb
-        dither = Image.Dither.FLOYDSTEINBERG if self.settings["dither"] else Image.Dither.NONE
         centiseconds = Fraction(1, 100)
+        dither = str(self.settings["dither"])
+        if dither == "bayer":
+            dither += f":bayer_scale={int(self.settings['bayer_scale'])}"
         container = av.open(
             str(self.temp_path), mode="w", format="gif", options={"loop": str(self.settings["loop"])}
         )
         try:
+            palette = self._palette(frames)
+            graph = av.filter.Graph()
+            source = graph.add_buffer(
+                width=self.out_width, height=self.out_height, format="rgb24", time_base=centiseconds
+            )
+            palette_source = graph.add_buffer(
+                width=palette.width, height=palette.height, format=palette.format.name, time_base=centiseconds
+            )
+            use = graph.add("paletteuse", f"dither={dither}:diff_mode=rectangle")
+            sink = graph.add("buffersink")
+            source.link_to(use, 0, 0)
+            palette_source.link_to(use, 0, 1)
+            use.link_to(sink)
+            graph.configure()
+            palette.pts = 0
+            palette_source.push(palette)
+            palette_source.push(None)
+
             stream = container.add_stream("gif", rate=_frame_rate(self.fps))
             stream.width, stream.height = self.out_width, self.out_height
             stream.pix_fmt = "pal8"
             stream.codec_context.time_base = centiseconds
+            starts = [0, *itertools.accumulate(self.delays())]
+            done = 0
+
+            def encode_ready() -> None:
+                nonlocal done
+                while True:
+                    try:
+                        frame = sink.pull()
+                    except (av.error.BlockingIOError, av.error.EOFError):
+                        return
+                    frame.pts, frame.time_base = starts[done], centiseconds
+                    done += 1
+                    for packet in stream.encode(frame):
+                        packet.duration = starts[done] - starts[done - 1]  # the last frame's delay too
+                        container.mux(packet)
+
             for i in range(len(frames)):
-                indices = Image.fromarray(np.asarray(frames[i])).quantize(
-                    palette=palette_image, dither=dither
-                )
-                video_frame = av.VideoFrame.from_ndarray((np.asarray(indices), argb), format="pal8")
-                video_frame.pts = round(i * 100 / self.fps)
-                video_frame.time_base = centiseconds
-                container.mux(stream.encode(video_frame))
+                source.push(self._video_frame(frames, i))
+                encode_ready()
+            source.push(None)
+            encode_ready()
             container.mux(stream.encode(None))
+            if done != len(frames):
+                raise RuntimeError(f"the GIF palette filter returned {done} of {len(frames)} frames")
         finally:
             container.close()
             del frames

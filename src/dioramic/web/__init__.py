@@ -149,7 +149,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sys.stdout.write(f"dioramic: serving on http://{shown}:{port}/ (Ctrl-C to stop)\n")
     sys.stdout.flush()
     app = create_app(settings)
-    level = "debug" if args.debug else "warning" if args.quiet else "info"
+    level = "debug" if args.debug else "error" if args.quiet else "info"
     config = uvicorn.Config(app, log_level=level, access_log=args.debug, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     try:

@@ -107,6 +107,8 @@ class JobStatusOut(BaseModel):
     error: str | None = Field(description="why the job failed, in one line")
     files: list[str] = Field(description="files ready for download, in the order written")
     urls: dict[str, str] = Field(description="download URL of each file")
+    warnings: list[str] = Field(description="what the job warned about, one line each")
+    depth_backend: str | None = Field(description="the depth backend in use, once the depth is estimated")
     queue_position: int = Field(description="jobs ahead of this one (0 when running or finished)")
     expires_in: float = Field(description="seconds until the job and its files are removed")
 
@@ -217,6 +219,7 @@ def _check_timeline(path: Path, fmt: str) -> None:
 def _status_out(request: Request, status: Any) -> JobStatusOut:
     data = asdict(status)
     data["files"] = list(status.files)
+    data["warnings"] = list(status.warnings)
     data["urls"] = {n: str(request.url_for("job_file", job_id=status.id, name=n).path) for n in status.files}
     return JobStatusOut(**data)
 

@@ -25,7 +25,8 @@ from typing import Any, Literal
 
 from dioramic.executors import Executor, ExecutorSettings, JobError, Started, Task, make_executor
 from dioramic.executors.base import cpu_count
-from dioramic.web.worker import Event, JobSpec, run_job
+from dioramic.notices import Logged, relog
+from dioramic.web.worker import Event, JobSpec, page_warning, run_job
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,10 @@ class Job:
     progress: float = 0.0
     error: str | None = None
     files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What the job warned about (an amplitude that shows holes, ...), each once, in order."""
+    depth_backend: str | None = None
+    """The depth backend the job used, once its depth is estimated."""
     finished: float | None = None
     spec: JobSpec | None = None
     future: Future[Any] | None = field(default=None, repr=False)
@@ -87,6 +92,10 @@ class JobStatus:
     """The one-line reason when failed."""
     files: tuple[str, ...]
     """Files ready for download, in the order written."""
+    warnings: tuple[str, ...]
+    """What the job warned about, one line each (shown on the page, not only in the server's log)."""
+    depth_backend: str | None
+    """The depth backend in use (e.g. 'classical'), once the depth is estimated; None before."""
     queue_position: int
     """Jobs ahead of this one in the queue (0 when running or finished)."""
     expires_in: float
@@ -170,6 +179,8 @@ class JobManager:
                 stage=job.stage,
                 error=job.error,
                 files=tuple(job.files),
+                warnings=tuple(job.warnings),
+                depth_backend=job.depth_backend,
                 queue_position=position,
                 expires_in=round(max(0.0, since + self.ttl - time.time()), 1),
             )
@@ -241,12 +252,20 @@ class JobManager:
                 if job.id in self._waiting:
                     self._waiting.remove(job.id)
                 job.state, job.stage, job.pid = "running", "starting", event.pid
+            elif isinstance(event, Logged):
+                text = page_warning(event)
+                if text is not None and text not in job.warnings:
+                    job.warnings.append(text)
             elif isinstance(event, Event):
                 if event.kind == "stage":
                     job.stage = event.text
                 elif event.kind == "file" and event.text not in job.files:
                     job.files.append(event.text)
+                elif event.kind == "depth":
+                    job.depth_backend = event.text
                 job.progress = max(job.progress, event.fraction)
+        if isinstance(event, Logged):  # the server's log keeps them too
+            relog(event, f"job {job.id[:6]}")
 
     def _done(self, job: Job, future: Future[Any]) -> None:
         if job.cancelled:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dioramic.config import (
+    FORMAT_DEFAULT_FIELDS,
     GROUP_TITLES,
     OPTIONS,
     Option,
@@ -26,6 +27,7 @@ from dioramic.config import (
     parse_size,
     positive_float,
     positive_int,
+    video_defaults,
 )
 from dioramic.errors import UsageError
 
@@ -42,6 +44,13 @@ BASIC_FIELDS = ("depth", "motion", "amplitude", "duration", "fps", "size", "form
 """Controls shown at once; the others sit in the form's 'more settings' section."""
 FORMAT_FIELD = "format"
 DEFAULT_FORMAT = "mp4"
+LEARNED_DEPTH_HINT = (
+    "For better depth, use the learned model Depth Anything V2: choose the depth backend "
+    "'depth-anything-v2' while the server can reach huggingface.co; it downloads the model once "
+    "(about 100 MB) and keeps it, and 'auto' then uses it, offline too."
+)
+"""How a user of the page gets the learned depth model (the page shows it beside classical depth)."""
+_CLI_ADVICE = re.compile(r"\s*\(--model [^)]*\)")
 _MODEL_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _LABELS = {
     "depth": "Depth backend",
@@ -79,7 +88,8 @@ def _choices(opt: Option) -> list[tuple[str, str]] | None:
     if opt.field == "depth":
         from dioramic.depth import DEPTH_BACKENDS
 
-        backends = [(name, b.description) for name, b in DEPTH_BACKENDS.items()]
+        # the page has its own Model field and takes no files: no '(--model ... FILE.onnx)' advice
+        backends = [(name, _CLI_ADVICE.sub("", b.description)) for name, b in DEPTH_BACKENDS.items()]
         auto = (
             "auto",
             "phone depth if the photo has it, else Depth Anything V2 if available, else classical",
@@ -90,7 +100,8 @@ def _choices(opt: Option) -> list[tuple[str, str]] | None:
 
         return describe_motions()
     if opt.choices is not None:
-        return [(value, "") for value in opt.choices()]
+        described = opt.choice_help or {}
+        return [(value, described.get(value, "")) for value in opt.choices()]
     return None
 
 
@@ -141,6 +152,18 @@ def _defaults() -> dict[str, Any]:
     return {f.name: f.default for f in fields(RunOptions)}
 
 
+def control_help(opt: Option) -> str:
+    """The tooltip of `opt`'s control: its help, but for a --no-X switch, shown as a checkbox 'X',
+    the hint (the help describes turning it off).
+
+    >>> from dioramic.config import option
+    >>> control_help(option("refine"))[:36]
+    "line the depth's edges up with the p"
+    """
+    text = opt.hint if opt.flags[0].startswith("--no-") and opt.hint else opt.help
+    return text.replace("%%", "%")
+
+
 def web_options() -> list[Option]:
     """The declarations a web client may set, in declaration order."""
     return [opt for opt in OPTIONS if opt.field not in HIDDEN_FIELDS]
@@ -152,19 +175,21 @@ def form_schema() -> dict[str, Any]:
     >>> schema = form_schema()
     >>> [c["name"] for c in schema["controls"]][:3]
     ['depth', 'model', 'refine']
-    >>> next(c for c in schema["controls"] if c["name"] == "fps")["default"]
-    30
+    >>> fps = next(c for c in schema["controls"] if c["name"] == "fps")
+    >>> fps["default"], fps["placeholder"]
+    (None, 'auto')
     """
     defaults = _defaults()
     controls: list[dict[str, Any]] = []
     for opt in web_options():
-        default = defaults[opt.field]
-        kind = _kind(opt, default)
+        default = None if opt.field in FORMAT_DEFAULT_FIELDS else defaults[opt.field]
+        kind = _kind(opt, defaults[opt.field])
         choices = _choices(opt)
         control: dict[str, Any] = {
             "name": opt.field,
             "label": _label(opt.field),
-            "help": opt.help.replace("%%", "%"),
+            "help": control_help(opt),
+            "hint": (opt.hint or "").replace("%%", "%"),
             "flag": opt.flags[0],
             "group": opt.group,
             "type": kind,
@@ -178,8 +203,9 @@ def form_schema() -> dict[str, Any]:
                 control["choices"].insert(0, {"value": "", "help": "none (the default)"})
         if suggestions := _suggestions(opt):
             control["suggestions"] = suggestions
-        if opt.field in ("size", "amplitude"):
-            control["placeholder"] = "auto"  # None: the video's size from the photo, the fitted amplitude
+        if opt.field in ("size", "amplitude", *FORMAT_DEFAULT_FIELDS):
+            # None: the video's size from the photo, the fitted amplitude, the video format's default
+            control["placeholder"] = "auto"
         if opt.field == "motion":
             from dioramic.motion import DEFAULT_MOTION
 
@@ -203,8 +229,12 @@ def form_schema() -> dict[str, Any]:
     )
     used = {c["group"] for c in controls}
     groups = [{"name": k, "title": v} for k, v in GROUP_TITLES.items() if k in used]
-    return {"groups": groups, "controls": controls}
+    depth = {name: text for name, text in _choices(OPTIONS_BY_FIELD["depth"]) or []}
+    notes = {"depth_backends": depth, "learned_depth": LEARNED_DEPTH_HINT}
+    return {"groups": groups, "controls": controls, "notes": notes}
 
+
+OPTIONS_BY_FIELD = {opt.field: opt for opt in OPTIONS}
 
 _TRUE = {"true", "1", "on", "yes"}
 _FALSE = {"false", "0", "off", "no"}
@@ -242,6 +272,8 @@ def parse_form(values: Mapping[str, str], ignore: Sequence[str] = ()) -> FormVal
     >>> form = parse_form({"duration": "2", "size": "320x240", "refine": "false"})
     >>> form.options.duration, form.options.size, form.options.refine, form.video_format
     (2.0, (320, 240), False, 'mp4')
+    >>> parse_form({"format": "gif"}).options.fps, parse_form({"format": "gif", "fps": "24"}).options.fps
+    (15, 24)
     """
     declared = {opt.field: opt for opt in web_options()}
     defaults = _defaults()
@@ -249,12 +281,15 @@ def parse_form(values: Mapping[str, str], ignore: Sequence[str] = ()) -> FormVal
         if key not in declared and key != FORMAT_FIELD and key not in ignore:
             known = ", ".join([*declared, FORMAT_FIELD])
             raise UsageError(f"unknown option '{key}' (the options are: {known})")
+    fmt = values.get(FORMAT_FIELD, "").strip().lower() or DEFAULT_FORMAT
+    if fmt not in (valid := video_formats()):
+        raise UsageError(f"format: unknown value '{fmt}' (choose from: {', '.join(valid)})")
+    for name in FORMAT_DEFAULT_FIELDS:  # a GIF's own frame rate unless one is given
+        defaults[name] = getattr(video_defaults(fmt), name)
     parsed = {
         name: _parse_one(opt, values[name], defaults[name])
         for name, opt in declared.items()
         if name in values
     }
-    fmt = values.get(FORMAT_FIELD, "").strip().lower() or DEFAULT_FORMAT
-    if fmt not in (valid := video_formats()):
-        raise UsageError(f"format: unknown value '{fmt}' (choose from: {', '.join(valid)})")
+    parsed.update({n: defaults[n] for n in FORMAT_DEFAULT_FIELDS if n not in parsed})
     return FormValues(RunOptions(**parsed), fmt)

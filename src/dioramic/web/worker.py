@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import pickle
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dioramic.config import OPTIONS, RunOptions
+from dioramic.notices import Logged
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +53,10 @@ class JobSpec:
 class Event:
     """One report from a running job."""
 
-    kind: Literal["stage", "progress", "file", "done", "error"]
+    kind: Literal["stage", "progress", "file", "depth", "done", "error"]
     """stage: a new stage began (`text` names it); progress: `fraction` moved; file: `text` was
-    written; done: finished; error: failed with the one-line message `text`."""
+    written; depth: the depth backend `text` made the depth; done: finished; error: failed with the
+    one-line message `text`."""
     text: str = ""
     fraction: float = 0.0
     """Overall progress, 0..1."""
@@ -112,7 +115,7 @@ def run_job(spec: JobSpec, report: Callable[[Event], None]) -> None:
     from dioramic.export import export_scene
     from dioramic.files import ensure_dir, save_depth, write_bytes
     from dioramic.photo import load_photo
-    from dioramic.pipeline import estimate_depth, make_motion_for, make_scene, render_settings
+    from dioramic.pipeline import make_motion_for, make_scene, render_settings
 
     spans = _SPANS[spec.until]
     timings: dict[str, float] = {}
@@ -130,21 +133,27 @@ def run_job(spec: JobSpec, report: Callable[[Event], None]) -> None:
     options = spec.options
     old = spec.reuse_options
     same_depth = old is not None and _same(old, options, _fields_of("depth"))
-    # the scene is built for the motion: how far it reaches behind edges and past the frame depends
-    # on the move and its amplitude (not on its timing, nor on the video's format)
-    scene_fields = (*_fields_of("depth", "scene"), "motion", "amplitude")
-    same_scene = same_depth and old is not None and _same(old, options, scene_fields)
     state = ensure_dir(spec.outdir.parent / STATE_DIR)
     out = ensure_dir(spec.outdir)
 
     begin("load")
     photo = load_photo(spec.photo)
     end("load")
+    # the scene is built for the motion (how far it reaches behind edges and past the frame) and the
+    # video's aspect ratio (not its size: a GIF and a video of the same photo share their scene)
+    scene_fields = _fields_of("depth", "scene", "motion")
+    same_scene = (
+        same_depth
+        and old is not None
+        and _same(old, options, scene_fields)
+        and math.isclose(_aspect(old, photo), _aspect(options, photo), rel_tol=0.005)
+    )
 
     begin("depth")
     depth = _load_state(spec.reuse, "depth") if same_depth else None
     if depth is None:
-        depth = estimate_depth(photo, options)
+        depth = _estimate_depth(photo, options)
+    report(Event("depth", depth.backend, spans["depth"][0]))
     _save_state(state, "depth", depth)
     save_depth(depth, out / "depth.png")
     report(Event("file", "depth.png", spans["depth"][1]))
@@ -154,7 +163,7 @@ def run_job(spec: JobSpec, report: Callable[[Event], None]) -> None:
 
     begin("scene")
     scene = _load_state(spec.reuse, "scene") if same_scene else None
-    settings = render_settings(options, photo)
+    settings = render_settings(options, photo, spec.video_format)  # a GIF: long side 480
     if scene is None:
         scene = make_scene(photo, depth, options, settings.width / settings.height)
     _save_state(state, "scene", scene)
@@ -195,6 +204,50 @@ def run_job(spec: JobSpec, report: Callable[[Event], None]) -> None:
     summary["options"] = {f.name: _plain(getattr(options, f.name)) for f in fields(RunOptions)}
     write_bytes(out / "render.json", json.dumps(summary, indent=2).encode())
     report(Event("file", "render.json", 1.0))
+
+
+def _aspect(options: RunOptions, photo: Any) -> float:
+    """The video's width / height for `photo` with `options` (even sizes make it differ a little
+    between sizes of one aspect: 1280x854 and 480x320 are both the 3:2 photo's)."""
+    from dioramic.config import video_size
+
+    width, height = video_size(options, photo.width, photo.height)
+    return width / height
+
+
+def _estimate_depth(photo: Any, options: RunOptions) -> Any:
+    """The depth, with a message for the page (not the command line's) when a model is missing."""
+    from dioramic.errors import ModelUnavailableError
+    from dioramic.pipeline import estimate_depth
+
+    try:
+        return estimate_depth(photo, options)
+    except ModelUnavailableError as exc:
+        raise ModelUnavailableError(model_missing_text(options.depth)) from exc
+
+
+def model_missing_text(backend: str) -> str:
+    """What the page says when the learned depth model `backend` cannot be had.
+
+    >>> model_missing_text("depth-anything-v2")[:62]
+    "The depth backend 'depth-anything-v2' needs its model, which i"
+    """
+    name = "depth-anything-v2" if backend == "auto" else backend
+    return (
+        f"The depth backend '{name}' needs its model, which is not on this server and cannot be "
+        "downloaded now (no internet). Choose the depth backend 'classical' or 'auto', or connect the "
+        "server to the internet once: the model is then downloaded and kept."
+    )
+
+
+def page_warning(event: Logged) -> str | None:
+    """The line the page shows for a job's warning, or None for what the page says in its own words
+    (the classical-depth notice: the page names the backend in use and how to get the learned one)."""
+    from dioramic.depth import CLASSICAL_NOTICE
+
+    if event.notice == CLASSICAL_NOTICE:
+        return None
+    return event.message.removeprefix("notice: ").removeprefix("warning: ")
 
 
 def _animation(motion: Any, settings: Any) -> dict[str, Any]:

@@ -131,3 +131,57 @@ def test_photo_to_3d_preview_to_rendered_video(
     page.screenshot(path=str(shots / "dioramic-web-5-back-to-3d.png"))
     assert not errors, errors
     assert all(r.startswith(url) or r.startswith(("blob:", "data:")) for r in requests), requests
+
+
+@pytest.mark.usefixtures("gl_available")
+def test_the_page_explains_itself_warns_and_offers_nothing_that_cannot_work(
+    browser: Any, start_server: Any, tmp_path: Path, shots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline, with no learned model cached: the page names the depth backend in use and how to get
+    the learned one, shows the job's warnings, says 'not rendered yet' rather than 100 %, explains
+    each advanced field, and when a learned backend cannot work it says so in the page's words and
+    leaves neither the old preview nor the Render button."""
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hub-cache"))  # the server's jobs find no model
+    _, url = start_server(tmp_path / "jobs")
+    page = browser.new_page(viewport={"width": 1400, "height": 950})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    page.locator("#opt-depth option[value=classical]").wait_for(state="attached")
+
+    page.click("#more summary")
+    for name in ("edge_threshold", "near", "far", "supersample", "crf", "inpainter", "stereo"):
+        help_line = page.locator(f".field:has(#opt-{name}) .help")
+        assert help_line.is_visible() and help_line.inner_text().strip(), name
+    page.select_option("#opt-stereo", "anaglyph")
+    assert "red-cyan" in page.locator(".field:has(#opt-stereo) .help").inner_text()
+    page.select_option("#opt-stereo", "")
+    refine = page.locator(".field:has(#opt-refine)").get_attribute("title") or ""
+    assert "skip" not in refine and "edges" in refine  # the checkbox turns refinement on
+
+    page.fill("#opt-amplitude", "8")
+    page.set_input_files("#file", str(PHOTO))  # depth 'auto': offline, the classical estimator
+    page.locator("#render:enabled").wait_for(timeout=120_000)
+    info = page.locator("#depth-info")
+    assert info.is_visible() and "classical" in info.inner_text()
+    assert "depth-anything-v2" in info.inner_text() and "huggingface.co" in info.inner_text()
+    assert page.locator("#percent").inner_text() == ""  # nothing rendered yet: no 100 %
+    assert "not rendered yet" in page.locator("#stage").inner_text()
+    warnings = page.locator("#warnings")
+    assert warnings.is_visible() and "amplitude 8 will show holes" in warnings.inner_text()
+    page.screenshot(path=str(shots / "dioramic-web-6-classical-warning.png"))
+
+    page.select_option("#opt-depth", "depth-anything-v2")  # no model and offline: cannot work
+    page.locator("#error:visible").wait_for(timeout=120_000)
+    error = page.locator("#error").inner_text()
+    assert "'depth-anything-v2' needs its model" in error and "'classical'" in error
+    assert "--model" not in error and ".onnx" not in error
+    assert page.locator("#render").is_disabled()
+    assert page.locator("#depth").is_hidden() and page.locator("#play").is_hidden()
+    assert "No preview" in page.locator("#hint3d").inner_text()
+    page.screenshot(path=str(shots / "dioramic-web-7-no-model.png"))
+
+    page.select_option("#opt-depth", "classical")  # back to what works: a preview, Render again
+    page.locator("#render:enabled").wait_for(timeout=120_000)
+    assert page.locator("#error").is_hidden() and page.locator("#depth").is_visible()
+    assert not errors, errors

@@ -32,6 +32,7 @@ def render(params: dict[str, Any]) -> dict[str, Any]:
     frames = params.get("frames")
     indices = list(range(scene.frame_end - first + 1)) if frames is None else [int(i) for i in frames]
     files, seconds = [], []
+    progress(0, len(indices))  # the scene is ready: the frames' clock starts here
     for index in indices:
         scene.frame_set(first + index)
         path = os.path.join(params["out"], f"frame_{index:05d}.png")
