@@ -128,6 +128,29 @@ void main() {{
 }}
 """
 
+# The video's frames need only the colour: no second attachment, no derivatives.
+_PLAIN_OPAQUE_SHADER = """
+#version 330
+uniform sampler2D u_texture;
+in vec2 v_uv;
+out vec4 f_color;
+void main() {
+    f_color = vec4(texture(u_texture, v_uv).rgb, 1.0);
+}
+"""
+
+_PLAIN_ALPHA_SHADER = f"""
+#version 330
+uniform sampler2D u_texture;
+in vec2 v_uv;
+out vec4 f_color;
+void main() {{
+    vec4 c = texture(u_texture, v_uv);
+    if (c.a < {ALPHA_CUTOFF:.8f}) discard;
+    f_color = c;
+}}
+"""
+
 # One triangle that covers the whole viewport, its corners made from gl_VertexID (no vertex buffer).
 _FULLSCREEN_VERTEX_SHADER = """
 #version 330
@@ -177,6 +200,33 @@ void main() {{
     ivec2 base = ivec2(pixel.x, {height - 1} - pixel.y) * {factor};
     vec4 sum = vec4(0.0);
     vec3 flag = vec3(0.0);{body}
+}}
+"""
+
+
+def _colour_downsample_shader(factor: int, height: int) -> str:
+    """Like `_downsample_shader`, for the colour alone (the video's frames)."""
+    if factor % 2 == 0:
+        body = f"""
+    vec2 inv_size = 1.0 / vec2(textureSize(u_source, 0));
+    for (int j = 1; j < {factor}; j += 2)
+        for (int i = 1; i < {factor}; i += 2)
+            sum += texture(u_source, vec2(base + ivec2(i, j)) * inv_size);
+    f_color = sum / {(factor // 2) ** 2:.1f};"""
+    else:
+        body = f"""
+    for (int j = 0; j < {factor}; ++j)
+        for (int i = 0; i < {factor}; ++i)
+            sum += texelFetch(u_source, base + ivec2(i, j), 0);
+    f_color = sum / {factor * factor:.1f};"""
+    return f"""
+#version 330
+uniform sampler2D u_source;
+out vec4 f_color;
+void main() {{
+    ivec2 pixel = ivec2(gl_FragCoord.xy);
+    ivec2 base = ivec2(pixel.x, {height - 1} - pixel.y) * {factor};
+    vec4 sum = vec4(0.0);{body}
 }}
 """
 
@@ -258,8 +308,7 @@ class GLRenderer:
         if not (math.isfinite(stretch_limit) and stretch_limit > 1.0):
             raise UsageError(f"the stretch limit must be a ratio > 1, got {stretch_limit}")
         self.stretch_limit = float(stretch_limit)
-        # (vertex array, texture, blended, program, a hidden layer)
-        self._layers: list[tuple[Any, Any, bool, Any, bool]] = []
+        self._layers: list[_Layer] = []
         self._released = False
         self._ctx = create_context(backend)
         try:
@@ -298,12 +347,19 @@ class GLRenderer:
             program["u_photo"].value = (cam.fx, cam.fy, cam.cx, cam.cy)
             program["u_size"].value = (cam.width, cam.height)
             program["u_min_det"].value = reference / self.stretch_limit
+        self._plain_opaque = ctx.program(
+            vertex_shader=_MESH_VERTEX_SHADER, fragment_shader=_PLAIN_OPAQUE_SHADER
+        )
+        self._plain_alpha = ctx.program(
+            vertex_shader=_MESH_VERTEX_SHADER, fragment_shader=_PLAIN_ALPHA_SHADER
+        )
         max_texture = int(ctx.info["GL_MAX_TEXTURE_SIZE"])
         for mesh in self.scene.meshes:
             if len(mesh.faces) == 0:
                 continue
             blended = mesh.texture.ndim == 3 and mesh.texture.shape[2] == 4
             program = self._alpha_program if blended else self._opaque_program
+            plain = self._plain_alpha if blended else self._plain_opaque
             height, width = mesh.texture.shape[:2]
             minified = width > ss_size[0] or height > ss_size[1]
             texture = self._upload_texture(mesh, max_texture, minified if mipmaps is None else mipmaps)
@@ -312,13 +368,18 @@ class GLRenderer:
             vertices[:, 3:] = mesh.uvs
             vbo = ctx.buffer(vertices.tobytes())
             ibo = ctx.buffer(np.ascontiguousarray(mesh.faces, dtype=np.uint32).tobytes())
-            vao = ctx.vertex_array(
-                program,
-                [(vbo, "3f 2f", "in_position", "in_uv")],
-                index_buffer=ibo,
-                index_element_size=4,
+            vao, plain_vao = (
+                ctx.vertex_array(
+                    shader, [(vbo, "3f 2f", "in_position", "in_uv")], index_buffer=ibo, index_element_size=4
+                )
+                for shader in (program, plain)
             )
-            self._layers.append((vao, texture, blended, program, is_hidden_layer(mesh.name)))
+            self._layers.append(_Layer(vao, plain_vao, texture, blended, program, is_hidden_layer(mesh.name)))
+        # the frame: opaque layers nearest first (what the surface covers fails the depth test before
+        # it is shaded), then the blended ones in the scene's order
+        self._frame_order = [layer for layer in reversed(self._layers) if not layer.blended] + [
+            layer for layer in self._layers if layer.blended
+        ]
 
         self._ss_color = ctx.texture(ss_size, 4)
         self._ss_color.filter = (moderngl.LINEAR, moderngl.LINEAR)
@@ -339,6 +400,20 @@ class GLRenderer:
         self._downsample_program["u_source"].value = 0
         self._downsample_program["u_stretch"].value = 1
         self._downsample_vao = ctx.vertex_array(self._downsample_program, [])
+        # the video's frames: drawn straight into the output at 1x, else downsampled from ss_color
+        self._frame_color = ctx.renderbuffer((self.width, self.height), 4)
+        if self.supersample == 1:
+            self._frame_depth = ctx.depth_renderbuffer((self.width, self.height))
+            self._frame_fbo = ctx.framebuffer([self._frame_color], self._frame_depth)
+        else:
+            self._ss_frame_fbo = ctx.framebuffer([self._ss_color], self._ss_depth)
+            self._frame_fbo = ctx.framebuffer([self._frame_color])
+            colour_down = ctx.program(
+                vertex_shader=_FULLSCREEN_VERTEX_SHADER,
+                fragment_shader=_colour_downsample_shader(self.supersample, self.height),
+            )
+            colour_down["u_source"].value = 0
+            self._colour_down_vao = ctx.vertex_array(colour_down, [])
         # Colour is blended with "over"; alpha accumulates coverage: a + dst_a * (1 - a).
         ctx.blend_func = (
             moderngl.SRC_ALPHA,
@@ -458,10 +533,20 @@ class GLRenderer:
         """
         self._check_open()
         with self._ctx:  # current on this thread, even if another renderer's context was made since
-            frame = self._draw(pose, eye_offset, convergence)
-            if not with_coverage:
-                return frame
-            return frame, self._uncovered()
+            rgba = self._draw_frame(pose, eye_offset, convergence)
+        frame = np.ascontiguousarray(rgba[:, :, :3])
+        if not with_coverage:
+            return frame
+        return frame, _uncovered(rgba)
+
+    def render_rgba(
+        self, pose: Pose, *, eye_offset: float = 0.0, convergence: float | None = None
+    ) -> np.ndarray:
+        """Draw the scene as seen from `pose`: (height, width, 4) uint8 RGBA, top row first, alpha =
+        coverage, into a buffer the next call reuses (the cheapest read; copy it to keep it)."""
+        self._check_open()
+        with self._ctx:
+            return self._draw_frame(pose, eye_offset, convergence)
 
     def render_stats(
         self, pose: Pose, *, eye_offset: float = 0.0, convergence: float | None = None
@@ -471,7 +556,8 @@ class GLRenderer:
         with self._ctx:
             frame = self._draw(pose, eye_offset, convergence)
             self._out_fbo.read_into(self._flags, components=3, attachment=1, alignment=1)
-            uncovered = self._uncovered()
+            self._out_fbo.read_into(self._rgba, components=4, alignment=1)
+            uncovered = _uncovered(self._rgba)
         share = [
             min(1.0, int(self._flags[:, :, k].sum(dtype=np.uint64)) / (255.0 * self.width * self.height))
             for k in range(3)
@@ -482,10 +568,38 @@ class GLRenderer:
         if self._released:
             raise GLContextError("this renderer has been closed")
 
-    def _uncovered(self) -> float:
-        self._out_fbo.read_into(self._rgba, components=4, alignment=1)
-        covered = int(self._rgba[:, :, 3].sum(dtype=np.uint64)) / (255.0 * self.width * self.height)
-        return float(min(1.0, max(0.0, 1.0 - covered)))
+    def _draw_frame(self, pose: Pose, eye_offset: float, convergence: float | None) -> np.ndarray:
+        """The video's frame (colour only) into `self._rgba`, top row first."""
+        import moderngl
+
+        ctx = self._ctx
+        fbo = self._frame_fbo if self.supersample == 1 else self._ss_frame_fbo
+        fbo.use()
+        ctx.enable(moderngl.DEPTH_TEST)
+        red, green, blue = (c / 255.0 for c in self.background)
+        fbo.clear(red, green, blue, 0.0, depth=1.0)
+        projection = self.projection(pose, eye_offset, convergence)
+        if self.supersample == 1:  # drawn upside down, so that glReadPixels gives the top row first
+            projection = _FLIP @ projection
+        mvp = projection.T.astype(np.float32).tobytes()
+        self._plain_opaque["u_mvp"].write(mvp)
+        self._plain_alpha["u_mvp"].write(mvp)
+        for layer in self._frame_order:
+            if layer.blended:
+                ctx.enable(moderngl.BLEND)
+            else:
+                ctx.disable(moderngl.BLEND)
+            ctx.polygon_offset = _HIDDEN_OFFSET if layer.hidden else (0.0, 0.0)
+            layer.texture.use(0)
+            layer.plain_vao.render(moderngl.TRIANGLES)
+        ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND)
+        ctx.polygon_offset = (0.0, 0.0)
+        if self.supersample > 1:
+            self._frame_fbo.use()
+            self._ss_color.use(0)
+            self._colour_down_vao.render(moderngl.TRIANGLES, vertices=3)
+        self._frame_fbo.read_into(self._rgba, components=4, alignment=1)
+        return self._rgba
 
     def _draw(self, pose: Pose, eye_offset: float, convergence: float | None) -> np.ndarray:
         import moderngl
@@ -500,17 +614,18 @@ class GLRenderer:
         mvp = self.projection(pose, eye_offset, convergence).T.astype(np.float32).tobytes()
         self._opaque_program["u_mvp"].write(mvp)
         self._alpha_program["u_mvp"].write(mvp)
-        for vao, texture, blended, program, hidden in self._layers:
-            if blended:
+        for layer in self._layers:
+            if layer.blended:
                 ctx.enable(moderngl.BLEND)
             else:
                 ctx.disable(moderngl.BLEND)
-            program["u_hidden"].value = 1.0 if hidden else 0.0
+            layer.program["u_hidden"].value = 1.0 if layer.hidden else 0.0
             # a hidden layer coincides with the surface in front of it where it joins it: it yields
-            ctx.polygon_offset = _HIDDEN_OFFSET if hidden else (0.0, 0.0)
-            texture.use(0)
-            vao.render(moderngl.TRIANGLES)
+            ctx.polygon_offset = _HIDDEN_OFFSET if layer.hidden else (0.0, 0.0)
+            layer.texture.use(0)
+            layer.vao.render(moderngl.TRIANGLES)
         ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND)
+        ctx.polygon_offset = (0.0, 0.0)
         self._out_fbo.use()
         self._ss_color.use(0)
         self._ss_stretch.use(1)
@@ -538,6 +653,28 @@ class GLRenderer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class _Layer:
+    vao: Any
+    """The mesh's vertex array for the statistics' shaders."""
+    plain_vao: Any
+    """The same buffers for the frame's shaders."""
+    texture: Any
+    blended: bool
+    program: Any
+    hidden: bool
+
+
+_FLIP = np.diag([1.0, -1.0, 1.0, 1.0])
+"""Clip-space flip of the image's rows (drawn upside down, read top row first)."""
+
+
+def _uncovered(rgba: np.ndarray) -> float:
+    """The fraction (0..1) of an RGBA frame (alpha = coverage) that no geometry covers."""
+    covered = int(rgba[:, :, 3].sum(dtype=np.uint64)) / (255.0 * rgba.shape[0] * rgba.shape[1])
+    return float(min(1.0, max(0.0, 1.0 - covered)))
 
 
 def _bounding_box_corners(meshes: tuple[Mesh, ...]) -> np.ndarray:
