@@ -248,7 +248,8 @@ def test_depth_with_another_aspect_ratio_is_an_input_error() -> None:
     [
         {"max_triangles": 1},
         {"edge_threshold": 0.0},
-        {"planar_tolerance": -1.0},
+        {"max_error": -1.0},
+        {"view_size": 0},
         {"mesh_resolution": 0},
         {"texture_max_size": 0},
         {"edge_threshold": float("nan")},

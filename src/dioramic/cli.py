@@ -383,7 +383,10 @@ def _scene_from(source: Path, options: RunOptions) -> Scene:
         raise UsageError(f"{source}: scenes are read from .glb or .gltf files; give one of those, or a photo")
     photo = load_photo(source)
     aspect = None if options.size is None else options.size[0] / options.size[1]
-    return make_scene(photo, estimate_depth(photo, options), options, aspect)
+    from dioramic.config import video_size
+
+    size = video_size(options, photo.width, photo.height)
+    return make_scene(photo, estimate_depth(photo, options), options, aspect, size)
 
 
 def _cmd_render(args: argparse.Namespace) -> int:

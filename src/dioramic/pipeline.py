@@ -65,11 +65,18 @@ def estimate_depth(photo: Photo, options: RunOptions) -> DepthMap:
     )
 
 
-def make_scene(photo: Photo, depth: DepthMap, options: RunOptions, aspect: float | None = None) -> Scene:
+def make_scene(
+    photo: Photo,
+    depth: DepthMap,
+    options: RunOptions,
+    aspect: float | None = None,
+    view_size: tuple[int, int] | None = None,
+) -> Scene:
     """The textured scene for `photo` with the run's scene settings, built for the run's motion: what
     it rebuilds behind depth edges and beyond the frame reaches as far as the motion (at its largest
     amplitude) can look, and never less than `SceneOptions`' defaults (so the scene file still suits
-    other gentle moves). `aspect`: the video's width / height (see `choose_motion`)."""
+    other gentle moves), and with no more triangles than frames of `view_size` (width, height) need.
+    `aspect`: the video's width / height (see `choose_motion`)."""
     from dioramic.camera import camera_for_photo
     from dioramic.motion import motion_reach
     from dioramic.scene import SceneOptions, build_scene, subject_distance
@@ -90,6 +97,7 @@ def make_scene(photo: Photo, depth: DepthMap, options: RunOptions, aspect: float
         inpaint_model=options.inpaint_model,
         lateral_move=min(1.0, max(SceneOptions.lateral_move, lateral)),
         axial_move=min(1.0, max(SceneOptions.axial_move, axial)),
+        view_size=None if view_size is None else max(view_size),
     )
     return build_scene(photo, depth, scene_options)
 
@@ -304,7 +312,9 @@ def run_photo(
     t0 = time.perf_counter()
     stage("building the 3D scene")
     settings = render_settings(options, photo)
-    scene = make_scene(photo, depth, options, settings.width / settings.height)
+    scene = make_scene(
+        photo, depth, options, settings.width / settings.height, (settings.width, settings.height)
+    )
     timings["scene"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -57,6 +57,7 @@ __all__ = [
     "SURFACE_NAME",
     "SceneOptions",
     "build_scene",
+    "depth_tolerance",
     "subject_distance",
     "texture_image",
 ]
@@ -80,10 +81,13 @@ class SceneOptions:
     """Depth discontinuity threshold, scale-free: an edge of the mesh is cut where the depth jumps by
     more than this ratio beyond what the surface's slope on either side explains (0.08: 8 % farther).
     A plane never counts as a jump however steep it is; a 1 m -> 3 m step is 2.0."""
-    planar_tolerance: float = 0.005
-    """Relative depth error (0.005 = 0.5 %: under a pixel of parallax for usual camera moves) allowed
-    when merging flat regions into large triangles; raised automatically when the mesh would exceed
-    `max_triangles`."""
+    max_error: float = 0.5
+    """How far (pixels of the frames the scene is filmed at) merging flat regions into large triangles
+    may move what the largest allowed move shows: the depth error allowed is this over the parallax
+    the move makes per unit of inverse depth, so near things keep finer triangles than far ones, and
+    larger frames than smaller ones. Raised automatically when the mesh would exceed `max_triangles`."""
+    view_size: int | None = None
+    """Long side in pixels of the frames the scene is filmed at (None: the photo's)."""
     mesh_resolution: int = 768
     """Vertex lattice cells along the photo's long side before merging (at most one per depth pixel):
     the finest detail of the mesh, kept along depth edges."""
@@ -119,8 +123,10 @@ class SceneOptions:
             )
         if not (math.isfinite(self.edge_threshold) and self.edge_threshold > 0):
             raise UsageError(f"the edge threshold must be a positive ratio, got {self.edge_threshold}")
-        if not (math.isfinite(self.planar_tolerance) and self.planar_tolerance > 0):
-            raise UsageError(f"the planar tolerance must be positive, got {self.planar_tolerance}")
+        if not (math.isfinite(self.max_error) and self.max_error > 0):
+            raise UsageError(f"the largest error must be a positive number of pixels, got {self.max_error}")
+        if self.view_size is not None and self.view_size < 1:
+            raise UsageError(f"the frames' size must be at least 1 pixel, got {self.view_size}")
         if self.mesh_resolution < 1:
             raise UsageError(f"the mesh resolution must be at least 1, got {self.mesh_resolution}")
         if self.texture_max_size < 1:
@@ -159,7 +165,7 @@ def _check_inputs(photo: Photo, depth: DepthMap) -> np.ndarray:
 
 
 def _plan(
-    depth: np.ndarray, options: SceneOptions, stretch: float
+    depth: np.ndarray, options: SceneOptions, stretch: float, tolerance: float
 ) -> tuple[Lattice, np.ndarray, np.ndarray, Quadtree, Plan]:
     """Lattice, cuts, tree and plan: the finest lattice whose cuts fit the triangle budget."""
     for step in coarsening_lattices(
@@ -167,7 +173,7 @@ def _plan(
     ):
         lattice = step.lattice
         tree = Quadtree(lattice.z, lattice.u, lattice.v, step.cut_x, step.cut_y, step.levels)
-        plan = plan_within_budget(tree, options.planar_tolerance, options.max_triangles)
+        plan = plan_within_budget(tree, tolerance, options.max_triangles)
         if plan is not None:
             log.debug("mesh lattice %s vertices, %d triangles", lattice.z.shape, plan.triangles)
             return lattice, step.cut_x, step.cut_y, tree, plan
@@ -200,6 +206,19 @@ def _focus(lattice: Lattice) -> float:
     rows = (lattice.v >= lo * lattice.height) & (lattice.v <= hi * lattice.height)
     central = lattice.z[np.ix_(rows, cols)] if rows.any() and cols.any() else lattice.z
     return float(1.0 / np.median(central))
+
+
+def depth_tolerance(camera: Camera, focus: float, options: SceneOptions) -> float:
+    """The error in inverse depth (1/m) the decimation may make: `SceneOptions.max_error` pixels on
+    the frames over the parallax the largest allowed move makes per unit of inverse depth, a sideways
+    move T and one along the view axis A (which shifts a point at r pixels from the centre by r A / d):
+    ``max_error / (f T + r A)`` with f and r in the frames' pixels. `camera` is the photo's at the
+    depth map's size."""
+    scale = 1.0 if options.view_size is None else options.view_size / max(camera.width, camera.height)
+    focal = camera.fx * scale
+    radius = 0.5 * math.hypot(camera.width, camera.height) * scale
+    parallax = focal * options.lateral_move * focus + radius * options.axial_move * focus
+    return options.max_error / max(parallax, 1e-9)
 
 
 def subject_distance(depth: np.ndarray) -> float:
@@ -254,7 +273,8 @@ def build_scene(photo: Photo, depth: DepthMap, options: SceneOptions | None = No
         log.info("the triangle budget cannot hold the layers: building one mesh")
     cam = camera.resized(values.shape[1], values.shape[0])
     stretch = cam.fx * options.lateral_move * subject_distance(values)
-    lattice, cut_x, cut_y, tree, plan = _plan(values, options, stretch)
+    tolerance = depth_tolerance(cam, subject_distance(values), options)
+    lattice, cut_x, cut_y, tree, plan = _plan(values, options, stretch, tolerance)
     tris = triangulate(tree, plan, lattice.z, cut_x, cut_y)
     positions, uvs, faces = _vertices(lattice, tris, camera)
     mesh = Mesh(

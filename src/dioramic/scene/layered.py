@@ -199,9 +199,12 @@ def plan_layers(
 ) -> LayeredPlan | None:
     """The finest lattice of the canvas `depth` (the photo's padded by `pads`: left, top, right, bottom
     pixels) whose layers fit the triangle budget; None if even one cell does not."""
+    from dioramic.scene import depth_tolerance
+
     budget = options.max_triangles
     threshold = options.edge_threshold
     stretch = camera.fx * options.lateral_move * focus
+    tolerance = depth_tolerance(camera, focus, options)
     for step in canvas_lattices(depth, pads, options.mesh_resolution, threshold, budget, stretch):
         cut_x, cut_y, lattice = step.cut_x, step.cut_y, step.lattice
         hidden = peel_layers(
@@ -234,7 +237,7 @@ def plan_layers(
             ]
             layers = back + front
             trees = [layer.tree() for layer in back] + front_trees
-            plans = plan_all_within_budget(trees, options.planar_tolerance, budget)
+            plans = plan_all_within_budget(trees, tolerance, budget)
             if plans is not None or factor >= min(8, 2**step.levels):
                 break
             factor *= 2

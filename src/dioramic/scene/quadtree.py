@@ -29,6 +29,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 _CHUNK_ELEMENTS = 1 << 22  # lattice samples per chunk when fitting planes (bounds the memory used)
 _NEVER_FLAT = 1e30  # a tolerance that every block meets except those on a cut (error = inf)
+_MAX_TOLERANCE = 1e3  # inverse depth (1/m): the budget search stops raising the tolerance here
 
 
 def _pool(mask: np.ndarray) -> np.ndarray:
@@ -56,7 +57,7 @@ def _neighbours(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 
 
 def level_errors(z: np.ndarray, u: np.ndarray, v: np.ndarray, size: int) -> np.ndarray:
-    """Max relative error of the least-squares plane of each block of `size` x `size` cells.
+    """Max error of the least-squares plane of each block of `size` x `size` cells, in inverse depth.
 
     Parameters
     ----------
@@ -68,7 +69,8 @@ def level_errors(z: np.ndarray, u: np.ndarray, v: np.ndarray, size: int) -> np.n
     Returns
     -------
     ((h - 1) / size, (w - 1) / size) float32: max over the block's (size + 1)**2 vertices of
-    |z - plane| / z, which bounds the relative depth error of any triangulation of the block.
+    |z - plane| (1/m), which bounds the error in inverse depth of any triangulation of the block: the
+    error on screen is that times the parallax a move makes per unit of inverse depth.
     """
     s = size
     uw = sliding_window_view(u, s + 1)[::s]
@@ -91,7 +93,7 @@ def level_errors(z: np.ndarray, u: np.ndarray, v: np.ndarray, size: int) -> np.n
             + slope_u[:, :, None, None] * du[None, :, None, :]
             + slope_v[:, :, None, None] * dv[a:b, None, :, None]
         )
-        out[a:b] = (np.abs(block - fit) / block).max(axis=(2, 3))
+        out[a:b] = np.abs(block - fit).max(axis=(2, 3))
     return out
 
 
@@ -220,7 +222,7 @@ def plan_all_within_budget(trees: list[Quadtree], tolerance: float, max_triangle
     coarsest, total = plans_at(_NEVER_FLAT)
     if total > max_triangles:
         return None
-    lo, hi, best = np.log(tolerance), np.log(1e3), coarsest
+    lo, hi, best = np.log(tolerance), np.log(_MAX_TOLERANCE), coarsest
     for _ in range(24):
         mid = 0.5 * (lo + hi)
         candidate, total = plans_at(float(np.exp(mid)))

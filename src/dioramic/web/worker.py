@@ -165,7 +165,9 @@ def run_job(spec: JobSpec, report: Callable[[Event], None]) -> None:
     scene = _load_state(spec.reuse, "scene") if same_scene else None
     settings = render_settings(options, photo, spec.video_format)  # a GIF: long side 480
     if scene is None:
-        scene = make_scene(photo, depth, options, settings.width / settings.height)
+        scene = make_scene(
+            photo, depth, options, settings.width / settings.height, (settings.width, settings.height)
+        )
     _save_state(state, "scene", scene)
     end("scene")
 
