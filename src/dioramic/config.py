@@ -309,6 +309,7 @@ OPTIONS: tuple[Option, ...] = (
         metavar="NAME",
         choices=_inpainter_choices,
         choice_help={
+            "smooth": "the default: fast, smooth fills from what lies behind, like out-of-focus background",
             "telea": "OpenCV (Telea): fast, smooth fills of what the camera move uncovers",
             "ns": "OpenCV (Navier-Stokes): fast, follows the edges around the hole a little better",
             "lama": "LaMa, a learned model: continues textures; slower, its weights are downloaded once",
@@ -334,7 +335,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--amplitude",),
         "strength of the move: auto (the default: the preset's own strength, scaled down until the "
         "predicted frames show no holes and few stretched pixels) or a number (1 = the preset's "
-        "default; a warning tells when it will show holes)",
+        "default; a warning tells when its frames are predicted to go past those limits)",
         "motion",
         parse=parse_amplitude,
         metavar="X|auto",

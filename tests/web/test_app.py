@@ -131,13 +131,16 @@ def test_an_uploaded_timeline_drives_the_motion(api: Api, photo: bytes) -> None:
 
 @pytest.mark.usefixtures("gl_available")
 def test_warnings_and_the_depth_backend_reach_the_status_not_only_the_log(api: Api, photo: bytes) -> None:
-    """A warning logged in the job's process (an amplitude that will show holes) is in the job's
-    status for the page; the depth backend in use is there as soon as the depth is made. The
-    classical-depth notice is not repeated as a warning: the page says it in its own words."""
+    """A warning logged in the job's process (an amplitude that goes past what the scene holds) is
+    in the job's status for the page; the depth backend in use is there as soon as the depth is
+    made. The classical-depth notice is not repeated as a warning: the page says it in its own
+    words."""
     status = api.wait(api.start(photo, until="scene", amplitude="8"))  # 'auto' depth, offline
     assert status["state"] == "done", status["error"]
     assert status["depth_backend"] == "classical"
-    assert any(line.startswith("amplitude 8 will show holes") for line in status["warnings"]), status
+    assert any(
+        line.startswith("amplitude 8 goes past what the scene holds") for line in status["warnings"]
+    ), status
     assert not any("classical depth" in line for line in status["warnings"])
     quiet = api.wait(api.start(photo, until="scene", depth="classical"))
     assert quiet["warnings"] == [] and quiet["depth_backend"] == "classical"

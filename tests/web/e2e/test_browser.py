@@ -168,7 +168,7 @@ def test_the_page_explains_itself_warns_and_offers_nothing_that_cannot_work(
     assert page.locator("#percent").inner_text() == ""  # nothing rendered yet: no 100 %
     assert "not rendered yet" in page.locator("#stage").inner_text()
     warnings = page.locator("#warnings")
-    assert warnings.is_visible() and "amplitude 8 will show holes" in warnings.inner_text()
+    assert warnings.is_visible() and "amplitude 8 goes past what the scene holds" in warnings.inner_text()
     page.screenshot(path=str(shots / "dioramic-web-6-classical-warning.png"))
 
     page.select_option("#opt-depth", "depth-anything-v2")  # no model and offline: cannot work
