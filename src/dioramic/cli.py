@@ -24,7 +24,7 @@ from dioramic.web import add_serve_parser, cmd_serve
 
 log = logging.getLogger("dioramic")
 
-_RENDERING_ONLY = ("supersample", "crf", "preset", "stereo", "renderer")
+_RENDERING_ONLY = ("supersample", "crf", "preset", "stereo", "renderer", "measure")
 """Options of the commands that render frames (run, render), not of `export`."""
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"}

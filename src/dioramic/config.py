@@ -171,6 +171,7 @@ class RunOptions:
     blender_engine: str = "workbench"
     samples: int | None = None
     motion_blur: bool = False
+    measure: str = "sample"
 
 
 @dataclass(frozen=True)
@@ -430,6 +431,16 @@ OPTIONS: tuple[Option, ...] = (
         "render",
         metavar="NAME",
         choices=lambda: ["opengl", "blender"],
+    ),
+    Option(
+        "measure",
+        ("--measure",),
+        "which frames' holes and stretching render.json reports (OpenGL renderer): sample (the "
+        "default: three frames a second and the last, measured at 384 px), all (every frame at full "
+        "size: exact, slower) or off",
+        "render",
+        metavar="WHICH",
+        choices=lambda: ["sample", "all", "off"],
     ),
     Option(
         "blender_engine",

@@ -121,6 +121,7 @@ def render_settings(
         crf=options.crf,  # None: the writer's default
         preset=options.preset,
         stereo=options.stereo,  # type: ignore[arg-type]  # checked by RenderSettings
+        measure=options.measure,  # type: ignore[arg-type]  # checked by RenderSettings
     )
 
 
@@ -352,8 +353,6 @@ def run_photo(
     files.append(folder / "video.mp4")
     timings["video"] = time.perf_counter() - t0
 
-    from dioramic.render import STRETCH_LIMIT
-
     fit = choice.fit
     summary: dict[str, object] = {
         "photo": str(path),
@@ -386,17 +385,7 @@ def run_photo(
         "render": {"renderer": options.renderer, "frames": settings.frame_count},
     }
     if report is not None:
-        summary["artifacts"] = {
-            "stretch_limit": STRETCH_LIMIT,
-            "max_uncovered": report.max_uncovered,
-            "max_stretched": report.max_stretched,
-            "max_revealed": report.max_revealed,
-            "max_beyond": report.max_beyond,
-            "uncovered": list(report.uncovered),
-            "stretched": list(report.stretched),
-            "revealed": list(report.revealed),
-            "beyond": list(report.beyond),
-        }
+        summary["artifacts"] = report.artifacts()
         summary["render"] = {
             "renderer": options.renderer,
             "frames": report.frames,

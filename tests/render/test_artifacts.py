@@ -138,7 +138,10 @@ def test_a_given_amplitudes_prediction_is_what_the_video_measures(layered: Scene
     fit = fit_amplitude(layered, make, maximum=3.0, iterations=0, samples=9, size=96)
     assert fit.amplitude == 3.0
     report = render_video(
-        layered, make(3.0), tmp_path / "v.mp4", RenderSettings(width=96, height=72, fps=12, duration=1.0)
+        layered,
+        make(3.0),
+        tmp_path / "v.mp4",
+        RenderSettings(width=96, height=72, fps=12, duration=1.0, measure="all"),
     )
     for predicted, measured in (
         (fit.prediction.revealed, report.max_revealed),

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
 from dioramic.errors import UsageError
 from dioramic.render import RenderSettings, frame_times, render_frames, render_video
@@ -76,11 +77,11 @@ def test_render_frames_follows_the_motion(scene, camera):
 @pytest.mark.usefixtures("gl")
 def test_render_video_writes_and_reports(scene, camera, tmp_path):
     output = tmp_path / "clip.mp4"
-    settings = RenderSettings(**SMALL, crf=23)
+    settings = RenderSettings(**SMALL, crf=23, measure="all")
     report = render_video(scene, Slide(camera.fov_y), output, settings, progress=False)
     assert report.output == output
     assert (report.frames, report.width, report.height, report.fps) == (10, 64, 48, 10.0)
-    assert len(report.uncovered) == 10
+    assert report.measured_frames == tuple(range(10)) and len(report.uncovered) == 10
     # The quad covers half the frame (48 x 32 of 64 x 48), then slides partly out of view.
     assert report.uncovered[0] == pytest.approx(0.5, abs=0.01)
     assert report.uncovered[-1] > report.uncovered[0]
@@ -91,6 +92,40 @@ def test_render_video_writes_and_reports(scene, camera, tmp_path):
     with av.open(str(output)) as container:
         assert container.streams.video[0].codec_context.name == "h264"
         assert sum(1 for _ in container.decode(video=0)) == 10
+
+
+@pytest.mark.usefixtures("gl")
+def test_sampled_measures_are_the_full_measures_of_those_frames_and_change_no_frame(scene, camera, tmp_path):
+    """By default three frames a second and the last are measured, in a pass of their own at the
+    fit's size; what they measure is what measuring every frame finds for them, and the video's
+    frames are the same whichever frames are measured."""
+    motion = Slide(camera.fov_y)
+    every = render_video(scene, motion, tmp_path / "all", RenderSettings(**SMALL, measure="all"))
+    calls: list[tuple[int, int]] = []
+    sampled = render_video(
+        scene, motion, tmp_path / "sample", RenderSettings(**SMALL), progress=lambda *a: calls.append(a)
+    )
+    assert calls == [(i, 10) for i in range(1, 11)]  # a callable hears of every frame written
+    off = render_video(scene, motion, tmp_path / "off", RenderSettings(**SMALL, measure="off"))
+    assert sampled.measure == "sample" and sampled.measured_frames == (0, 3, 6, 9)
+    assert sampled.measure_size == (64, 48)  # under MEASURE_SIZE: the frame's own size
+    expected = [every.uncovered[i] for i in sampled.measured_frames]
+    assert sampled.uncovered == pytest.approx(expected, abs=0.02)
+    assert off.measured_frames == () and off.uncovered == () and off.measure_size is None
+    assert off.artifacts()["max_uncovered"] == 0.0 and off.artifacts()["measured"] == "off"
+    for name in sorted(p.name for p in (tmp_path / "all").iterdir()):
+        frames = [np.asarray(Image.open(tmp_path / mode / name)) for mode in ("all", "sample", "off")]
+        assert np.array_equal(frames[0], frames[1]) and np.array_equal(frames[0], frames[2]), name
+
+
+def test_the_sample_is_three_frames_a_second_and_the_last_at_the_fits_size():
+    settings = RenderSettings(width=1280, height=720, fps=30, duration=5.0)
+    frames = settings.measured_frames()
+    assert frames[:3] == (0, 10, 20) and frames[-2:] == (140, 149) and len(frames) == 16
+    assert settings.measure_size() == (384, 216)
+    assert RenderSettings(measure="all").measure_size() == (1280, 720)
+    with pytest.raises(UsageError, match="measure must be"):
+        RenderSettings(measure="some")  # type: ignore[arg-type]
 
 
 @pytest.mark.usefixtures("gl")

@@ -4,17 +4,22 @@
 encodes its frames, fed through a small bounded queue, so the two overlap; `render_frames` yields
 the frames for callers that handle them themselves. A motion is anything with ``duration`` (seconds) and
 ``pose(t) -> Pose``; frame i is the pose at ``t = i / fps`` and there are ``round(duration * fps)``.
+
+The frames' artifact measures (`FrameStats`) are off the hot path: by default `render_video` measures
+a sample of frames (three a second and the last) at the amplitude fit's small size, in a pass of its
+own; `RenderSettings.measure` asks for every frame at full size, or none.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -27,8 +32,10 @@ from dioramic.render.video import open_writer
 from dioramic.types import Pose, Scene
 
 __all__ = [
+    "MEASURE_SIZE",
     "STRETCH_LIMIT",
     "FrameStats",
+    "MeasureMode",
     "MotionLike",
     "RenderReport",
     "RenderSettings",
@@ -39,8 +46,16 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+MeasureMode = Literal["sample", "all", "off"]
+
 _QUEUE_FRAMES = 3
 """Frames the render thread may have waiting for the encoder (each is width * height * 3 bytes)."""
+
+MEASURE_SIZE = 384
+"""Long side in pixels of the sampled frames' measurement renders (that of the amplitude fit's)."""
+
+_MEASURES_PER_SECOND = 3
+"""measure='sample': frames measured per second of video (and the last frame)."""
 
 
 class MotionLike(Protocol):
@@ -87,6 +102,10 @@ class RenderSettings:
     minified; None: mipmaps only for textures larger than the supersampled frame)."""
     backend: str = "egl"
     """OpenGL context backend, see `dioramic.render.context.create_context`."""
+    measure: MeasureMode = "sample"
+    """Which frames' `FrameStats` `render_video` measures: 'sample' (three a second and the last,
+    rendered again at `MEASURE_SIZE` px, 1x, as the amplitude fit predicts them), 'all' (every frame,
+    again at the frame's size and supersampling: exact, and slower) or 'off'."""
 
     def __post_init__(self) -> None:
         if not (16 <= self.width <= 8192 and 16 <= self.height <= 8192):
@@ -103,10 +122,29 @@ class RenderSettings:
             raise UsageError(f"stereo must be 'sbs' or 'anaglyph', got '{self.stereo}'")
         if not 0.0 < self.eye_separation <= 0.5:
             raise UsageError(f"eye_separation must be within (0, 0.5], got {self.eye_separation}")
+        if self.measure not in ("sample", "all", "off"):
+            raise UsageError(f"measure must be 'sample', 'all' or 'off', got '{self.measure}'")
 
     @property
     def frame_count(self) -> int:
         return round(self.duration * self.fps)
+
+    def measured_frames(self) -> tuple[int, ...]:
+        """Indices of the frames whose `FrameStats` `render_video` measures (see `measure`)."""
+        count = self.frame_count
+        if self.measure == "off":
+            return ()
+        if self.measure == "all":
+            return tuple(range(count))
+        stride = max(1, round(self.fps / _MEASURES_PER_SECOND))
+        return tuple(sorted({*range(0, count, stride), count - 1}))
+
+    def measure_size(self) -> tuple[int, int]:
+        """(width, height) of one eye's measurement renders."""
+        if self.measure == "all":
+            return self.width, self.height
+        scale = min(1.0, MEASURE_SIZE / max(self.width, self.height))
+        return max(16, round(self.width * scale)), max(16, round(self.height * scale))
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -143,15 +181,21 @@ class RenderReport:
     """Time spent encoding and writing frames (overlapping the rendering)."""
     total_seconds: float
     """Wall-clock time from start to the finished output."""
-    uncovered: tuple[float, ...] = field(repr=False)
-    """Per frame, the fraction (0..1) of the image no geometry covers (the background shows)."""
+    measure: MeasureMode = "off"
+    """How the frames' artifacts were measured (`RenderSettings.measure`)."""
+    measured_frames: tuple[int, ...] = field(default=(), repr=False)
+    """Indices of the frames measured; the tuples below hold one value per measured frame."""
+    measure_size: tuple[int, int] | None = None
+    """(width, height) of the measurement renders (per eye for stereo); None when none were made."""
+    uncovered: tuple[float, ...] = field(default=(), repr=False)
+    """Per measured frame, the fraction (0..1) of the image no geometry covers (the background shows)."""
     stretched: tuple[float, ...] = field(default=(), repr=False)
-    """Per frame, the fraction (0..1) of the image drawn from surfaces stretched more than
+    """Per measured frame, the fraction (0..1) of the image drawn from surfaces stretched more than
     `STRETCH_LIMIT` times in screen area relative to the photo's own view (`FrameStats`)."""
     revealed: tuple[float, ...] = field(default=(), repr=False)
-    """Per frame, the fraction (0..1) of the image showing the scene's hidden layers (`FrameStats`)."""
+    """Per measured frame, the fraction (0..1) of the image showing the scene's hidden layers."""
     beyond: tuple[float, ...] = field(default=(), repr=False)
-    """Per frame, the fraction (0..1) of the image showing the margin beyond the photo's frame."""
+    """Per measured frame, the fraction (0..1) of the image showing the margin beyond the photo's frame."""
 
     @property
     def max_uncovered(self) -> float:
@@ -169,6 +213,24 @@ class RenderReport:
     def max_beyond(self) -> float:
         return max(self.beyond, default=0.0)
 
+    def artifacts(self) -> dict[str, Any]:
+        """The measures as render.json holds them: how and which frames were measured, the worst
+        of each measure, and each measured frame's."""
+        return {
+            "measured": self.measure,
+            "measured_frames": list(self.measured_frames),
+            "measure_size": None if self.measure_size is None else list(self.measure_size),
+            "stretch_limit": STRETCH_LIMIT,
+            "max_uncovered": self.max_uncovered,
+            "max_stretched": self.max_stretched,
+            "max_revealed": self.max_revealed,
+            "max_beyond": self.max_beyond,
+            "uncovered": list(self.uncovered),
+            "stretched": list(self.stretched),
+            "revealed": list(self.revealed),
+            "beyond": list(self.beyond),
+        }
+
 
 def frame_times(settings: RenderSettings, motion: MotionLike) -> list[float]:
     """Time in seconds of each frame: i / fps, held at the motion's end if it is shorter."""
@@ -182,31 +244,41 @@ def frame_times(settings: RenderSettings, motion: MotionLike) -> list[float]:
     return [min(t, motion.duration) for t in times]
 
 
-def _draw(
-    renderer: GLRenderer, pose: Pose, settings: RenderSettings, focus: float
-) -> tuple[np.ndarray, FrameStats]:
-    """One output frame (mono or stereo) and its stats (the worse eye's, for stereo)."""
+def _views(pose: Pose, settings: RenderSettings, focus: float) -> list[tuple[float, float | None]]:
+    """(eye_offset, convergence) of each view of a frame: one, or the left and right eye's."""
     if settings.stereo is None:
-        return renderer.render_stats(pose)
+        return [(0.0, None)]
     half = 0.5 * settings.eye_separation * focus
     # Zero parallax at the focus point (0, 0, -focus) as this pose's camera sees it.
     point = (
         pose.view_matrix() @ np.asarray(pose.object_matrix, dtype=np.float64) @ np.array([0, 0, -focus, 1.0])
     )
     convergence = float(-point[2]) if point[2] < 0 else None
-    left, left_stats = renderer.render_stats(pose, eye_offset=-half, convergence=convergence)
-    right, right_stats = renderer.render_stats(pose, eye_offset=half, convergence=convergence)
-    stats = FrameStats(
-        uncovered=max(left_stats.uncovered, right_stats.uncovered),
-        stretched=max(left_stats.stretched, right_stats.stretched),
-        revealed=max(left_stats.revealed, right_stats.revealed),
-        beyond=max(left_stats.beyond, right_stats.beyond),
-    )
+    return [(-half, convergence), (half, convergence)]
+
+
+def _draw(renderer: GLRenderer, pose: Pose, settings: RenderSettings, focus: float) -> np.ndarray:
+    """One output frame: mono, or both eyes side by side or as a red-cyan anaglyph."""
+    views = [
+        renderer.render(pose, eye_offset=offset, convergence=convergence)
+        for offset, convergence in _views(pose, settings, focus)
+    ]
+    if settings.stereo is None:
+        return views[0]
+    left, right = views
     if settings.stereo == "sbs":
-        return np.concatenate([left, right], axis=1), stats
-    anaglyph = right
-    anaglyph[:, :, 0] = left[:, :, 0]  # red from the left eye, green and blue from the right (red-cyan)
-    return anaglyph, stats
+        return np.concatenate([left, right], axis=1)
+    right[:, :, 0] = left[:, :, 0]  # red from the left eye, green and blue from the right (red-cyan)
+    return right
+
+
+def _measure(renderer: GLRenderer, pose: Pose, settings: RenderSettings, focus: float) -> FrameStats:
+    """The frame's `FrameStats` (the worse eye's, for stereo)."""
+    stats = [
+        renderer.measure(pose, eye_offset=offset, convergence=convergence)
+        for offset, convergence in _views(pose, settings, focus)
+    ]
+    return stats[0] if len(stats) == 1 else stats[0].worse(stats[1])
 
 
 def _renderer(scene: Scene, settings: RenderSettings) -> GLRenderer:
@@ -232,14 +304,16 @@ def render_frames(
     settings = settings or RenderSettings()
     with _renderer(scene, settings) as renderer:
         for t in frame_times(settings, motion):
-            yield _draw(renderer, motion.pose(t), settings, scene.focus)[0]
+            yield _draw(renderer, motion.pose(t), settings, scene.focus)
 
 
 class _RenderWorker(threading.Thread):
     """Renders the frames at `times` with its own OpenGL context, into a small bounded queue.
 
-    Each result is (frame, FrameStats); an error is queued in place of a frame. `motion.pose`
-    is called from this thread (motions are pure functions of time).
+    Each result is (frame, FrameStats or None); an error is queued in place of a frame. The frames
+    at `measured` indices are measured too, by a second renderer at `settings.measure_size()` (or by
+    the frame's own for measure='all'). `motion.pose` is called from this thread (motions are pure
+    functions of time).
     """
 
     def __init__(
@@ -253,23 +327,47 @@ class _RenderWorker(threading.Thread):
         super().__init__(name="dioramic-render", daemon=True)
         self.scene, self.motion, self.settings = scene, motion, settings
         self.times, self.stop = times, stop
-        self.results: queue.Queue[tuple[np.ndarray, FrameStats] | BaseException] = queue.Queue(_QUEUE_FRAMES)
+        self.measured = frozenset(settings.measured_frames())
+        self.results: queue.Queue[tuple[np.ndarray, FrameStats | None] | BaseException] = queue.Queue(
+            _QUEUE_FRAMES
+        )
         self.seconds = 0.0
+        self.measure_seconds = 0.0
 
     def run(self) -> None:
         try:
-            with _renderer(self.scene, self.settings) as renderer:
-                for t in self.times:
+            with contextlib.ExitStack() as stack:
+                renderer = stack.enter_context(_renderer(self.scene, self.settings))
+                meter = renderer
+                if self.settings.measure == "sample" and self.measured:
+                    width, height = self.settings.measure_size()
+                    meter = stack.enter_context(
+                        GLRenderer(
+                            self.scene,
+                            width,
+                            height,
+                            supersample=1,
+                            backend=self.settings.backend,
+                            mipmaps=False,
+                        )
+                    )
+                for index, t in enumerate(self.times):
                     if self.stop.is_set():
                         return
                     tick = time.perf_counter()
-                    item = _draw(renderer, self.motion.pose(t), self.settings, self.scene.focus)
+                    pose = self.motion.pose(t)
+                    frame = _draw(renderer, pose, self.settings, self.scene.focus)
+                    stats = None
+                    if index in self.measured:
+                        measured = time.perf_counter()
+                        stats = _measure(meter, pose, self.settings, self.scene.focus)
+                        self.measure_seconds += time.perf_counter() - measured
                     self.seconds += time.perf_counter() - tick
-                    self._put(item)
+                    self._put((frame, stats))
         except BaseException as exc:
             self._put(exc)
 
-    def _put(self, item: tuple[np.ndarray, FrameStats] | BaseException) -> None:
+    def _put(self, item: tuple[np.ndarray, FrameStats | None] | BaseException) -> None:
         while not self.stop.is_set():
             try:
                 self.results.put(item, timeout=0.1)
@@ -277,7 +375,7 @@ class _RenderWorker(threading.Thread):
             except queue.Full:
                 continue
 
-    def next_result(self) -> tuple[np.ndarray, FrameStats]:
+    def next_result(self) -> tuple[np.ndarray, FrameStats | None]:
         """The next frame; re-raises the worker's error."""
         while True:
             try:
@@ -296,14 +394,16 @@ def render_video(
     motion: MotionLike,
     output: str | os.PathLike[str],
     settings: RenderSettings | None = None,
-    progress: bool = False,
+    progress: bool | Callable[[int, int], None] = False,
 ) -> RenderReport:
     """Render `motion` through `scene` into `output` (.mp4, .webm, .gif or a folder of PNG frames).
 
     A worker thread renders (it owns the OpenGL context) while this thread encodes, so the two
-    overlap; a bounded queue between them holds a few frames. With `progress`, a tqdm bar on stderr
-    shows frames written and the time left. The output appears atomically when everything succeeded;
-    on an error or Ctrl-C the worker stops and nothing is left behind.
+    overlap; a bounded queue between them holds a few frames. With `progress` True, a tqdm bar on
+    stderr shows frames written and the time left; a callable is called with (frames written, total)
+    after each frame. The output appears atomically when everything succeeded; on an error or Ctrl-C
+    the worker stops and nothing is left behind. `settings.measure` chooses the frames whose
+    artifacts the report holds.
 
     Note that moderngl holds the GIL through each OpenGL call (with llvmpipe, the readback waits for
     the rasteriser with it held), so the encoder's Python-side work waits for those calls; x264's own
@@ -314,30 +414,32 @@ def render_video(
     settings = settings or RenderSettings()
     width, height = settings.frame_size
     times = frame_times(settings, motion)
-    uncovered: list[float] = []
-    stretched: list[float] = []
-    revealed: list[float] = []
-    beyond: list[float] = []
+    measured: list[FrameStats] = []
     encode_seconds = 0.0
     start = time.perf_counter()
     stop = threading.Event()
     worker = _RenderWorker(scene, motion, settings, times, stop)
     bar = tqdm(
-        total=len(times), unit="frame", desc="rendering", file=sys.stderr, disable=not progress, leave=False
+        total=len(times),
+        unit="frame",
+        desc="rendering",
+        file=sys.stderr,
+        disable=progress is not True,
+        leave=False,
     )
     try:
         with open_writer(output, width, height, settings.fps, **settings.codec_options()) as writer:
             worker.start()
-            for _ in times:
+            for done in range(1, len(times) + 1):
                 frame, stats = worker.next_result()
                 tick = time.perf_counter()
                 writer.write(frame)
                 encode_seconds += time.perf_counter() - tick
-                uncovered.append(stats.uncovered)
-                stretched.append(stats.stretched)
-                revealed.append(stats.revealed)
-                beyond.append(stats.beyond)
+                if stats is not None:
+                    measured.append(stats)
                 bar.update(1)
+                if callable(progress):
+                    progress(done, len(times))
             written, output_path = writer.frames_written, writer.path
             size = (writer.out_width, writer.out_height)
     finally:
@@ -354,13 +456,18 @@ def render_video(
         render_seconds=worker.seconds,
         encode_seconds=encode_seconds,
         total_seconds=time.perf_counter() - start,
-        uncovered=tuple(uncovered),
-        stretched=tuple(stretched),
-        revealed=tuple(revealed),
-        beyond=tuple(beyond),
+        measure=settings.measure,
+        measured_frames=settings.measured_frames(),
+        measure_size=settings.measure_size() if measured else None,
+        uncovered=tuple(s.uncovered for s in measured),
+        stretched=tuple(s.stretched for s in measured),
+        revealed=tuple(s.revealed for s in measured),
+        beyond=tuple(s.beyond for s in measured),
     )
     logger.info(
-        "rendered %d frames in %.1f s (render %.1f s, encode %.1f s, overlapped)",
-        report.frames, report.total_seconds, report.render_seconds, report.encode_seconds,
+        "rendered %d frames in %.1f s (render %.1f s of which measuring %d frames %.1f s, encode %.1f s, "
+        "overlapped)",
+        report.frames, report.total_seconds, report.render_seconds, len(measured), worker.measure_seconds,
+        report.encode_seconds,
     )  # fmt: skip
     return report

@@ -165,7 +165,7 @@ def predict(
     """
     worst = Prediction(0.0, 0.0)
     for t in times:
-        _, stats = renderer.render_stats(motion.pose(t))
+        stats = renderer.measure(motion.pose(t))
         worst = worst.worse(stats)
         if limits is not None and not worst.within(limits):
             break

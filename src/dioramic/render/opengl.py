@@ -53,6 +53,16 @@ class FrameStats:
     beyond: float = 0.0
     """Fraction (0..1) of the frame showing the scene beyond the photo's frame (its margin)."""
 
+    def worse(self, other: FrameStats) -> FrameStats:
+        """The larger of each measure of this frame's and `other`'s (e.g. the two eyes of a stereo
+        frame)."""
+        return FrameStats(
+            max(self.uncovered, other.uncovered),
+            max(self.stretched, other.stretched),
+            max(self.revealed, other.revealed),
+            max(self.beyond, other.beyond),
+        )
+
 
 _NEAR_FAR_MARGIN = 1.05
 """The clip planes sit this factor outside the scene's depth range as seen from the pose."""
@@ -551,18 +561,30 @@ class GLRenderer:
     def render_stats(
         self, pose: Pose, *, eye_offset: float = 0.0, convergence: float | None = None
     ) -> tuple[np.ndarray, FrameStats]:
-        """Draw the scene as seen from `pose`: the frame (as `render`) and its `FrameStats`."""
+        """Draw the scene as seen from `pose` through the statistics' shaders: the frame (as
+        `render`) and its `FrameStats`."""
         self._check_open()
         with self._ctx:
-            frame = self._draw(pose, eye_offset, convergence)
-            self._out_fbo.read_into(self._flags, components=3, attachment=1, alignment=1)
-            self._out_fbo.read_into(self._rgba, components=4, alignment=1)
-            uncovered = _uncovered(self._rgba)
+            self._draw(pose, eye_offset, convergence)
+            frame = np.empty((self.height, self.width, 3), dtype=np.uint8)
+            self._out_fbo.read_into(frame, components=3, alignment=1)
+            return frame, self._read_stats()
+
+    def measure(self, pose: Pose, *, eye_offset: float = 0.0, convergence: float | None = None) -> FrameStats:
+        """The `FrameStats` of the frame `pose` gives, without reading the frame back."""
+        self._check_open()
+        with self._ctx:
+            self._draw(pose, eye_offset, convergence)
+            return self._read_stats()
+
+    def _read_stats(self) -> FrameStats:
+        self._out_fbo.read_into(self._flags, components=3, attachment=1, alignment=1)
+        self._out_fbo.read_into(self._rgba, components=4, alignment=1)
         share = [
             min(1.0, int(self._flags[:, :, k].sum(dtype=np.uint64)) / (255.0 * self.width * self.height))
             for k in range(3)
         ]
-        return frame, FrameStats(uncovered, share[0], share[1], share[2])
+        return FrameStats(_uncovered(self._rgba), share[0], share[1], share[2])
 
     def _check_open(self) -> None:
         if self._released:
@@ -601,7 +623,8 @@ class GLRenderer:
         self._frame_fbo.read_into(self._rgba, components=4, alignment=1)
         return self._rgba
 
-    def _draw(self, pose: Pose, eye_offset: float, convergence: float | None) -> np.ndarray:
+    def _draw(self, pose: Pose, eye_offset: float, convergence: float | None) -> None:
+        """The frame and its statistics' flags into `self._out_fbo` (colour, flags; read top row first)."""
         import moderngl
 
         ctx = self._ctx
@@ -630,11 +653,6 @@ class GLRenderer:
         self._ss_color.use(0)
         self._ss_stretch.use(1)
         self._downsample_vao.render(moderngl.TRIANGLES, vertices=3)
-        # Two reads beat one RGBA read plus a channel copy in numpy (and OpenCV's thread pool would
-        # fight llvmpipe's rasteriser threads for the cores).
-        frame = np.empty((self.height, self.width, 3), dtype=np.uint8)
-        self._out_fbo.read_into(frame, components=3, alignment=1)
-        return frame
 
     # -- lifetime ----------------------------------------------------------------------------------
 

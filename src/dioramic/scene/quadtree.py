@@ -180,7 +180,7 @@ class Quadtree:
         total = 2 * int((_up(split[0]) & self.in_region(0)).sum())
         for level, leaves, flags in self.leaves(split):
             n = flags.sum(axis=0)
-            total += int(np.where(n > 0, 4 + n, 2)[leaves & self.in_region(level)].sum())
+            total += int(np.where(fan_corner(flags) >= 0, 2 + n, 4 + n)[leaves & self.in_region(level)].sum())
         return total
 
     def fine_cells(self, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
@@ -197,6 +197,18 @@ class Quadtree:
             s = split[level - 1]
             active = np.ones_like(s) if level == self.levels else _up(split[level])
             yield level, active & ~s, np.stack(_neighbours(s))
+
+
+def fan_corner(flags: np.ndarray) -> np.ndarray:
+    """For leaves with (4, ...) finer-neighbour flags (sides left, bottom, right, top): the corner
+    (0 top-left, 1 bottom-left, 2 bottom-right, 3 top-right; side k runs from corner k to corner
+    k + 1, counter-clockwise) from which a fan reaches every side's vertices without a centre
+    vertex: one whose two sides have no midpoint; -1 where there is none. A leaf without finer
+    neighbours needs no fan: its two triangles are counted apart."""
+    corner = np.full(flags.shape[1:], -1, np.int64)
+    for k in range(3, -1, -1):
+        corner = np.where(~flags[k] & ~flags[(k + 3) % 4], k, corner)
+    return corner
 
 
 def plan_within_budget(tree: Quadtree, tolerance: float, max_triangles: int) -> Plan | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dioramic.scene.quadtree import Plan, Quadtree
+from dioramic.scene.quadtree import Plan, Quadtree, fan_corner
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,8 @@ class Triangles:
 
 
 def _leaf_triangles(tree: Quadtree, plan: Plan, z: np.ndarray) -> list[np.ndarray]:
-    """Triangles of the leaves of level >= 1: two per plain leaf, a fan where a neighbour is finer."""
+    """Triangles of the leaves of level >= 1: two per plain leaf, a fan where a neighbour is finer
+    (from a corner where one can, see `fan_corner`)."""
     w = z.shape[1]
     zf = z.ravel()
     out: list[np.ndarray] = []
@@ -58,17 +59,21 @@ def _leaf_triangles(tree: Quadtree, plan: Plan, z: np.ndarray) -> list[np.ndarra
             np.stack([tl[q], bl[q], tr[q]], 1),
             np.stack([tr[q], bl[q], br[q]], 1),
         ]
-        # fans: the boundary TL -> BL -> BR -> TR -> TL is counter-clockwise on the displayed image
-        fan = ~plain
+        # fans: the boundary TL -> BL -> BR -> TR -> TL is counter-clockwise on the displayed image;
+        # from a corner whose two sides have no midpoint (2 + n triangles), else from the centre
+        corners = (tl, bl, br, tr)
         mids = (rm * w + c0, r1 * w + cm, rm * w + c1, r0 * w + cm)
-        sides = ((tl, bl), (bl, br), (br, tr), (tr, tl))
-        for (start, end), mid, flag in zip(sides, mids, fl, strict=True):
-            one, two = fan & ~flag, fan & flag
-            out += [
-                np.stack([centre[one], start[one], end[one]], 1),
-                np.stack([centre[two], start[two], mid[two]], 1),
-                np.stack([centre[two], mid[two], end[two]], 1),
-            ]
+        corner = np.where(plain, -2, fan_corner(fl))
+        for apex, sides in [(centre, range(4)), *((corners[k], (k + 1, k + 2)) for k in range(4))]:
+            fan = corner == -1 if apex is centre else corner == sides[0] - 1
+            for side in (j % 4 for j in sides):
+                start, end, mid, flag = corners[side], corners[(side + 1) % 4], mids[side], fl[side]
+                one, two = fan & ~flag, fan & flag
+                out += [
+                    np.stack([apex[one], start[one], end[one]], 1),
+                    np.stack([apex[two], start[two], mid[two]], 1),
+                    np.stack([apex[two], mid[two], end[two]], 1),
+                ]
     return out
 
 

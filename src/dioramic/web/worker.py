@@ -16,10 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from dioramic.config import OPTIONS, RunOptions
 from dioramic.notices import Logged
+
+if TYPE_CHECKING:
+    from dioramic.render import RenderReport
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +193,7 @@ def run_job(spec: JobSpec, report: Callable[[Event], None]) -> None:
         begin("video")
         name = f"video.{spec.video_format}"
         lo, hi = spans["video"]
-        frames = _render(
+        rendered = _render(
             scene, motion, settings, out / name, lambda f: report(Event("progress", "", lo + (hi - lo) * f))
         )
         end("video")
@@ -199,8 +202,9 @@ def run_job(spec: JobSpec, report: Callable[[Event], None]) -> None:
             size=[settings.width, settings.height],
             fps=settings.fps,
             duration=settings.duration,
-            frames=frames,
+            frames=rendered.frames,
             motion=options.motion and Path(options.motion).name,
+            artifacts=rendered.artifacts(),
         )
     summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
     summary["options"] = {f.name: _plain(getattr(options, f.name)) for f in fields(RunOptions)}
@@ -266,21 +270,20 @@ def _plain(value: object) -> object:
     return value.name if isinstance(value, Path) else value
 
 
-def _render(scene: Any, motion: Any, settings: Any, path: Path, progress: Callable[[float], None]) -> int:
-    """Render and encode the video frame by frame, reporting the fraction of frames done; frames."""
-    from dioramic.render import render_frames
-    from dioramic.render.video import open_writer
+def _render(
+    scene: Any, motion: Any, settings: Any, path: Path, progress: Callable[[float], None]
+) -> RenderReport:
+    """Render and encode the video (overlapped, as `dioramic run` does), reporting the fraction of
+    frames done at most ten times a second."""
+    from dioramic.render import render_video
 
-    total = settings.frame_count
-    width, height = settings.frame_size
-    done = 0
     last = 0.0
-    with open_writer(path, width, height, settings.fps, **settings.codec_options()) as writer:
-        for frame in render_frames(scene, motion, settings):
-            writer.write(frame)
-            done += 1
-            now = time.perf_counter()
-            if now - last > 0.1 or done == total:
-                progress(done / total)
-                last = now
-    return done
+
+    def frame_done(done: int, total: int) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        if now - last > 0.1 or done == total:
+            progress(done / total)
+            last = now
+
+    return render_video(scene, motion, path, settings, progress=frame_done)
