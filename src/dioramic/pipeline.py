@@ -119,7 +119,8 @@ class MotionChoice:
 def choose_motion(scene: Scene, options: RunOptions, aspect: float | None = None) -> MotionChoice:
     """The run's motion; with ``amplitude=None`` (auto) the strongest amplitude <= 1 whose predicted
     frames keep within the artifact limits (`dioramic.render.fit`). A given amplitude is used as is,
-    with a warning when its frames are predicted to show holes or stretched surfaces.
+    with a warning when its frames are predicted to show holes or stretched surfaces. A reconstructed
+    model (`Scene.views`) keeps amplitude 1 under auto, without the warning.
 
     `aspect` is the video's width / height: when it differs from the photo's, the motion frames the
     largest part of the photo with that aspect (the field of view narrows), so no frame looks past the
@@ -143,7 +144,10 @@ def choose_motion(scene: Scene, options: RunOptions, aspect: float | None = None
         )
 
     limits = ArtifactLimits()
-    if options.amplitude is None:
+    # A model reconstructed from several photos has no photo frame to keep filled: its empty
+    # surroundings count as uncovered in every view, so `auto` keeps the preset's own strength.
+    reconstructed = scene.views is not None
+    if options.amplitude is None and not reconstructed:
         fit = fit_amplitude(scene, make, limits)
         amplitude = fit.amplitude
         log.info(
@@ -154,9 +158,9 @@ def choose_motion(scene: Scene, options: RunOptions, aspect: float | None = None
             fit.seconds,
         )
     else:
-        amplitude = float(options.amplitude)
+        amplitude = 1.0 if options.amplitude is None else float(options.amplitude)
         fit = fit_amplitude(scene, make, limits, maximum=amplitude, iterations=0)
-        if not fit.within_limits:
+        if not fit.within_limits and not reconstructed:
             log.warning(
                 "amplitude %.3g will show holes or smears: about %.2f %% of a frame uncovered and "
                 "%.2f %% stretched (limits %.2f %% and %.2f %%); --amplitude auto avoids them",
