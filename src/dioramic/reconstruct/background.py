@@ -2,11 +2,12 @@
 views show beyond the model (the sky, far buildings, the room around an object), so that no camera
 move looks into empty space.
 
-The sphere is centred on the cameras (their mean position) with `radius_factor` times the distance to
-the farthest of them or of the model's bulk, its poles on the model's up axis, and an
+The sphere is centred on the cameras (their mean position), just beyond the farthest of them and of
+the model's bulk (`radius_factor`), its poles on the model's up axis, and an
 equirectangular texture: each texel's point on the sphere is looked up in every view where no part of
-the model hides it, the views weighted towards their image centres; what no view saw is filled from
-its surroundings (push-pull). Far things come out right; near ones the model lacks show with the
+the model hides it, the views weighted towards their image centres; what no view saw is filled along
+its row from the nearest seen texels (the sky, or the ground, looks alike at one elevation all
+around), and rows no view saw from the rows above and below (push-pull). Far things come out right; near ones the model lacks show with the
 parallax of a distant backdrop. Faces point inwards (counter-clockwise seen from inside).
 """
 
@@ -30,8 +31,10 @@ class BackgroundOptions:
     """Width of the equirectangular texture (its height is half)."""
     segments: int = 96
     """Segments of the sphere around its axis (half as many from pole to pole)."""
-    radius_factor: float = 3.0
-    """Radius over the distance from the cameras' centre to the farthest camera or model point."""
+    radius_factor: float = 1.1
+    """Radius over the distance from the cameras' centre to the farthest camera or (99th percentile)
+    model point: the backdrop stands just behind the model, where what the model lacks most likely
+    is, so that it shifts little between nearby viewpoints (parallax)."""
     sample_side: int = 1024
     """Long side of the view images sampled."""
 
@@ -86,6 +89,29 @@ def _directions(
     )
 
 
+def fill_rows(colour: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fill the unseen texels (weight 0) of each row of an equirectangular (H, W, C) `colour` by
+    interpolating between the nearest seen texels of that row, around the full circle: the sky or the
+    ground at one elevation looks alike all around. Rows with no seen texel stay unseen.
+
+    >>> out, w = fill_rows(np.array([[[0.0], [9.0], [4.0], [9.0]]]), np.array([[1.0, 0.0, 1.0, 0.0]]))
+    >>> out[0, :, 0].tolist(), w.tolist()
+    ([0.0, 2.0, 4.0, 2.0], [[1.0, 0.001, 1.0, 0.001]])
+    """
+    out = colour.copy()
+    filled = weight.copy()
+    width = weight.shape[1]
+    columns = np.arange(width, dtype=np.float64)
+    for row in range(weight.shape[0]):
+        seen = np.flatnonzero(weight[row] > 0)
+        if seen.size == 0 or seen.size == width:
+            continue
+        for channel in range(colour.shape[2]):
+            out[row, :, channel] = np.interp(columns, seen, colour[row, seen, channel], period=width)
+        filled[row] = np.where(weight[row] > 0, weight[row], 1e-3)
+    return out, filled
+
+
 def push_pull(colour: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """(H, W, C) float `colour` with the pixels of zero `weight` filled from their surroundings: each
     coarser level averages the known pixels, and holes take the upsampled coarser level.
@@ -125,7 +151,7 @@ def background_sphere(views: Sequence[View], vertices: np.ndarray, faces: np.nda
     centre = centres.mean(axis=0)
     reach = float(np.linalg.norm(centres - centre, axis=1).max())
     if len(vertices):
-        reach = max(reach, float(np.percentile(np.linalg.norm(vertices - centre, axis=1), 98)))
+        reach = max(reach, float(np.percentile(np.linalg.norm(vertices - centre, axis=1), 99)))
     radius = options.radius_factor * max(reach, 1e-9)
     width, height = options.texture_width, options.texture_width // 2
     e1, e2 = _basis(axis)
@@ -158,6 +184,7 @@ def background_sphere(views: Sequence[View], vertices: np.ndarray, faces: np.nda
         total += sampled * w[..., None]
         weight += w
     colour = total / np.maximum(weight, 1e-12)[..., None]
+    colour, weight = fill_rows(colour, weight)
     texture = np.clip(np.round(push_pull(colour, weight)), 0, 255).astype(np.uint8)
     sphere_vertices, uvs, sphere_faces = sphere(centre, axis, radius, options.segments)
     return TexturedMesh(

@@ -57,6 +57,8 @@ class StereoOptions:
     fine_range: int = 24
     """The fine pass searches this many full-resolution pixels either side of the coarse guide (more
     where the coarse pass was coarser)."""
+    coarse_to_fine: bool = True
+    """Refine a scaled-down pass at full resolution (else keep the scaled-down disparities)."""
     block_size: int = 5
     """SGBM's matching window (odd)."""
     consistency: float = 0.01
@@ -253,7 +255,7 @@ def pair_depth(view: View, other: View, plan: PairPlan, options: StereoOptions) 
     h1 = k @ plan.rotation @ view.rotation.T @ np.linalg.inv(view.camera.K)
     h2 = k @ plan.rotation @ other.rotation.T @ np.linalg.inv(other.camera.K)
     grey1, valid1 = _rectify(view, h1, size)
-    grey2, valid2 = _rectify(other, h2, size)
+    grey2 = cv2.cvtColor(other.image, cv2.COLOR_RGB2GRAY)
     x = np.arange(size[0], dtype=np.float64)[None, :] + 0.5  # pixel centres
     y = np.arange(size[1], dtype=np.float64)[:, None] + 0.5
     a, b, c = plan.plane
@@ -263,8 +265,7 @@ def pair_depth(view: View, other: View, plan: PairPlan, options: StereoOptions) 
     lo, hi = f * plan.residual[0], f * plan.residual[1]
     search = (hi - lo) / (1.0 - a)
     scale = min(1.0, options.max_disparities / max(search, 1.0))
-    shifted = _shift_rows(grey2, plane + lo, cv2.INTER_LINEAR)  # out(x) = I2(x - plane(x) - lo)
-    shifted_valid = _shift_rows(valid2.astype(np.uint8), plane + lo, cv2.INTER_NEAREST) > 0
+    shifted, shifted_valid = _partner(grey2, other.valid, h2, plane + lo)  # I2(x - plane(x) - lo)
     if scale == 1.0:
         r = _sgbm(grey1, shifted, math.ceil(search / 16.0) * 16, options)
         r = _matched(r, valid1, shifted_valid)
@@ -283,6 +284,10 @@ def pair_depth(view: View, other: View, plan: PairPlan, options: StereoOptions) 
         cv2.resize(valid1.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST) > 0,
         cv2.resize(shifted_valid.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST) > 0,
     )
+    if not options.coarse_to_fine:
+        coarse_r = cv2.resize(np.nan_to_num(coarse, nan=-1e6), size, interpolation=cv2.INTER_NEAREST) / sx
+        disparity = coarse_r + plane - a * coarse_r + lo
+        return _to_view(view, plan, k, h1, np.where(disparity > 0, disparity, np.nan).astype(np.float32))
     # the guide: coarse disparity (full-resolution pixels), holes filled, smoothed
     coarse_r = coarse / sx
     small_plane = cv2.resize(
@@ -300,8 +305,7 @@ def pair_depth(view: View, other: View, plan: PairPlan, options: StereoOptions) 
 
     # fine: fine_range either side of the guide, at full resolution
     reach = int(max(options.fine_range, math.ceil(3.0 / sx)))
-    fine_shifted = _shift_rows(grey2, guide - reach, cv2.INTER_LINEAR)  # I2(x - guide(x) + reach)
-    fine_valid = _shift_rows(valid2.astype(np.uint8), guide - reach, cv2.INTER_NEAREST) > 0
+    fine_shifted, fine_valid = _partner(grey2, other.valid, h2, guide - reach)  # I2(x - guide(x) + reach)
     r = _matched(_sgbm(grey1, fine_shifted, 2 * reach, options), valid1, fine_valid)
     # the match of x is x - r in the shifted image: d = r + guide(x - r) - reach
     guide_at = _shift_rows(guide.astype(np.float32), np.nan_to_num(r, nan=0.0), cv2.INTER_LINEAR)
@@ -317,6 +321,25 @@ def _matched(r: np.ndarray, valid_left: np.ndarray, valid_right: np.ndarray) -> 
     )
     ok = np.isfinite(r) & valid_left & np.take_along_axis(valid_right, target, axis=1)
     return np.where(ok, r, np.nan).astype(np.float32)
+
+
+def _partner(
+    grey: np.ndarray, valid: np.ndarray, homography: np.ndarray, shift: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The partner's rectified image shifted along its rows, out(x, y) = I2(x - shift(x, y), y), and
+    its valid mask, looked up in the partner's own pixels in one step (so nothing shifted in from
+    beyond the rectified frame is lost). `homography` maps the partner's pixels to rectified ones."""
+    import cv2
+
+    h, w = shift.shape
+    x = np.arange(w, dtype=np.float64)[None, :] + 0.5 - shift
+    y = np.broadcast_to(np.arange(h, dtype=np.float64)[:, None] + 0.5, (h, w))
+    source = np.linalg.inv(homography) @ np.stack([x.ravel(), y.ravel(), np.ones(x.size)])
+    map_x = (source[0] / source[2] - 0.5).reshape(h, w).astype(np.float32)
+    map_y = (source[1] / source[2] - 0.5).reshape(h, w).astype(np.float32)
+    image = cv2.remap(grey, map_x, map_y, cv2.INTER_LINEAR, borderValue=0)
+    inside = cv2.remap(valid.astype(np.uint8), map_x, map_y, cv2.INTER_NEAREST, borderValue=0) > 0
+    return image, inside
 
 
 def _rectify(view: View, homography: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
