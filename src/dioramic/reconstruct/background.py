@@ -1,14 +1,15 @@
-"""The surroundings the model does not hold: a large sphere around the cameras, textured with what the
-views show beyond the model (the sky, far buildings, the room around an object), so that no camera
-move looks into empty space.
+"""The surroundings the model does not hold: a sphere around the cameras, textured with what the views
+show beyond the model (the sky, far buildings, the room around an object), so that no camera move
+looks into empty space.
 
 The sphere is centred on the cameras (their mean position), just beyond the farthest of them and of
-the model's bulk (`radius_factor`), its poles on the model's up axis, and an
-equirectangular texture: each texel's point on the sphere is looked up in every view where no part of
-the model hides it, the views weighted towards their image centres; what no view saw is filled along
-its row from the nearest seen texels (the sky, or the ground, looks alike at one elevation all
-around), and rows no view saw from the rows above and below (push-pull). Far things come out right; near ones the model lacks show with the
-parallax of a distant backdrop. Faces point inwards (counter-clockwise seen from inside).
+the model's bulk (`radius_factor`), with its poles on the model's up axis and an equirectangular
+texture: each texel's point on the sphere is looked up in every view where no part of the model hides
+it, the views weighted towards their image centres; what no view saw is filled along its row from the
+nearest seen texels (the sky, or the ground, looks alike at one elevation all around), and rows no
+view saw from the rows above and below (push-pull). What lies near the sphere comes out right; what
+lies much farther shifts a little between viewpoints (parallax). Faces point inwards
+(counter-clockwise seen from inside).
 """
 
 from __future__ import annotations
