@@ -142,10 +142,18 @@ def push_pull(colour: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return np.where(known[..., None], colour, up)
 
 
-def background_sphere(views: Sequence[View], vertices: np.ndarray, faces: np.ndarray, axis: np.ndarray,
-                      options: BackgroundOptions = BackgroundOptions()) -> TexturedMesh:  # fmt: skip
+def background_sphere(
+    views: Sequence[View],
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    axis: np.ndarray,
+    options: BackgroundOptions = BackgroundOptions(),
+    foreground: Sequence[np.ndarray | None] | None = None,
+) -> TexturedMesh:
     """The textured background sphere around `views` (world coordinates) for the model (`vertices`,
-    `faces`) with up direction `axis` (unit, world)."""
+    `faces`) with up direction `axis` (unit, world). `foreground`, per view, marks (any size, (H, W)
+    bool) pixels known to show the model (where stereo measured depth) even where the mesh has a hole:
+    they are not taken for the background either."""
     import cv2
 
     centres = np.array([v.centre for v in views])
@@ -162,13 +170,16 @@ def background_sphere(views: Sequence[View], vertices: np.ndarray, faces: np.nda
     total = np.zeros((height, width, 3))
     weight = np.zeros((height, width))
     model = ray_scene(vertices, faces) if len(faces) else None
-    for view in views:
+    for k, view in enumerate(views):
         scale = min(1.0, options.sample_side / max(view.camera.width, view.camera.height))
         size = (max(1, round(view.camera.width * scale)), max(1, round(view.camera.height * scale)))
         image = cv2.resize(view.image, size, interpolation=cv2.INTER_AREA) if scale < 1 else view.image
         free = cv2.resize(view.valid.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
         if model is not None:
             free &= ~_covered(model, view, size)
+        if foreground is not None and foreground[k] is not None:
+            known = cv2.resize(np.asarray(foreground[k], np.uint8), size, interpolation=cv2.INTER_NEAREST)
+            free &= cv2.dilate(known, np.ones((5, 5), np.uint8)) == 0
         pixels, z = view.project(points)
         x = (pixels[:, 0] * scale).reshape(height, width)
         y = (pixels[:, 1] * scale).reshape(height, width)

@@ -8,12 +8,14 @@ contributed; small disconnected pieces (floaters from wrong matches) and geometr
 the sparse points span are removed, and quadric decimation brings the mesh to its budget.
 
 The voxel size follows the data: `voxel_factor` times the size of one depth-map pixel at the views'
-median depth, so the surface keeps the detail the depth maps have (and no more).
+median depth, so the surface keeps the detail the depth maps have (and no more), or larger when the
+surface the depth maps cover would otherwise give more than `max_triangles`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -37,8 +39,9 @@ class FusionOptions:
     """Depth maps that must see a voxel for the surface to pass through it. Each depth map already
     rests on two or more views, and after views are held out much is seen by one depth map only, so
     one is enough; floaters are removed as small pieces instead."""
-    max_voxels: float = 60e6
-    """Cap on the voxels of the region of interest at that size (the voxel grows to fit)."""
+    max_triangles: int = 1_000_000
+    """About the most triangles marching cubes should make (the voxel grows to fit); decimation then
+    brings them to the model's budget."""
     min_piece: float = 0.01
     """Pieces with fewer triangles than this fraction of the largest are dropped."""
 
@@ -86,9 +89,12 @@ def fuse(
         raise InputError("no depth could be measured in any view (too little texture or overlap)")
     focal = float(np.median([views[i].camera.fx for i in depths]))
     voxel = options.voxel_factor * float(np.median(medians)) / focal
+    # marching cubes makes about 2 triangles per voxel-sized square of surface: keep the mesh near
+    # `max_triangles` by estimating the surface from the depth maps (each point seen about 3 times)
+    area = sum(float(((d[d > 0] / views[i].camera.fx) ** 2).sum()) for i, d in depths.items())
+    area /= min(len(depths), 3)
+    voxel = max(voxel, math.sqrt(2.0 * area / options.max_triangles))
     lo, hi = box
-    volume = float(np.prod(np.maximum(hi - lo, 1e-9)))
-    voxel = max(voxel, (volume / options.max_voxels) ** (1.0 / 3.0))
     grid = o3d.t.geometry.VoxelBlockGrid(
         attr_names=("tsdf", "weight"),
         attr_dtypes=(o3d.core.float32, o3d.core.float32),

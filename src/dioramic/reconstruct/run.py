@@ -44,6 +44,8 @@ MIN_PLACED_FRACTION = 0.5
 """A reconstruction fails when SfM places fewer than this fraction of the images given: a model made
 from a minority of them (a textureless object, say) would not show what was photographed."""
 DEFAULT_MOTION = "spin"
+FUSED_PER_KEPT = 3
+"""Fusion aims at this many times the triangle budget, which decimation then meets."""
 STAGES = ("reading the images", "structure from motion", "preparing the views", "stereo depth",
           "fusing the depth maps", "texturing", "writing the files", "rendering the video")  # fmt: skip
 
@@ -183,7 +185,7 @@ def reconstruct(
             views,
             depths,
             region_of_interest(model.points, np.array([v.centre for v in views])),
-            options.fusion,
+            replace(options.fusion, max_triangles=FUSED_PER_KEPT * options.max_triangles),
         )
         fused_triangles = len(faces)
         vertices, faces = decimate(vertices, faces, options.max_triangles)
@@ -198,7 +200,10 @@ def reconstruct(
         meshes = [_mesh("model", textured, placement)]
         if options.background:
             axis = placement.rotation.T @ placement.views.axis  # back to the world's axes
-            surroundings = background_sphere(texture_views, vertices, faces, axis, options.surroundings)
+            measured = [depths[k] > 0 if k in depths else None for k in fused]
+            surroundings = background_sphere(
+                texture_views, vertices, faces, axis, options.surroundings, foreground=measured
+            )
             meshes.insert(0, _mesh("background", surroundings, placement))  # farthest first
         del texture_views
         near, far = depth_range(placement, meshes[-1].vertices)  # the model's
@@ -258,6 +263,9 @@ def reconstruct(
             "timings_s": timings,
             "total_s": round(sum(timings.values()), 3),
         }
+        report["files"] = sorted(
+            [f.name + ("/" if f.is_dir() else "") for f in staging.iterdir()] + ["report.json"]
+        )
         write_bytes(staging / "report.json", json.dumps(report, indent=2).encode())
     return ReconstructResult(folder=out, scene=scene, report=report)
 

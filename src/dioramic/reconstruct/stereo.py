@@ -11,14 +11,14 @@ the rectified image, so matching is guided twice:
    coordinates); the partner's image is resampled shifted by it, and only the relief off the plane is
    searched: the shared points' range, widened to reach surfaces `relief_near` nearer and
    `relief_far` farther (porches, the ground, recesses have few sparse points).
-2. Coarse to fine: when that search spans more than `max_disparities` pixels, it runs on images
-   scaled down to fit; its disparities, holes filled and smoothed, become a per-pixel guide, and the
+2. Coarse to fine: when that search (pixels times disparities) exceeds `max_work`, it runs on
+   images scaled down to fit; its disparities, holes filled and smoothed, become a per-pixel guide, and the
    full-resolution pass searches only `fine_range` pixels either side of it.
 
 SGBM matches both ways and a pixel is kept when the two agree (left-right check). Each pair's depth is
 brought back to the view's own pixels and the partners' depths are merged (`merge_depths`); pixels
-next to a hole or a depth jump are dropped (`edge_erosion`): block matching smears depth across
-silhouettes.
+next to a hole or a depth jump are dropped (`edge_erosion`), as block matching smears depth across
+silhouettes, and so are pixels with nothing to match (`textured`).
 """
 
 from __future__ import annotations
@@ -47,13 +47,13 @@ class StereoOptions:
     """Largest such angle: wider pairs look too different for block matching."""
     max_pixels: float = 1.6e6
     """Most pixels in a rectified image (the pair is scaled down to fit)."""
-    relief_near: float = 0.5
+    relief_near: float = 0.2
     """Beyond the shared points' own range, the search reaches surfaces this fraction of the
     distance nearer than the dominant plane."""
-    relief_far: float = 0.3
+    relief_far: float = 0.1
     """... and this fraction farther."""
-    max_disparities: int = 192
-    """Widest search of one pass, pixels: a wider search runs coarse to fine."""
+    max_work: float = 2.5e8
+    """Most pixel-disparities one SGBM pass may search: a wider search runs coarse to fine."""
     fine_range: int = 24
     """The fine pass searches this many full-resolution pixels either side of the coarse guide (more
     where the coarse pass was coarser)."""
@@ -65,6 +65,9 @@ class StereoOptions:
     """Relative depth difference within which two partners agree."""
     edge_erosion: int = 2
     """Pixels dropped next to holes and depth jumps."""
+    min_contrast: float = 0.75
+    """Pixels whose 7 x 7 neighbourhood varies less than this (grey levels, standard deviation) get
+    no depth: nothing there to match."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ def plan_pair(view: View, other: View, points: np.ndarray, partner: int, angle: 
     if not plane[0] < 0.7:  # the plane would fold the partner's image over itself
         plane = (0.0, 0.0, 0.0)
     residual = disparity - (plane[0] * u + plane[1] * v + plane[2])
-    lo, hi = np.percentile(residual, [0.5, 99.5])
+    lo, hi = float(residual.min()), float(residual.max())
     typical = float(np.median(disparity))
     span = hi - lo
     # a point a fraction q nearer than the plane lies q / (1 - q) of its disparity off it
@@ -203,12 +206,15 @@ def _side(view: View, other: View) -> bool:
 
 
 def _sgbm(left: np.ndarray, right: np.ndarray, count: int, options: StereoOptions) -> np.ndarray:
-    """(H, W) float32 disparity of `left` against `right` searched over 0..count-1 (multiple of 16),
-    NaN where SGBM finds none or the right-to-left match does not point back (within 1 pixel)."""
+    """(H, W) float32 disparity of `left` against `right` searched over 0..count-1, NaN where SGBM
+    finds none or the right-to-left match does not point back (within 1 pixel).
+
+    OpenCV leaves the first `count` columns without disparities: both images are padded by that
+    much on the left first (for each direction), so every real column can be matched."""
     import cv2
 
     block = options.block_size
-    count = max(16, min(count, (left.shape[1] - block - 1) // 16 * 16))
+    count = max(16, math.ceil(count / 16.0) * 16)
     sgbm = cv2.StereoSGBM_create(
         minDisparity=0,
         numDisparities=count,
@@ -221,10 +227,15 @@ def _sgbm(left: np.ndarray, right: np.ndarray, count: int, options: StereoOption
         speckleRange=2,
         mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY,
     )
-    forward = sgbm.compute(left, right).astype(np.float32) / 16.0
-    backward = sgbm.compute(np.ascontiguousarray(right[:, ::-1]), np.ascontiguousarray(left[:, ::-1]))
-    backward = backward[:, ::-1].astype(np.float32) / 16.0
-    width = forward.shape[1]
+    pad = count + block
+
+    def padded(image: np.ndarray) -> np.ndarray:
+        return cv2.copyMakeBorder(np.ascontiguousarray(image), 0, 0, pad, 0, cv2.BORDER_CONSTANT, value=0)
+
+    forward = sgbm.compute(padded(left), padded(right))[:, pad:].astype(np.float32) / 16.0
+    backward = sgbm.compute(padded(right[:, ::-1]), padded(left[:, ::-1]))[:, pad:][:, ::-1]
+    backward = backward.astype(np.float32) / 16.0
+    width = left.shape[1]
     target = np.arange(width)[None, :] - np.round(forward).astype(np.int64)
     ok = (forward >= 0) & (target >= 0) & (target < width)
     back = np.take_along_axis(backward, np.clip(target, 0, width - 1), axis=1)
@@ -264,7 +275,8 @@ def pair_depth(view: View, other: View, plan: PairPlan, options: StereoOptions) 
     # first pass: the relief off the plane, on images scaled down (if need be) to fit the search
     lo, hi = f * plan.residual[0], f * plan.residual[1]
     search = (hi - lo) / (1.0 - a)
-    scale = min(1.0, options.max_disparities / max(search, 1.0))
+    # SGBM's work is pixels x disparities: scale down (in both) until it fits the budget
+    scale = min(1.0, (options.max_work / (size[0] * size[1] * max(search, 1.0))) ** (1.0 / 3.0))
     shifted, shifted_valid = _partner(grey2, other.valid, h2, plane + lo)  # I2(x - plane(x) - lo)
     if scale == 1.0:
         r = _sgbm(grey1, shifted, math.ceil(search / 16.0) * 16, options)
@@ -413,6 +425,23 @@ def trim_edges(depth: np.ndarray, pixels: int, jump: float = 0.05) -> np.ndarray
     return np.where(bad > 0, 0.0, depth).astype(np.float32)
 
 
+def textured(image: np.ndarray, min_contrast: float, window: int = 7) -> np.ndarray:
+    """(H, W) bool: pixels whose `window`-wide neighbourhood in the (H, W, 3) uint8 `image` varies
+    by more than `min_contrast` grey levels (standard deviation). Where it does not (a black
+    backdrop, a blown-out sky), semi-global matching only spreads its neighbours' depth.
+
+    >>> image = np.zeros((9, 18, 3), np.uint8); image[:, 9:] = np.arange(9)[:, None, None] * 20
+    >>> textured(image, 1.0)[4].astype(int).tolist()
+    [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+    """
+    import cv2
+
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mean = cv2.blur(grey, (window, window))
+    variance = cv2.blur(grey * grey, (window, window)) - mean * mean
+    return variance > min_contrast * min_contrast
+
+
 def depth_maps(
     views: Sequence[View],
     model: SparseModel,
@@ -428,6 +457,7 @@ def depth_maps(
         measured = [pair_depth(views[i], views[p.partner], p, options) for p in plans]
         if measured:
             depth = trim_edges(merge_depths(measured, options), options.edge_erosion)
+            depth = np.where(textured(views[i].image, options.min_contrast), depth, 0.0).astype(np.float32)
             out[i] = depth
             log.debug(
                 "%s: depth for %.0f %% of the pixels from %s",
