@@ -90,13 +90,30 @@ class Lens:
 
     def pixel_rays(self, width: int, height: int) -> np.ndarray:
         """(height, width, 3) float64 camera-space ray directions (z = 1) of the pixel centres of
-        this camera's image resampled to `width` x `height`, distortion included."""
-        sx, sy = self.width / width, self.height / height
-        u, v = np.meshgrid((np.arange(width) + 0.5) * sx, (np.arange(height) + 0.5) * sy)
+        this camera's image resampled to `width` x `height`, distortion included. The distortion is
+        inverted exactly on every 8th pixel (and the last) and interpolated between (it varies
+        smoothly)."""
+        step = 8 if any(self.distortion) else 1
+        nodes_x = np.linspace(0, width - 1, max(2, -(-(width - 1) // step) + 1))
+        nodes_y = np.linspace(0, height - 1, max(2, -(-(height - 1) // step) + 1))
+        u, v = np.meshgrid((nodes_x + 0.5) * self.width / width, (nodes_y + 0.5) * self.height / height)
         cam = self.pinhole
         xy = np.stack([(u.ravel() - cam.cx) / cam.fx, (v.ravel() - cam.cy) / cam.fy], axis=1)
-        xy = self.undistort(xy)
-        return np.concatenate([xy, np.ones((len(xy), 1))], axis=1).reshape(height, width, 3)
+        xy = self.undistort(xy).reshape(len(nodes_y), len(nodes_x), 2)
+        if xy.shape[:2] != (height, width):  # bilinear, in floating point (OpenCV's is 1/32-pixel)
+            xy = _bilinear_rows(xy, np.arange(height) * ((len(nodes_y) - 1) / max(height - 1, 1)))
+            xy = _bilinear_rows(
+                xy.transpose(1, 0, 2), np.arange(width) * ((len(nodes_x) - 1) / max(width - 1, 1))
+            )
+            xy = xy.transpose(1, 0, 2)
+        return np.concatenate([xy, np.ones((height, width, 1))], axis=2)
+
+
+def _bilinear_rows(grid: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Rows of `grid` (R, ...) linearly interpolated at the fractional row positions `at`."""
+    low = np.clip(np.floor(at).astype(np.int64), 0, len(grid) - 2)
+    weight = (at - low).reshape(-1, *([1] * (grid.ndim - 1)))
+    return grid[low] * (1.0 - weight) + grid[low + 1] * weight
 
 
 @dataclass(frozen=True)

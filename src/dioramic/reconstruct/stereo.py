@@ -240,7 +240,40 @@ def _sgbm(left: np.ndarray, right: np.ndarray, count: int, options: StereoOption
     ok = (forward >= 0) & (target >= 0) & (target < width)
     back = np.take_along_axis(backward, np.clip(target, 0, width - 1), axis=1)
     ok &= (back >= 0) & (np.abs(back - forward) <= 1.0)
-    return np.where(ok, forward, np.nan).astype(np.float32)
+    return np.where(ok, _subpixel(left, right, forward, block), np.nan).astype(np.float32)
+
+
+def _subpixel(left: np.ndarray, right: np.ndarray, disparity: np.ndarray, window: int) -> np.ndarray:
+    """`disparity` refined to a fraction of a pixel: a parabola through the sums of squared
+    differences (`window` wide) at the nearest whole disparity and its two neighbours. SGBM's own
+    fractions stick to whole pixels (off by up to a quarter pixel on a slanted wall, which makes
+    terraces); this fit does not.
+
+    >>> x = np.arange(64, dtype=np.float32)
+    >>> left = np.tile(128 + 100 * np.sin(x / 3.0), (9, 1))
+    >>> right = np.tile(128 + 100 * np.sin((x + 4.3) / 3.0), (9, 1))  # left(x) = right(x - 4.3)
+    >>> refined = _subpixel(left, right, np.full((9, 64), 4.0), 5)[4, 20:40]
+    >>> bool(np.abs(refined - 4.3).max() < 0.15)
+    True
+    """
+    import cv2
+
+    width = disparity.shape[1]
+    known = disparity >= 0
+    whole = np.where(known, np.round(disparity), 0).astype(np.int64)
+    reference = np.asarray(left, np.float32)
+    other = np.asarray(right, np.float32)
+    columns = np.arange(width)[None, :]
+    costs = []
+    for step in (-1, 0, 1):
+        shifted = np.take_along_axis(other, np.clip(columns - whole - step, 0, width - 1), axis=1)
+        costs.append(cv2.boxFilter((reference - shifted) ** 2, -1, (window, window), normalize=False))
+    before, here, after = costs
+    curvature = before - 2.0 * here + after
+    with np.errstate(divide="ignore", invalid="ignore"):
+        offset = (before - after) / (2.0 * curvature)
+    good = known & (curvature > 1e-6) & (np.abs(offset) <= 1.0) & (whole - 1 >= 0)
+    return np.where(good, whole + offset, disparity)
 
 
 def _shift_rows(image: np.ndarray, shift: np.ndarray, interpolation: int) -> np.ndarray:
