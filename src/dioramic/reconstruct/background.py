@@ -190,9 +190,8 @@ def background_sphere(
         # weight: falls to zero at the image's corners (vignetting, lens falloff, seams)
         r2 = ((x / size[0] - 0.5) ** 2 + (y / size[1] - 0.5) ** 2) / 0.5
         w = np.where(usable, np.clip(1.0 - r2, 0.0, 1.0) ** 2 + 1e-3, 0.0)
-        sampled = cv2.remap(
-            image, (x - 0.5).astype(np.float32), (y - 0.5).astype(np.float32), cv2.INTER_LINEAR
-        )
+        map_x, map_y = (x - 0.5).astype(np.float32), (y - 0.5).astype(np.float32)
+        sampled = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         total += sampled * w[..., None]
         weight += w
     colour = total / np.maximum(weight, 1e-12)[..., None]

@@ -15,7 +15,8 @@ best, and the atlas is made of crops of the views themselves.
 4. Packing: the crops' rectangles are packed into shelves of a square-ish atlas, scaled down as a whole
    when the atlas would exceed `max_side`.
 
-Faces are also turned to face the views (counter-clockwise as seen from the views that see them).
+Faces are also turned to face the views (counter-clockwise as seen from the views that see them), all
+together: the surface's orientation is consistent, only its sign may be the views' opposite.
 """
 
 from __future__ import annotations
@@ -168,7 +169,8 @@ def bake(vertices: np.ndarray, faces: np.ndarray, views: Sequence[View],
     from scipy.sparse.csgraph import connected_components
 
     scores, winding = view_scores(vertices, faces, views, options)
-    faces = np.where((winding < 0)[:, None], faces[:, ::-1], faces)  # counter-clockwise as seen
+    if winding.sum() < 0:  # one orientation for all (marching cubes makes it consistent): as seen
+        faces = faces[:, ::-1]
     label, seen = choose_labels(scores, faces, options)
     # charts: edge-connected runs of one label
     a, b = face_adjacency(faces)
