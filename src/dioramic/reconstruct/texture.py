@@ -127,39 +127,54 @@ def view_scores(vertices: np.ndarray, faces: np.ndarray, views: Sequence[View],
     return scores, winding
 
 
+def neighbours(faces: np.ndarray) -> np.ndarray:
+    """(M, 3) int64: the faces sharing an edge with each face (-1 where fewer than three do; beyond
+    three, on non-manifold edges, some are left out).
+
+    >>> neighbours(np.array([[0, 1, 2], [2, 1, 3], [4, 5, 6]])).tolist()
+    [[1, -1, -1], [0, -1, -1], [-1, -1, -1]]
+    """
+    a, b = face_adjacency(faces)
+    owner = np.concatenate([a, b])
+    other = np.concatenate([b, a])
+    order = np.argsort(owner, kind="stable")
+    owner, other = owner[order], other[order]
+    first = np.searchsorted(owner, owner, side="left")
+    slot = np.arange(len(owner)) - first
+    table = np.full((len(faces), 3), -1, np.int64)
+    keep = slot < 3
+    table[owner[keep], slot[keep]] = other[keep]
+    return table
+
+
 def choose_labels(
     scores: np.ndarray, faces: np.ndarray, options: TextureOptions
 ) -> tuple[np.ndarray, np.ndarray]:
     """(M,) int64 the view each triangle takes its colour from, and (M,) bool whether a view saw it."""
-    label = scores.argmax(axis=0)
+    label = scores.argmax(axis=0).astype(np.int64)
     seen = scores.max(axis=0) > 0
-    a, b = face_adjacency(faces)
-    faces_count = len(faces)
+    around = neighbours(faces)
+    index = np.arange(len(faces))
     for _ in range(options.smoothing):
-        who = np.concatenate([a, b])
-        candidate = np.concatenate([label[b], label[a]])
-        pairs, votes = np.unique(np.stack([who, candidate], 1), axis=0, return_counts=True)
-        order = np.lexsort((-votes, pairs[:, 0]))
-        pairs, votes = pairs[order], votes[order]
-        first = np.ones(len(pairs), bool)
-        first[1:] = pairs[1:, 0] != pairs[:-1, 0]
-        face, view, count = pairs[first, 0], pairs[first, 1], votes[first]
-        good = (
-            (count >= 2) & seen[face] & (scores[view, face] >= options.keep_ratio * scores[label[face], face])
+        # the label at least two of the three neighbours share, if any
+        n = np.where(around >= 0, label[np.maximum(around, 0)], -1 - np.arange(3))  # distinct when absent
+        major = np.where(
+            (n[:, 0] == n[:, 1]) | (n[:, 0] == n[:, 2]), n[:, 0], np.where(n[:, 1] == n[:, 2], n[:, 1], -1)
         )
-        label[face[good]] = view[good]
+        ok = seen & (major >= 0)
+        good = ok & (scores[np.maximum(major, 0), index] >= options.keep_ratio * scores[label, index])
+        label = np.where(good, major, label)
     # unseen triangles take a seen neighbour's label, spreading inwards
     known = seen.copy()
-    for _ in range(faces_count):
-        grow_a = ~known[a] & known[b]
-        grow_b = ~known[b] & known[a]
-        if not (grow_a.any() or grow_b.any()):
+    while not known.all():
+        n = np.where(around >= 0, around, 0)
+        donor = np.where((around >= 0) & known[n], n, -1).max(axis=1)
+        grow = ~known & (donor >= 0)
+        if not grow.any():
             break
-        label[a[grow_a]] = label[b[grow_a]]
-        label[b[grow_b]] = label[a[grow_b]]
-        known[a[grow_a]] = True
-        known[b[grow_b]] = True
-    return label.astype(np.int64), seen
+        label[grow] = label[donor[grow]]
+        known |= grow
+    return label, seen
 
 
 def bake(vertices: np.ndarray, faces: np.ndarray, views: Sequence[View],
@@ -172,11 +187,26 @@ def bake(vertices: np.ndarray, faces: np.ndarray, views: Sequence[View],
     if winding.sum() < 0:  # one orientation for all (marching cubes makes it consistent): as seen
         faces = faces[:, ::-1]
     label, seen = choose_labels(scores, faces, options)
+    # a triangle its view cannot project (behind the camera, far off the image) gets no photo: it
+    # takes a plain patch (label len(views)); only triangles no view saw can be in that case
+    blank = len(views)
+    for k, view in enumerate(views):
+        mine = np.flatnonzero(label == k)
+        if mine.size:
+            corners, depth = view.project(vertices[faces[mine].reshape(-1)])
+            size = np.array([view.camera.width, view.camera.height])
+            ok = (
+                (depth > 0)
+                & np.isfinite(corners).all(axis=1)
+                & (np.abs(corners - size / 2) < 2 * size).all(axis=1)
+            )
+            label[mine[~ok.reshape(-1, 3).all(axis=1)]] = blank
     # charts: edge-connected runs of one label
     a, b = face_adjacency(faces)
     same = label[a] == label[b]
     graph = coo_matrix((np.ones(int(same.sum())), (a[same], b[same])), shape=(len(faces), len(faces)))
     count, chart = connected_components(graph, directed=False)
+    chart = chart.astype(np.int64)  # (its int32 would overflow in the keys below)
     chart_view = np.zeros(count, np.int64)
     chart_view[chart] = label
     # one vertex per (chart, vertex) pair, projected into its chart's view
@@ -205,6 +235,7 @@ def _pack(pixels: np.ndarray, vertex_chart: np.ndarray, chart_view: np.ndarray, 
     """The atlas of the charts' photo crops and the (N, 2) float32 texture coordinates."""
     import cv2
 
+    pixels = np.where((chart_view[vertex_chart] == len(views))[:, None], 0.0, pixels)  # plain patches
     lo = np.full((count, 2), np.inf)
     hi = np.full((count, 2), -np.inf)
     np.minimum.at(lo, vertex_chart, pixels)
@@ -232,6 +263,10 @@ def _pack(pixels: np.ndarray, vertex_chart: np.ndarray, chart_view: np.ndarray, 
         return _pack(pixels, vertex_chart, chart_view, count, views, options)
     atlas = np.zeros((height, width, 3), np.uint8)
     for c in range(count):
+        if chart_view[c] == len(views):  # no photo: a plain grey patch
+            px, py = position[c]
+            atlas[py : py + cells[c, 1] - 1, px : px + cells[c, 0] - 1] = 128
+            continue
         image = views[chart_view[c]].image
         x0, y0 = int(origin[c, 0]), int(origin[c, 1])
         w, h = int(size[c, 0]), int(size[c, 1])
