@@ -28,6 +28,7 @@ def test_views_of_a_red_world_paint_the_backdrop_red() -> None:
         views,
         np.zeros((0, 3)),
         np.zeros((0, 3), np.int64),
+        np.zeros(3),
         np.array([0.0, 1.0, 0.0]),
         BackgroundOptions(texture_width=64),
     )

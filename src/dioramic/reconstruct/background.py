@@ -2,8 +2,9 @@
 show beyond the model (the sky, far buildings, the room around an object), so that no camera move
 looks into empty space.
 
-The sphere is centred on the cameras (their mean position), just beyond the farthest of them and of
-the model's bulk (`radius_factor`), with its poles on the model's up axis and an equirectangular
+The sphere is centred on the model's centre (about which `spin` turns, at the cameras' mean distance),
+just beyond the farthest camera and the model's bulk (`radius_factor`), with its poles on the model's
+up axis and an equirectangular
 texture: each texel's point on the sphere is looked up in every view where no part of the model hides
 it, the views weighted towards their image centres; what no view saw is filled along its row from the
 nearest seen texels (the sky, or the ground, looks alike at one elevation all around), and rows no
@@ -146,18 +147,20 @@ def background_sphere(
     views: Sequence[View],
     vertices: np.ndarray,
     faces: np.ndarray,
+    centre: np.ndarray,
     axis: np.ndarray,
     options: BackgroundOptions = BackgroundOptions(),
     foreground: Sequence[np.ndarray | None] | None = None,
 ) -> TexturedMesh:
-    """The textured background sphere around `views` (world coordinates) for the model (`vertices`,
-    `faces`) with up direction `axis` (unit, world). `foreground`, per view, marks (any size, (H, W)
-    bool) pixels known to show the model (where stereo measured depth) even where the mesh has a hole:
-    they are not taken for the background either."""
+    """The textured background sphere around `centre` (the model's: the spin turns about it) holding
+    the `views` (world coordinates) and the model (`vertices`, `faces`), its poles on `axis` (unit,
+    world). `foreground`, per view, marks (any size, (H, W) bool) pixels known to show the model (where
+    stereo measured depth) even where the mesh has a hole: they are not taken for the background
+    either."""
     import cv2
 
     centres = np.array([v.centre for v in views])
-    centre = centres.mean(axis=0)
+    centre = np.asarray(centre, dtype=np.float64)
     reach = float(np.linalg.norm(centres - centre, axis=1).max())
     if len(vertices):
         reach = max(reach, float(np.percentile(np.linalg.norm(vertices - centre, axis=1), 99)))

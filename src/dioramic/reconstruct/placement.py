@@ -57,6 +57,10 @@ class Placement:
         """(N, 3) world points -> (N, 3) scene points."""
         return self.scale * np.asarray(points, dtype=np.float64) @ self.rotation.T + self.translation
 
+    def to_world(self, points: np.ndarray) -> np.ndarray:
+        """(N, 3) scene points -> (N, 3) world points (the inverse of `apply`)."""
+        return (np.asarray(points, dtype=np.float64) - self.translation) @ self.rotation / self.scale
+
     def pose(self, view: View) -> Pose:
         """Where `view`'s camera stands in the scene, as a `Pose` (its vertical field of view)."""
         world_from_camera = self.rotation @ view.rotation.T @ _CV_TO_GL

@@ -200,9 +200,10 @@ def reconstruct(
         meshes = [_mesh("model", textured, placement)]
         if options.background:
             axis = placement.rotation.T @ placement.views.axis  # back to the world's axes
+            centre = placement.to_world(placement.views.centre[None])[0]
             measured = [depths[k] > 0 if k in depths else None for k in fused]
             surroundings = background_sphere(
-                texture_views, vertices, faces, axis, options.surroundings, foreground=measured
+                texture_views, vertices, faces, centre, axis, options.surroundings, foreground=measured
             )
             meshes.insert(0, _mesh("background", surroundings, placement))  # farthest first
         del texture_views
