@@ -49,7 +49,7 @@ def sphere(
 
     >>> v, uv, f = sphere(np.zeros(3), np.array([0.0, 0, 1]), 2.0, 8)
     >>> bool(np.allclose(np.linalg.norm(v, axis=1), 2.0)), len(f), float(uv[:, 1].max())
-    (True, 64, 1.0)
+    (True, 48, 1.0)
     """
     e1, e2 = _basis(axis)
     rows = segments // 2

@@ -166,7 +166,7 @@ def face_adjacency(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     >>> a, b = face_adjacency(np.array([[0, 1, 2], [2, 1, 3], [4, 5, 6]]))
     >>> sorted(zip(a.tolist(), b.tolist()))
-    [(0, 1)]
+    [(1, 0)]
     """
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     edges.sort(axis=1)
