@@ -141,3 +141,31 @@ def test_bad_options_are_usage_errors(ring: Ring, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--holdout"):
         reconstruct(ring.paths, tmp_path / "out", ReconstructOptions(holdout=1))
     assert not (tmp_path / "out").exists()
+
+
+def test_a_video_walking_around_the_object(tmp_path: Path, gl_available: None) -> None:
+    import av
+
+    from dioramic.render.opengl import GLRenderer
+
+    from .conftest import SIZE, object_scene, ring_poses
+
+    poses = ring_poses(36)[:25]  # a 240-degree walk, 10 degrees a frame
+    with av.open(str(tmp_path / "walk.mp4"), "w") as container:
+        stream = container.add_stream("libx264", rate=6)
+        stream.width, stream.height, stream.pix_fmt = *SIZE, "yuv420p"
+        stream.options = {"crf": "16"}
+        with GLRenderer(object_scene(), *SIZE, supersample=2, background=(30, 30, 30)) as renderer:
+            for pose in poses:
+                frame = av.VideoFrame.from_ndarray(renderer.render(pose), format="rgb24")
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    options = ReconstructOptions(max_frames=9, max_triangles=3000, write_video=False, background=False)
+    result = reconstruct([tmp_path / "walk.mp4"], tmp_path / "out", options)
+    report = result.report
+    assert report["images_given"] == 9 and report["registered"] >= 8
+    assert report["images"][0] == "frame_0001.jpg" and " @ " in report["sources"][0]
+    assert (tmp_path / "out" / "images" / "frame_0009.jpg").is_file()
+    assert [m.name for m in result.scene.meshes] == ["model"]
