@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from dioramic.reconstruct.model import SparseModel
-from dioramic.reconstruct.stereo import StereoOptions, choose_partners, depth_maps, pair_depth
+from dioramic.reconstruct.sgbm import pair_depth
+from dioramic.reconstruct.stereo import StereoOptions, choose_partners, depth_maps
 
 from .conftest import render_views, textured_wall
 
