@@ -169,3 +169,15 @@ def test_a_video_walking_around_the_object(tmp_path: Path, gl_available: None) -
     assert report["images"][0] == "frame_0001.jpg" and " @ " in report["sources"][0]
     assert (tmp_path / "out" / "images" / "frame_0009.jpg").is_file()
     assert [m.name for m in result.scene.meshes] == ["model"]
+
+
+def test_importing_the_package_touches_no_heavy_dependency() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dioramic, dioramic.reconstruct as r; r.ReconstructOptions, r.reconstruct;"
+        "print(','.join(m for m in ('pycolmap', 'open3d', 'cv2', 'moderngl', 'av') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ""
