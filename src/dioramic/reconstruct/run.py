@@ -26,7 +26,7 @@ from dioramic.reconstruct.background import BackgroundOptions, background_sphere
 from dioramic.reconstruct.fusion import FusionOptions, decimate, fuse, region_of_interest
 from dioramic.reconstruct.inputs import collect_images
 from dioramic.reconstruct.model import SparseModel, View, view_of
-from dioramic.reconstruct.placement import Placement, depth_range, place
+from dioramic.reconstruct.placement import NOMINAL_DISTANCE, Placement, depth_range, place
 from dioramic.reconstruct.sfm import SfmResult, run_sfm
 from dioramic.reconstruct.stereo import StereoOptions, depth_maps
 from dioramic.reconstruct.texture import TexturedMesh, TextureOptions, bake
@@ -256,8 +256,8 @@ def reconstruct(
             "texture_size": [int(textured.texture.shape[1]), int(textured.texture.shape[0])],
             "charts": textured.charts,
             "untextured_fraction": round(textured.unseen, 4),
-            "units": f"metres, scaled so the views stood {placement.views.radius:.3g} m from the axis "
-            "on average (photos carry no absolute scale)",
+            "units": f"metres, scaled so that the views stood {NOMINAL_DISTANCE:g} m from the model's "
+            "centre on average (photos carry no absolute scale)",
             "focus": placement.focus,
             "motion": _run_options(options).motion,
             "video": video,
