@@ -26,9 +26,13 @@ lint: install
 install: $(STAMP)
 
 # System packages: EGL + Mesa (llvmpipe) for offscreen OpenGL; python3-venv; Node.js for the glTF
-# validator and Chromium for the web app's browser test. Installed with apt only when missing.
+# validator and Chromium for the web app's browser test; libusb-1.0, libGL and libX11, which the Open3D
+# wheel links (dioramic reconstruct). Installed with apt only when missing.
 system:
 	@missing=""; \
+	ldconfig -p | grep -q 'libusb-1.0.so.0 ' || missing="$$missing libusb-1.0-0"; \
+	ldconfig -p | grep -q 'libGL.so.1 ' || missing="$$missing libgl1"; \
+	ldconfig -p | grep -q 'libX11.so.6 ' || missing="$$missing libx11-6"; \
 	$(PYTHON) -c 'import ctypes.util as u, sys; sys.exit(0 if u.find_library("EGL") else 1)' || missing="$$missing libegl1 libegl-mesa0 libgl1-mesa-dri libgles2"; \
 	[ -e /usr/share/glvnd/egl_vendor.d/50_mesa.json ] || missing="$$missing libegl-mesa0 libgl1-mesa-dri"; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dioramic import __version__
-from dioramic.config import RunOptions, add_options, options_from_namespace
+from dioramic.config import RunOptions, add_options, options_from_namespace, positive_int
 from dioramic.errors import DioramicError, InputError, UsageError
 from dioramic.executors.base import Task
 from dioramic.executors.options import add_executor_options, executor_from_args
@@ -190,6 +190,56 @@ def build_parser() -> argparse.ArgumentParser:
     # rendered here, so not the renderer's or the encoder's options
     add_options(export, ["depth", "scene", "motion", "video", "render"], exclude=_RENDERING_ONLY)
     _add_common(export)
+
+    reconstruct = sub.add_parser(
+        "reconstruct",
+        help="photos or a video around an object -> textured 3D model, camera poses, 360-degree spin",
+        description="Pose the images with structure from motion (pycolmap), fuse stereo depth into a "
+        "textured 3D model, and write OUT/scene.glb (the model, with the camera move), OUT/video.mp4 "
+        "(default: the 'spin' move around the model), OUT/sparse/ (COLMAP text model and nerfstudio "
+        "transforms.json), OUT/images/ and OUT/report.json. Needs the 'reconstruct' extra.",
+    )
+    reconstruct.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="IMAGES|FOLDER|VIDEO",
+        help="3 or more overlapping photos, folders of them, or one video walking around the object",
+    )
+    reconstruct.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="OUT",
+        help="output folder (replaced if it exists)",
+    )
+    reconstruct.add_argument(
+        "--holdout",
+        type=positive_int,
+        metavar="N",
+        help="keep every N-th image (sorted by name, from the second) out of the model and render the "
+        "model from its camera into OUT/holdout/<name>.png, to compare with the photo",
+    )
+    reconstruct.add_argument(
+        "--max-triangles",
+        type=positive_int,
+        default=200_000,
+        metavar="N",
+        help="triangle budget (default: 200000)",
+    )
+    reconstruct.add_argument(
+        "--frames", type=positive_int, metavar="N", help="most frames taken from a video (default: 48)"
+    )
+    reconstruct.add_argument(
+        "--no-background",
+        dest="backdrop",
+        action="store_false",
+        help="leave out the backdrop sphere textured with the surroundings (the model alone)",
+    )
+    reconstruct.add_argument("--no-video", dest="video", action="store_false", help="skip video.mp4")
+    add_options(reconstruct, ["motion", "video"])
+    _add_common(reconstruct)
 
     add_serve_parser(sub)
 
@@ -506,6 +556,28 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reconstruct(args: argparse.Namespace) -> int:
+    from dioramic.reconstruct import ReconstructOptions, reconstruct
+
+    options = ReconstructOptions(
+        holdout=args.holdout,
+        max_triangles=args.max_triangles,
+        max_frames=args.frames,
+        background=args.backdrop,
+        write_video=args.video,
+        run=options_from_namespace(args),
+    )
+    result = reconstruct(
+        args.inputs, args.output, options, on_stage=lambda s: log.info("%s", s), progress=not args.quiet
+    )
+    report = result.report
+    print(
+        f"{args.output}: placed {report['registered']} of {report['images_given']} images; "
+        f"{report['triangles']} triangles; wrote {', '.join(report['files'])}"
+    )
+    return 0
+
+
 def _cmd_motions(args: argparse.Namespace) -> int:
     from dioramic.motion import DEFAULT_MOTION, describe_motions
 
@@ -522,6 +594,7 @@ COMMANDS = {
     "render": _cmd_render,
     "export": _cmd_export,
     "motions": _cmd_motions,
+    "reconstruct": _cmd_reconstruct,
     "serve": cmd_serve,
 }
 

@@ -2,7 +2,7 @@
 
 Each writer writes to a hidden temporary file in the destination folder and renames it over the target
 (`os.replace`, atomic on POSIX) only once everything was written; on any error, KeyboardInterrupt
-included, the temporary file is removed.
+included, the temporary file is removed. `atomic_dir` does the same for a whole output folder.
 """
 
 from __future__ import annotations
@@ -110,6 +110,44 @@ def remove_partials(folder: str | Path) -> list[Path]:
             path.unlink(missing_ok=True)
         removed.append(path)
     return removed
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a new hidden folder beside `path` to fill; on success it replaces `path` (a folder of
+    an earlier run is removed only then), else it is removed: `path` is never left half-written."""
+    import shutil
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: cannot write the output folder (a file has that name)")
+    ensure_dir(path.parent)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    except OSError as exc:
+        raise _explain(path, exc) from None
+    os.chmod(staging, 0o777 & ~_umask())
+    try:
+        yield staging
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / path.name)
+        try:
+            os.replace(staging, path)
+        except OSError:
+            if old is not None:
+                os.replace(old / path.name, path)  # put the earlier output back
+            raise
+        finally:
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise _explain(path, exc) from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:

@@ -162,7 +162,8 @@ def choose_motion(scene: Scene, options: RunOptions, aspect: float | None = None
     """The run's motion; with ``amplitude=None`` (auto) the strongest amplitude <= 1 whose predicted
     frames keep within the artifact limits (`dioramic.render.fit`). A given amplitude is used as is,
     with a warning when its frames are predicted to go past them (holes, stretched surfaces, wide
-    rebuilt areas).
+    rebuilt areas). A reconstructed model (`Scene.views`) keeps amplitude 1 under auto, without the
+    warning.
 
     `aspect` is the video's width / height: when it differs from the photo's, the motion frames the
     largest part of the photo with that aspect (the field of view narrows), so no frame looks past the
@@ -176,7 +177,10 @@ def choose_motion(scene: Scene, options: RunOptions, aspect: float | None = None
         return _motion(scene, options, amplitude, aspect)
 
     limits = ArtifactLimits()
-    if options.amplitude is None:
+    # A model reconstructed from several photos has no photo frame to keep filled: its empty
+    # surroundings count as uncovered in every view, so `auto` keeps the preset's own strength.
+    reconstructed = scene.views is not None
+    if options.amplitude is None and not reconstructed:
         fit = fit_amplitude(scene, make, limits)
         amplitude = fit.amplitude
         log.info(
@@ -184,10 +188,10 @@ def choose_motion(scene: Scene, options: RunOptions, aspect: float | None = None
             amplitude, fit.prediction.describe(), fit.seconds,
         )  # fmt: skip
     else:
-        amplitude = float(options.amplitude)
+        amplitude = 1.0 if options.amplitude is None else float(options.amplitude)
         # one amplitude to judge: more poses, as the video's frames will be measured
         fit = fit_amplitude(scene, make, limits, maximum=amplitude, iterations=0, samples=9, size=384)
-        if not fit.within_limits:
+        if not fit.within_limits and not reconstructed:
             log.warning(
                 "amplitude %.3g goes past what the scene holds: its worst frame is predicted to show %s "
                 "(limits %.2f %%, %.2f %%, %.0f %% and %.0f %%); --amplitude auto keeps within them",

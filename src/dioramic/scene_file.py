@@ -1,6 +1,7 @@
 """Reading a scene file (.glb / .gltf) back into a `Scene`, for `dioramic render SCENE.glb`.
 
-Scenes written by Dioramic carry their subject distance and depth range in the glTF scene's extras;
+Scenes written by Dioramic carry their subject distance and depth range in the glTF scene's extras
+(and, for a reconstructed model, the circle its input views stood on);
 other glTF files work too: their textured meshes are read (node transforms applied), the depth range is
 measured from the geometry, and the camera comes from the file's first perspective camera or a default.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dioramic.errors import InputError
-from dioramic.types import Camera, Mesh, Scene
+from dioramic.types import Camera, Mesh, Scene, ViewCircle
 
 SCENE_SUFFIXES = (".glb", ".gltf")
 
@@ -64,7 +65,23 @@ def load_scene(path: str | Path) -> Scene:
     far = float(extras.get("far", np.percentile(depths, 99.5)))
     focus = float(extras.get("focus", np.median(depths)))
     camera = _camera(extras.get("photo_camera"), loaded)
-    return Scene(tuple(meshes), camera, near=near, far=far, focus=focus)
+    views = _views(extras.get("views"))
+    return Scene(meshes=tuple(meshes), camera=camera, near=near, far=far, focus=focus, views=views)
+
+
+def _views(stored: object) -> ViewCircle | None:
+    """The circle a reconstructed model's input views stood on, as our extras store it, else None."""
+    if not isinstance(stored, dict):
+        return None
+    try:
+        return ViewCircle(
+            centre=np.array(stored["centre"], dtype=np.float64),
+            axis=np.array(stored["axis"], dtype=np.float64),
+            radius=float(stored["radius"]),
+            height=float(stored["height"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _camera(stored: object, loaded: object) -> Camera:

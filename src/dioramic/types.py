@@ -168,8 +168,35 @@ def is_hidden_layer(name: str) -> bool:
 
 
 @dataclass(frozen=True)
+class ViewCircle:
+    """Where the input views of a multi-view reconstruction stood around the model: the circle that
+    the `spin` motion follows (scene coordinates, metres)."""
+
+    centre: np.ndarray
+    """(3,) float64 the model's centre: the point the views look at, the spin's pivot."""
+    axis: np.ndarray
+    """(3,) float64 unit vector, the model's up: the normal of the circle the views stood on."""
+    radius: float
+    """Mean distance of the views from the axis, > 0."""
+    height: float
+    """Mean height of the views above the centre, along `axis` (negative: below it)."""
+
+    def __post_init__(self) -> None:
+        centre = np.asarray(self.centre, dtype=np.float64)
+        axis = np.asarray(self.axis, dtype=np.float64)
+        if centre.shape != (3,) or axis.shape != (3,) or not np.isfinite([*centre, *axis]).all():
+            raise ValueError("ViewCircle.centre and .axis must be finite (3,) vectors")
+        if not abs(float(np.linalg.norm(axis)) - 1.0) < 1e-6:
+            raise ValueError(f"ViewCircle.axis must be a unit vector, got {axis.tolist()}")
+        if not (math.isfinite(self.radius) and self.radius > 0 and math.isfinite(self.height)):
+            raise ValueError(f"ViewCircle.radius must be > 0, got {self.radius}")
+        object.__setattr__(self, "centre", centre)
+        object.__setattr__(self, "axis", axis)
+
+
+@dataclass(frozen=True)
 class Scene:
-    """The 3D scene built from one photo."""
+    """The 3D scene built from one photo (or reconstructed from several, see `views`)."""
 
     meshes: tuple[Mesh, ...]
     """Layers, farthest first (background, then foreground)."""
@@ -181,6 +208,9 @@ class Scene:
     """Depth (metres) of the farthest geometry."""
     focus: float
     """Depth (metres) of the subject: motions orbit and pivot around the point (0, 0, -focus)."""
+    views: ViewCircle | None = None
+    """Where the input views stood, for a model reconstructed from several photos or a video
+    (`dioramic.reconstruct`); None for a scene built from one photo."""
 
     @property
     def triangle_count(self) -> int:

@@ -13,7 +13,7 @@ from dioramic.motion import DEFAULT_MOTION, MOTION_PRESETS, Motion, describe_mot
 from dioramic.types import Camera, Pose, Scene
 
 PANS = {"pan-horizontal", "pan-vertical", "ken-burns"}  # presets that face ahead instead of the subject
-CLOSED = {"circle", "swing", "turntable", "still"}  # paths that end where they begin
+CLOSED = {"circle", "swing", "turntable", "still", "spin"}  # paths that end where they begin
 LATERAL = {"circle", "swing", "pan-horizontal", "pan-vertical", "orbit"}
 DURATION = 4.0
 
@@ -100,13 +100,14 @@ def test_closed_presets_loop_seamlessly(name: str) -> None:
     motion = make_motion(name, make_scene(), duration=DURATION)
     assert_same_pose(motion.pose(0.0), motion.pose(DURATION))
     # seamless also in velocity: the speed leaving the start is the speed arriving at the end
+    # (one-sided differences of second order, so that a wide circle's curvature does not count)
     eps = 1e-4
-    arriving = (motion.pose(DURATION).object_matrix - motion.pose(DURATION - eps).object_matrix) / eps
-    leaving = (motion.pose(eps).object_matrix - motion.pose(0.0).object_matrix) / eps
-    np.testing.assert_allclose(arriving, leaving, atol=1e-4)
-    arriving = (motion.pose(DURATION).camera_position - motion.pose(DURATION - eps).camera_position) / eps
-    leaving = (motion.pose(eps).camera_position - motion.pose(0.0).camera_position) / eps
-    np.testing.assert_allclose(arriving, leaving, atol=1e-4)
+    for part in ("object_matrix", "camera_position"):
+        at = [getattr(motion.pose(t), part) for t in (DURATION, DURATION - eps, DURATION - 2 * eps)]
+        arriving = (3 * at[0] - 4 * at[1] + at[2]) / (2 * eps)
+        at = [getattr(motion.pose(t), part) for t in (0.0, eps, 2 * eps)]
+        leaving = (-3 * at[0] + 4 * at[1] - at[2]) / (2 * eps)
+        np.testing.assert_allclose(arriving, leaving, atol=1e-4)
 
 
 @pytest.mark.parametrize("name", sorted(set(MOTION_PRESETS.names()) - CLOSED))
@@ -133,7 +134,7 @@ def displacement(pose: Pose, rest: Pose) -> float:
     return float(np.linalg.norm(pose.camera_position) + object_move + zoom)
 
 
-@pytest.mark.parametrize("name", sorted(set(MOTION_PRESETS.names()) - {"still"}))
+@pytest.mark.parametrize("name", sorted(set(MOTION_PRESETS.names()) - {"still", "spin"}))  # spin: turns
 def test_amplitude_scales_the_displacement(name: str) -> None:
     scene = make_scene()
     rest = make_motion("still", scene, duration=DURATION).pose(0.0)

@@ -2,7 +2,8 @@
 
 The document, written by hand from numpy buffers so that later additions (animations) stay simple:
 
-* scene "dioramic scene" (extras: near, far, focus in metres; the photo's camera intrinsics) with one
+* scene "dioramic scene" (extras: near, far, focus in metres; the photo's camera intrinsics; for a
+  reconstructed model, `views`: the circle its input views stood on, see `ViewCircle`) with one
   node per mesh layer, named after the layer (`Mesh.name`), and a node "photo camera": a perspective
   camera at the origin looking down -Z with the photo's vertical field of view and aspect ratio;
 * Y up, metres, triangles counter-clockwise from the camera (glTF's own conventions);
@@ -244,6 +245,13 @@ def build_gltf(
         "nodes": nodes,
         "cameras": cameras,
     }
+    if scene.views is not None:  # a reconstructed model: where its input views stood (for `spin`)
+        document["scenes"][0]["extras"]["views"] = {
+            "centre": [float(v) for v in scene.views.centre],
+            "axis": [float(v) for v in scene.views.axis],
+            "radius": float(scene.views.radius),
+            "height": float(scene.views.height),
+        }
     if samples is not None:
         width, height = size if size is not None else (camera.width, camera.height)
         object_node, camera_node = roots

@@ -8,8 +8,13 @@ its foreground: the farther the camera moves, the larger the holes it uncovers. 
 move (1.0 = the default strength, 0 = no move).
 
 Each preset maps progress to a pose. Timing first turns t (seconds) into progress in [0, 1] and eases
-it. Closed paths (circle, swing, turntable, still) end where they begin and always loop seamlessly;
-the other presets sweep once from start to end, or out and back when `loop` is true.
+it. Closed paths (circle, swing, turntable, still, and spin by whole turns) end where they begin and
+always loop seamlessly; the other presets sweep once from start to end, or out and back when `loop` is
+true.
+
+`spin` is the one preset sized in turns rather than by the subject distance: a full 360-degree circle
+around a model reconstructed from several photos (`Scene.views` says where those photos stood); its
+amplitude is the number of turns.
 
 A preset factory is any callable ``factory(scene, *, duration, amplitude, easing, loop) -> Motion``
 whose docstring's first line describes it; outside code registers its own the same way::
@@ -22,7 +27,7 @@ whose docstring's first line describes it; outside code registers its own the sa
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -240,6 +245,41 @@ class Turntable(PresetMotion):
         return Pose(np.zeros(3), np.eye(3), self.fov_y, matrix)
 
 
+@dataclass(frozen=True)
+class Spin(PresetMotion):
+    centre: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    """(3,) float64 the pivot: the model's centre."""
+    axis: np.ndarray = field(default_factory=lambda: np.array([0.0, 1.0, 0.0]))
+    """(3,) float64 unit vector the camera turns about."""
+    start: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    """(3,) float64 the camera's position at the start."""
+    start_rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
+    """(3, 3) float64 the camera's world-from-camera rotation at the start."""
+    degrees: float = 360.0
+    """How far the camera turns about the axis by the end."""
+
+    def at(self, s: float) -> Pose:
+        turn = _rotation_about(self.axis, self.degrees * s)
+        return Pose(self.centre + turn @ (self.start - self.centre), turn @ self.start_rotation, self.fov_y)
+
+
+def _rotation_about(axis: np.ndarray, degrees: float) -> np.ndarray:
+    """(3, 3) rotation by `degrees` about the unit vector `axis` (right-handed, Rodrigues)."""
+    x, y, z = axis
+    k = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+    angle = math.radians(degrees)
+    return np.eye(3) + math.sin(angle) * k + (1.0 - math.cos(angle)) * (k @ k)
+
+
+def spin_circle(scene: Scene) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """(centre, axis, radius, height) of the circle `spin` follows: the scene's `views` for a
+    reconstructed model, else the subject at (0, 0, -focus), +Y, the subject distance and 0."""
+    if scene.views is not None:
+        v = scene.views
+        return v.centre, v.axis, float(v.radius), float(v.height)
+    return np.array([0.0, 0.0, -scene.focus]), np.array([0.0, 1.0, 0.0]), float(scene.focus), 0.0
+
+
 def _base(
     scene: Scene,
     duration: float,
@@ -430,3 +470,43 @@ def still(
     """No move: the photo's own view for the whole duration."""
     common, _ = _base(scene, duration, amplitude, easing, loop, default="linear", closed=True)
     return Still(**common)
+
+
+@MOTION_PRESETS.register("spin")
+def spin(
+    scene: Scene,
+    *,
+    duration: float,
+    amplitude: float = 1.0,
+    easing: str | None = None,
+    loop: bool | None = None,
+) -> Motion:
+    """The camera circles the model once (360 degrees) at the input views' mean distance and height."""
+    closed = _whole_turns(amplitude)
+    common, a = _base(scene, duration, amplitude, easing, loop, default="linear", closed=closed)
+    centre, axis, radius, height = spin_circle(scene)
+    # start where the photo's camera (the origin) stands, moved onto the circle, facing the centre
+    # with the photo's own up direction, so that the first frame is close to the photo
+    offset = -centre - float(np.dot(-centre, axis)) * axis
+    if np.linalg.norm(offset) < 1e-9 * max(1.0, radius):
+        offset = np.cross(axis, [1.0, 0.0, 0.0] if abs(axis[0]) < 0.9 else [0.0, 0.0, 1.0])
+    start = centre + radius * offset / np.linalg.norm(offset) + height * axis
+    return Spin(
+        **common,
+        centre=centre,
+        axis=axis,
+        start=start,
+        start_rotation=look_at(start, centre),
+        degrees=360.0 * a,
+    )
+
+
+def _whole_turns(amplitude: object) -> bool:
+    """Whether a spin of `amplitude` turns (1 = one turn) ends where it starts.
+
+    >>> _whole_turns(1.0), _whole_turns(2), _whole_turns(0.5), _whole_turns(0.0)
+    (True, True, False, False)
+    """
+    if not (isinstance(amplitude, int | float) and math.isfinite(amplitude) and amplitude > 0):
+        return False
+    return math.isclose(amplitude, round(amplitude), abs_tol=1e-9)

@@ -1,0 +1,39 @@
+"""The backdrop sphere: inward faces, and the colours the views show beyond the model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dioramic.reconstruct.background import BackgroundOptions, background_sphere, sphere
+
+from .conftest import ring_poses, view_from_pose
+
+
+def test_the_sphere_faces_inwards() -> None:
+    vertices, uvs, faces = sphere(np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0, 0.0]), 5.0, 16)
+    v = vertices[faces]
+    normals = np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
+    assert ((normals * (v.mean(1) - [1.0, 2.0, 3.0])).sum(1) < 0).all()
+    assert uvs.min() >= 0 and uvs.max() <= 1
+
+
+def test_views_of_a_red_world_paint_the_backdrop_red() -> None:
+    views = []
+    for k, pose in enumerate(ring_poses(6, radius=2.0, elevation=0.0)):
+        image = np.zeros((30, 40, 3), np.uint8)
+        image[...] = (200, 30, 30)
+        views.append(view_from_pose(f"v{k}", image, pose))
+    # no model: the backdrop is all there is
+    backdrop = background_sphere(
+        views,
+        np.zeros((0, 3)),
+        np.zeros((0, 3), np.int64),
+        np.zeros(3),
+        np.array([0.0, 1.0, 0.0]),
+        BackgroundOptions(texture_width=64),
+    )
+    assert backdrop.texture.shape == (32, 64, 3)
+    assert np.abs(backdrop.texture.astype(int) - (200, 30, 30)).max() <= 2  # seen band, then filled
+    assert 0 < backdrop.unseen < 1
+    radius = np.linalg.norm(backdrop.vertices, axis=1)
+    assert np.allclose(radius, radius[0]) and radius[0] > 2.0  # it encloses the cameras

@@ -1,0 +1,61 @@
+"""The atlas cut from the views: every triangle shows the colours its best view saw."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dioramic.reconstruct.holdout import sample
+from dioramic.reconstruct.texture import bake
+
+from .conftest import render_views, textured_wall
+from .test_stereo import _poses
+
+
+def _wall_mesh(depth: float = 4.0, half: float = 2.0, n: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """A grid of triangles on the plane z = -depth (x, y within +-half), clockwise from the front."""
+    xs = np.linspace(-half, half, n)
+    gx, gy = np.meshgrid(xs, xs)
+    vertices = np.column_stack([gx.ravel(), gy.ravel(), np.full(gx.size, -depth)])
+    index = np.arange(n * n).reshape(n, n)
+    a, b, c, d = (
+        index[:-1, :-1].ravel(),
+        index[:-1, 1:].ravel(),
+        index[1:, :-1].ravel(),
+        index[1:, 1:].ravel(),
+    )
+    return vertices, np.concatenate([np.stack([a, c, b], 1), np.stack([b, c, d], 1)])
+
+
+@pytest.fixture(scope="module")
+def baked(gl_available: None):
+    views = render_views(textured_wall(), _poses([-0.6, 0.7]))
+    vertices, faces = _wall_mesh()
+    return views, vertices, faces, bake(vertices, faces, views)
+
+
+def test_the_atlas_shows_what_the_views_saw(baked) -> None:
+    views, _, _, textured = baked
+    # points on the wall: their atlas colour equals their colour in a view that sees them
+    rng = np.random.default_rng(0)
+    triangles = rng.integers(0, len(textured.faces), 300)
+    weights = rng.dirichlet(np.ones(3), 300)
+    corners = textured.faces[triangles]
+    points = (weights[:, :, None] * textured.vertices[corners]).sum(1)
+    uv = (weights[:, :, None] * textured.uvs[corners]).sum(1)
+    atlas = sample(
+        textured.texture, uv[:, 0] * textured.texture.shape[1], uv[:, 1] * textured.texture.shape[0]
+    )
+    pixels, _ = views[1].project(points)
+    photo = sample(views[1].image, pixels[:, 0], pixels[:, 1])
+    assert np.median(np.abs(atlas - photo)) < 6  # same content (from one view or the other)
+
+
+def test_faces_turn_to_the_views_and_all_are_textured(baked) -> None:
+    _, _, faces, textured = baked
+    v = textured.vertices[textured.faces]
+    normals = np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
+    assert (normals[:, 2] > 0).all()  # the input faces were clockwise: they were turned round
+    assert len(textured.faces) == len(faces) and textured.unseen < 0.1
+    assert textured.uvs.min() >= 0 and textured.uvs.max() <= 1
+    assert textured.charts < 50  # two views: a few large charts, not one per triangle
