@@ -57,8 +57,10 @@ def _unrecognized(
     """'unrecognized arguments: --crf 20', and which commands take such an option.
 
     >>> parser = build_parser()
-    >>> _unrecognized(["--crf", "20"], parser.commands["export"], parser.commands)
-    'unrecognized arguments: --crf 20 (--crf is an option of dioramic run, dioramic render)'
+    >>> export = parser.commands["export"]
+    >>> print(_unrecognized(["--crf", "20"], export, parser.commands))  # doctest: +NORMALIZE_WHITESPACE
+    unrecognized arguments: --crf 20 (--crf is an option of dioramic run, dioramic render, dioramic
+    reconstruct)
     """
     text = f"unrecognized arguments: {' '.join(extras)}"
     hints = []

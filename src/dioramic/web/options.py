@@ -32,12 +32,21 @@ from dioramic.config import (
 from dioramic.errors import UsageError
 
 HIDDEN_FIELDS = frozenset(
-    {"depth_map", "depth_kind", "inpaint_model", "renderer", "blender_engine", "samples", "motion_blur"}
+    {
+        "depth_map",
+        "depth_kind",
+        "inpaint_model",
+        "renderer",
+        "blender_engine",
+        "samples",
+        "motion_blur",
+        "measure",
+    }
 )
 """Declared options a web client cannot set: `depth_map` and `inpaint_model` name files on the server
-(and `depth_kind` only says how to read a depth map), and the Blender
-renderer's options need the optional Blender environment and minutes per frame on a CPU, which a web
-job does not take (web jobs render with our OpenGL renderer)."""
+(and `depth_kind` only says how to read a depth map), the Blender renderer's options need the
+optional Blender environment and minutes per frame on a CPU, which a web job does not take (web jobs
+render with our OpenGL renderer), and a job's render.json holds the default sample of measures."""
 HIDDEN_DEPTH_BACKENDS = frozenset({"file"})
 """Depth backends that need a server-side file (`--depth-map`)."""
 BASIC_FIELDS = ("depth", "motion", "amplitude", "duration", "fps", "size", "format")
