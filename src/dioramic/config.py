@@ -162,7 +162,7 @@ class RunOptions:
     size: tuple[int, int] | None = None
     fps: int = 30
     duration: float = 5.0
-    supersample: int = 2
+    supersample: int = 1
     background: tuple[int, int, int] = (0, 0, 0)
     crf: int | None = None
     preset: str | None = None
@@ -380,11 +380,11 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "supersample",
         ("--supersample",),
-        "anti-aliasing: render at N times the size, then filter",
+        "anti-aliasing: N x N samples per pixel (1 = one sample and an edge-aware filter)",
         "video",
         parse=positive_int,
         metavar="N",
-        hint="smoother edges: each pixel averages N x N samples (1 = off, fastest; 2 = default)",
+        hint="1 = default: one sample per pixel + an edge-aware filter (FXAA); 2-4: N x N samples, slower",
     ),
     Option(
         "background",

@@ -84,8 +84,9 @@ class RenderSettings:
     duration: float = 5.0
     """Length in seconds: round(duration * fps) frames. Past the motion's own duration, its last
     pose is held."""
-    supersample: int = 2
-    """Anti-aliasing: each output pixel averages supersample x supersample samples (1 = off)."""
+    supersample: int = 1
+    """Anti-aliasing: each output pixel averages supersample x supersample samples (1: one sample,
+    then FXAA, an edge-aware filter; see `GLRenderer`'s fxaa)."""
     background: tuple[int, int, int] = (0, 0, 0)
     """RGB colour (0..255) where no geometry is."""
     crf: int | None = None

@@ -88,6 +88,18 @@ void main() {
 }
 """
 
+_PLAIN_VERTEX_SHADER = """
+#version 330
+uniform mat4 u_mvp;
+in vec3 in_position;
+in vec2 in_uv;
+out vec2 v_uv;
+void main() {
+    gl_Position = u_mvp * vec4(in_position, 1.0);
+    v_uv = in_uv;
+}
+"""
+
 # Stretch: the photo-pixel coordinates of the fragment (its scene position projected by the photo's
 # camera) and their screen derivatives give |det J|, the photo area one screen pixel shows. Where it is
 # below u_reference (its value in the photo's own view) / limit, the surface is stretched on screen.
@@ -241,6 +253,45 @@ void main() {{
 """
 
 
+_FXAA_SHADER = """
+#version 330
+// An edge-aware filter for 1x frames, after FXAA (T. Lottes, 2009): where the luma of a pixel and
+// its four diagonal neighbours spans a strong contrast, blend along the edge (across the gradient);
+// everywhere else the pixel is kept. Output row y takes source row height - 1 - y, as the
+// downsample does, so that glReadPixels gives the image top row first.
+uniform sampler2D u_source;
+out vec4 f_color;
+const float EDGE_MIN = 1.0 / 16.0;  // contrasts below this are left alone (noise, dark areas)
+const float EDGE_SHARE = 1.0 / 8.0;  // ... and below this share of the brightest neighbour
+const float SPAN = 8.0;  // the farthest tap along an edge, in pixels
+float luma(vec4 c) { return dot(c.rgb, vec3(0.299, 0.587, 0.114)); }
+void main() {
+    vec2 texel = 1.0 / vec2(textureSize(u_source, 0));
+    vec2 p = vec2(gl_FragCoord.x, float(textureSize(u_source, 0).y) - gl_FragCoord.y) * texel;
+    vec4 centre = texture(u_source, p);
+    float m = luma(centre);
+    float nw = luma(texture(u_source, p + vec2(-1.0, -1.0) * texel));
+    float ne = luma(texture(u_source, p + vec2(1.0, -1.0) * texel));
+    float sw = luma(texture(u_source, p + vec2(-1.0, 1.0) * texel));
+    float se = luma(texture(u_source, p + vec2(1.0, 1.0) * texel));
+    float lo = min(m, min(min(nw, ne), min(sw, se)));
+    float hi = max(m, max(max(nw, ne), max(sw, se)));
+    if (hi - lo < max(EDGE_MIN, hi * EDGE_SHARE)) {
+        f_color = centre;
+        return;
+    }
+    // along the edge: perpendicular to the luma gradient, stretched so its shorter component is ~1
+    vec2 along = vec2((nw + ne) - (sw + se), (ne + se) - (nw + sw));
+    float bias = max(0.25 * (nw + ne + sw + se) / 8.0, 1.0 / 128.0);
+    along = clamp(along / (min(abs(along.x), abs(along.y)) + bias), -SPAN, SPAN) * texel;
+    vec4 near = 0.5 * (texture(u_source, p - along / 6.0) + texture(u_source, p + along / 6.0));
+    vec4 wide = 0.5 * near + 0.25 * (texture(u_source, p - 0.5 * along) + texture(u_source, p + 0.5 * along));
+    float w = luma(wide);
+    f_color = (w < lo || w > hi) ? near : wide;  // the wide taps crossed another edge: the near ones
+}
+"""
+
+
 def perspective(fov_y: float, aspect: float, near: float, far: float, shift_x: float = 0.0) -> np.ndarray:
     """(4, 4) float64 OpenGL projection matrix (camera space -> clip space, depth to [-1, 1]).
 
@@ -287,6 +338,10 @@ class GLRenderer:
         the supersampled frame has pixels along either axis, i.e. one that is minified on screen.
     stretch_limit
         The screen-area ratio over which a surface counts as stretched in `FrameStats.stretched`.
+    fxaa
+        At supersample 1, smooth the frames' edges with an edge-aware filter (FXAA: a pass over the
+        frame that blends only across strong contrasts); None (the default) turns it on at 1x. The
+        statistics (`render_stats`, `measure`) do not use it.
 
     The renderer owns an OpenGL context current on the creating thread: call it from that thread, and
     `close()` it (or use it as a context manager).
@@ -303,6 +358,7 @@ class GLRenderer:
         backend: str = "egl",
         mipmaps: bool | None = None,
         stretch_limit: float = STRETCH_LIMIT,
+        fxaa: bool | None = None,
     ) -> None:
         if width < 1 or height < 1:
             raise UsageError(f"the frame size must be positive, got {width}x{height}")
@@ -318,6 +374,7 @@ class GLRenderer:
         if not (math.isfinite(stretch_limit) and stretch_limit > 1.0):
             raise UsageError(f"the stretch limit must be a ratio > 1, got {stretch_limit}")
         self.stretch_limit = float(stretch_limit)
+        self.fxaa = self.supersample == 1 if fxaa is None else bool(fxaa) and self.supersample == 1
         self._layers: list[_Layer] = []
         self._released = False
         self._ctx = create_context(backend)
@@ -358,10 +415,10 @@ class GLRenderer:
             program["u_size"].value = (cam.width, cam.height)
             program["u_min_det"].value = reference / self.stretch_limit
         self._plain_opaque = ctx.program(
-            vertex_shader=_MESH_VERTEX_SHADER, fragment_shader=_PLAIN_OPAQUE_SHADER
+            vertex_shader=_PLAIN_VERTEX_SHADER, fragment_shader=_PLAIN_OPAQUE_SHADER
         )
         self._plain_alpha = ctx.program(
-            vertex_shader=_MESH_VERTEX_SHADER, fragment_shader=_PLAIN_ALPHA_SHADER
+            vertex_shader=_PLAIN_VERTEX_SHADER, fragment_shader=_PLAIN_ALPHA_SHADER
         )
         max_texture = int(ctx.info["GL_MAX_TEXTURE_SIZE"])
         for mesh in self.scene.meshes:
@@ -376,8 +433,9 @@ class GLRenderer:
             vertices = np.empty((len(mesh.vertices), 5), dtype=np.float32)
             vertices[:, :3] = mesh.vertices
             vertices[:, 3:] = mesh.uvs
+            faces = mesh.faces if blended else _in_locality_order(mesh.faces, mesh.uvs)
             vbo = ctx.buffer(vertices.tobytes())
-            ibo = ctx.buffer(np.ascontiguousarray(mesh.faces, dtype=np.uint32).tobytes())
+            ibo = ctx.buffer(np.ascontiguousarray(faces, dtype=np.uint32).tobytes())
             vao, plain_vao = (
                 ctx.vertex_array(
                     shader, [(vbo, "3f 2f", "in_position", "in_uv")], index_buffer=ibo, index_element_size=4
@@ -410,20 +468,23 @@ class GLRenderer:
         self._downsample_program["u_source"].value = 0
         self._downsample_program["u_stretch"].value = 1
         self._downsample_vao = ctx.vertex_array(self._downsample_program, [])
-        # the video's frames: drawn straight into the output at 1x, else downsampled from ss_color
+        # the video's frames: drawn into ss_color, then downsampled or filtered (FXAA) into the
+        # output; at 1x without the filter, drawn straight into the output
         self._frame_color = ctx.renderbuffer((self.width, self.height), 4)
-        if self.supersample == 1:
+        if self.supersample == 1 and not self.fxaa:
             self._frame_depth = ctx.depth_renderbuffer((self.width, self.height))
             self._frame_fbo = ctx.framebuffer([self._frame_color], self._frame_depth)
         else:
             self._ss_frame_fbo = ctx.framebuffer([self._ss_color], self._ss_depth)
             self._frame_fbo = ctx.framebuffer([self._frame_color])
-            colour_down = ctx.program(
+            post = ctx.program(
                 vertex_shader=_FULLSCREEN_VERTEX_SHADER,
-                fragment_shader=_colour_downsample_shader(self.supersample, self.height),
+                fragment_shader=_FXAA_SHADER
+                if self.supersample == 1
+                else _colour_downsample_shader(self.supersample, self.height),
             )
-            colour_down["u_source"].value = 0
-            self._colour_down_vao = ctx.vertex_array(colour_down, [])
+            post["u_source"].value = 0
+            self._post_vao = ctx.vertex_array(post, [])
         # Colour is blended with "over"; alpha accumulates coverage: a + dst_a * (1 - a).
         ctx.blend_func = (
             moderngl.SRC_ALPHA,
@@ -595,13 +656,14 @@ class GLRenderer:
         import moderngl
 
         ctx = self._ctx
-        fbo = self._frame_fbo if self.supersample == 1 else self._ss_frame_fbo
+        direct = self.supersample == 1 and not self.fxaa
+        fbo = self._frame_fbo if direct else self._ss_frame_fbo
         fbo.use()
         ctx.enable(moderngl.DEPTH_TEST)
         red, green, blue = (c / 255.0 for c in self.background)
         fbo.clear(red, green, blue, 0.0, depth=1.0)
         projection = self.projection(pose, eye_offset, convergence)
-        if self.supersample == 1:  # drawn upside down, so that glReadPixels gives the top row first
+        if direct:  # drawn upside down, so that glReadPixels gives the top row first
             projection = _FLIP @ projection
         mvp = projection.T.astype(np.float32).tobytes()
         self._plain_opaque["u_mvp"].write(mvp)
@@ -616,10 +678,10 @@ class GLRenderer:
             layer.plain_vao.render(moderngl.TRIANGLES)
         ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND)
         ctx.polygon_offset = (0.0, 0.0)
-        if self.supersample > 1:
+        if not direct:
             self._frame_fbo.use()
             self._ss_color.use(0)
-            self._colour_down_vao.render(moderngl.TRIANGLES, vertices=3)
+            self._post_vao.render(moderngl.TRIANGLES, vertices=3)
         self._frame_fbo.read_into(self._rgba, components=4, alignment=1)
         return self._rgba
 
@@ -687,6 +749,23 @@ class _Layer:
 
 _FLIP = np.diag([1.0, -1.0, 1.0, 1.0])
 """Clip-space flip of the image's rows (drawn upside down, read top row first)."""
+
+
+def _in_locality_order(faces: np.ndarray, uvs: np.ndarray, bits: int = 10) -> np.ndarray:
+    """`faces` sorted along a Z-order curve over the texture: neighbours on screen are drawn one after
+    another, so llvmpipe's vertex cache shades each shared vertex about once (the quadtree lists its
+    triangles level by level, scattered over the image). Only for opaque layers: their result does
+    not depend on the order."""
+    if len(faces) < 2:
+        return faces
+    cells = np.clip(uvs[faces].mean(axis=1) * (1 << bits), 0, (1 << bits) - 1).astype(np.uint32)
+    code = np.zeros(len(faces), np.uint64)
+    for axis in (0, 1):
+        spread = cells[:, axis].astype(np.uint64)  # interleave: bit b of the axis to bit 2b + axis
+        for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
+            spread = (spread | (spread << np.uint64(shift))) & np.uint64(mask)
+        code |= spread << np.uint64(axis)
+    return faces[np.argsort(code, kind="stable")]
 
 
 def _uncovered(rgba: np.ndarray) -> float:

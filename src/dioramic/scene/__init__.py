@@ -81,7 +81,7 @@ class SceneOptions:
     """Depth discontinuity threshold, scale-free: an edge of the mesh is cut where the depth jumps by
     more than this ratio beyond what the surface's slope on either side explains (0.08: 8 % farther).
     A plane never counts as a jump however steep it is; a 1 m -> 3 m step is 2.0."""
-    max_error: float = 0.5
+    max_error: float = 4.0
     """How far (pixels of the frames the scene is filmed at) merging flat regions into large triangles
     may move what the largest allowed move shows: the depth error allowed is this over the parallax
     the move makes per unit of inverse depth, so near things keep finer triangles than far ones, and
