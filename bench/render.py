@@ -1,198 +1,178 @@
-"""Benchmark: render only, encode only, and render + encode overlapped, on a ~200k-triangle scene.
+"""Benchmark: how fast the default video renders and encodes, and how close its frames are to a reference.
 
-    .venv/bin/python bench/render.py                      # 1280x720 and 1920x1080, 150 frames each
-    .venv/bin/python bench/render.py --sizes 1280x720 --frames 60 --supersample 1
-    .venv/bin/python bench/render.py --scene layered --photo /work/shared/photos/product_coffee_cup.jpg
+    .venv/bin/python bench/render.py                       # the demo photo, 1280x720 and 1920x1080
+    .venv/bin/python bench/render.py --photos all          # the four bundled photos
+    .venv/bin/python bench/render.py --sizes 1280x720 --no-reference
 
-The default scene is a grid displaced by a smooth depth field and textured with a photo from
-/work/shared/photos (or --photo); --scene layered builds the real thing instead (`build_scene` on the
-photo and its classical depth: an opaque background layer and an RGBA foreground layer sharing the
-triangle budget), which costs llvmpipe about 1.5x the grid per frame. The camera orbits gently, so
-every frame differs. For each size:
+For each photo and size, the scene is what `dioramic run` builds for that video (classical depth, the
+layered scene with its mesh detail judged in pixels of that size, the default move at its auto
+amplitude), rendered with the default settings. In one run it prints:
 
-* render only: `GLRenderer.render(pose, with_coverage=True)` for every frame, frames kept in memory;
-* encode only: those same frames through the .mp4 writer (libx264, the writer's defaults);
-* render + encode: `render_video` to an .mp4 (encoding on a worker thread, overlapped).
+* render only: every frame drawn and read back (`render_frames`), kept in memory;
+* encode only: those frames through the .mp4 writer (libx264 'veryfast', the defaults);
+* render + encode: `render_video` to an .mp4, overlapped, as `dioramic run` does it (including its
+  sampled artifact measures);
+* the ratio of render + encode to encode only;
+* SSIM of default frames against a reference render of the same photo, depth and move: 4x
+  supersampling and a mesh of at least 1M triangles (the depth map upsampled, nearest, so the
+  reference's lattice is finer than ours and keeps every edge, and no decimation), on 8 frames
+  spread over the move. The frames are written to --keep to look at.
 
-It prints wall-clock fps, CPU seconds per frame (all threads of this process: llvmpipe's rasteriser
-threads, x264's threads), and the ratio (render + encode time) / (encode-only time). The machine's
-load average is printed too: other processes on the same cores slow every number down.
+Wall-clock fps, CPU ms per frame (all threads of this process: llvmpipe's, x264's) and the load average
+are printed: other processes on the same cores slow every number down.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
-from dioramic.render import RenderSettings, render_video
+from dioramic.config import RunOptions, parse_size
+from dioramic.photo import load_photo
+from dioramic.pipeline import choose_motion, estimate_depth, render_settings, scene_options
+from dioramic.render import render_frames, render_video
 from dioramic.render.opengl import GLRenderer
 from dioramic.render.video import open_writer
-from dioramic.types import Camera, Mesh, Pose, Scene
+from dioramic.scene import SceneOptions, build_scene
+from dioramic.types import DepthMap, Photo, Scene
 
-PHOTO = Path("/work/shared/photos/outdoor_rocket_launch.jpg")
+REPO = Path(__file__).resolve().parents[1]
+PHOTOS = REPO / "assets/photos"
+DEMO = PHOTOS / "product_coffee_cup.jpg"
+REFERENCE_TRIANGLES = 1_000_000
+REFERENCE_FRAMES = 8
 
 
-def grid_scene(photo: np.ndarray, triangles: int) -> Scene:
-    """A photo on a displaced grid of about `triangles` triangles, unprojected like a depth mesh."""
-    height, width = photo.shape[:2]
-    camera = Camera.from_fov(width, height, 46.0)
-    # cols x rows vertices with 2 (cols-1)(rows-1) ~= triangles and the photo's aspect ratio.
-    rows = max(2, round(math.sqrt(triangles / 2 * height / width))) + 1
-    cols = max(2, round(triangles / 2 / (rows - 1))) + 1
-    v, u = np.mgrid[0:rows, 0:cols].astype(np.float64)
-    u, v = u / (cols - 1), v / (rows - 1)
-    depth = (
-        4.0 + 1.2 * np.sin(6.0 * u) * np.cos(5.0 * v) - 1.5 * np.exp(-((u - 0.5) ** 2 + (v - 0.6) ** 2) * 20)
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM of two RGB images (scikit-image: Gaussian window, sigma 1.5, per channel)."""
+    from skimage.metrics import structural_similarity
+
+    return float(
+        structural_similarity(a, b, channel_axis=2, data_range=255, gaussian_weights=True, sigma=1.5)
     )
-    x = (u * width - camera.cx) / camera.fx * depth
-    y = -(v * height - camera.cy) / camera.fy * depth
-    vertices = np.stack([x, y, -depth], axis=-1).reshape(-1, 3).astype(np.float32)
-    uvs = np.stack([u, v], axis=-1).reshape(-1, 2).astype(np.float32)
-    index = np.arange(rows * cols).reshape(rows, cols)
-    a, b, c, d = index[:-1, :-1], index[:-1, 1:], index[1:, :-1], index[1:, 1:]
-    faces = np.stack([np.stack([a, c, b], -1), np.stack([b, c, d], -1)], 2).reshape(-1, 3).astype(np.uint32)
-    mesh = Mesh("background", vertices, uvs, faces, photo)
-    return Scene((mesh,), camera, float(depth.min()), float(depth.max()), 4.0)
 
 
-def layered_scene(path: Path, triangles: int) -> Scene:
-    """The pipeline's own scene of the photo at `path`: classical depth, two layers, `triangles` budget."""
-    from dioramic.depth import estimate
-    from dioramic.photo import load_photo
-    from dioramic.scene import SceneOptions, build_scene
+def reference_scene(photo: Photo, depth: DepthMap, chosen: SceneOptions) -> Scene:
+    """The same depth, upsampled (nearest) until the full lattice has >= REFERENCE_TRIANGLES, built
+    without decimation."""
+    height, width = depth.depth.shape
+    factor = 1
+    while 2 * (factor * height - 1) * (factor * width - 1) < REFERENCE_TRIANGLES:
+        factor += 1
+    size = (factor * width, factor * height)
+    fine = DepthMap(cv2.resize(depth.depth, size, interpolation=cv2.INTER_NEAREST), metric=depth.metric)
+    options = replace(
+        chosen, mesh_resolution=max(size), max_error=0.01, max_triangles=8 * REFERENCE_TRIANGLES
+    )
+    return build_scene(photo, fine, options)
 
+
+def line(name: str, frames: int, seconds: float, cpu: float) -> str:
+    return (
+        f"  {name:<16} {frames / seconds:6.1f} fps  {1000 * seconds / frames:6.1f} ms/frame  "
+        f"{1000 * cpu / frames:6.1f} CPU ms/frame"
+    )
+
+
+def bench(path: Path, size: tuple[int, int], args: argparse.Namespace, out: Path) -> dict[str, float]:
+    options = RunOptions(depth="classical", size=size)
     photo = load_photo(path)
-    return build_scene(photo, estimate(photo, "classical"), SceneOptions(max_triangles=triangles))
-
-
-@dataclass(frozen=True)
-class Orbit:
-    """The camera swings left and right around the focus point and pushes in a little."""
-
-    fov_y: float
-    focus: float
-    duration: float
-
-    def pose(self, t: float) -> Pose:
-        phase = 2.0 * math.pi * t / self.duration
-        angle = math.radians(6.0) * math.sin(phase)
-        distance = self.focus * (1.0 - 0.08 * (1.0 - math.cos(phase)) / 2.0)
-        centre = np.array([0.0, 0.0, -self.focus])
-        position = centre + distance * np.array([math.sin(angle), 0.0, math.cos(angle)])
-        rotation = np.array(
-            [
-                [math.cos(angle), 0.0, math.sin(angle)],
-                [0.0, 1.0, 0.0],
-                [-math.sin(angle), 0.0, math.cos(angle)],
-            ]
-        )
-        return Pose(position, rotation, self.fov_y)
-
-
-def cpu_seconds() -> float:
-    return time.process_time()
-
-
-def bench_size(scene: Scene, width: int, height: int, args: argparse.Namespace, out_dir: Path) -> None:
-    fps = 30.0
-    frames_n = args.frames
-    motion = Orbit(scene.camera.fov_y, scene.focus, frames_n / fps)
-    times = [i / fps for i in range(frames_n)]
+    depth = estimate_depth(photo, options)
+    settings = render_settings(options, photo)
+    aspect = settings.width / settings.height
+    chosen = scene_options(photo, depth, options, aspect, (settings.width, settings.height))
+    scene = build_scene(photo, depth, chosen)
+    motion = choose_motion(scene, options, aspect).motion
+    n = settings.frame_count
+    layers = ", ".join(f"{m.name} {len(m.faces)}" for m in scene.meshes)
     print(
-        f"\n== {width}x{height}, {frames_n} frames, supersample {args.supersample}, mipmaps {args.mipmaps} =="
+        f"\n== {path.name}, {settings.width}x{settings.height}, {n} frames: {scene.triangle_count} triangles"
     )
+    print(f"   ({layers}), supersample {settings.supersample}")
 
-    with GLRenderer(scene, width, height, supersample=args.supersample, mipmaps=args.mipmaps) as renderer:
-        renderer.render(motion.pose(0.0))  # warm-up: shader compilation
-        frames = []
-        wall, cpu = time.perf_counter(), cpu_seconds()
-        for t in times:
-            frames.append(renderer.render(motion.pose(t), with_coverage=True)[0])
-        render_wall, render_cpu = time.perf_counter() - wall, cpu_seconds() - cpu
-    Image.fromarray(frames[len(frames) // 2]).save(out_dir / f"frame_{width}x{height}.png")
+    with GLRenderer(scene, 64, 36) as probe:  # warm up: shader compilation, the first context
+        probe.render(motion.pose(0.0))
+        print(f"   OpenGL: {probe.device}")
+    wall, cpu = time.perf_counter(), time.process_time()
+    frames = list(render_frames(scene, motion, settings))
+    render = (time.perf_counter() - wall, time.process_time() - cpu)
 
-    options = {"preset": args.preset}
-    wall, cpu = time.perf_counter(), cpu_seconds()
-    with open_writer(out_dir / f"encode_{width}x{height}.mp4", width, height, fps, **options) as writer:
+    wall, cpu = time.perf_counter(), time.process_time()
+    with open_writer(out / "encode_only.mp4", settings.width, settings.height, settings.fps) as writer:
         for frame in frames:
             writer.write(frame)
-    encode_wall, encode_cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+    encode = (time.perf_counter() - wall, time.process_time() - cpu)
+
+    picked = np.linspace(0, n - 1, REFERENCE_FRAMES).round().astype(int)
+    ours = [frames[i] for i in picked]
     del frames
-
-    settings = RenderSettings(
-        width=width,
-        height=height,
-        fps=fps,
-        duration=frames_n / fps,
-        supersample=args.supersample,
-        mipmaps=args.mipmaps,
-        preset=args.preset,
+    wall, cpu = time.perf_counter(), time.process_time()
+    report = render_video(
+        scene, motion, out / f"{path.stem}_{settings.width}x{settings.height}.mp4", settings
     )
-    wall, cpu = time.perf_counter(), cpu_seconds()
-    report = render_video(scene, motion, out_dir / f"video_{width}x{height}.mp4", settings, progress=False)
-    both_wall, both_cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+    both = (time.perf_counter() - wall, time.process_time() - cpu)
 
-    def line(name: str, seconds: float, cpu: float) -> None:
-        print(f"{name:<22} {frames_n / seconds:7.1f} fps  {1000 * seconds / frames_n:7.1f} ms/frame  "
-              f"{1000 * cpu / frames_n:7.1f} CPU ms/frame")  # fmt: skip
-
-    line("render only", render_wall, render_cpu)
-    line("encode only", encode_wall, encode_cpu)
-    line("render + encode", both_wall, both_cpu)
-    print(f"ratio (render+encode) / (encode only): {both_wall / encode_wall:.2f}")
+    print(line("render only", n, *render))
+    print(line("encode only", n, *encode))
+    print(line("render + encode", n, *both))
+    print(f"  ratio (render + encode) / (encode only): {both[0] / encode[0]:.2f}")
     print(
-        f"render_video report: render {report.render_seconds:.1f} s, encode {report.encode_seconds:.1f} s "
-        f"(overlapped), total {report.total_seconds:.1f} s, max uncovered {report.max_uncovered:.3f}"
+        f"  render_video: render {report.render_seconds:.1f} s, encode {report.encode_seconds:.1f} s "
+        f"(overlapped), {len(report.measured_frames)} frames measured at {report.measure_size}"
     )
+    result = {"fps": n / both[0], "ratio": both[0] / encode[0]}
+    if args.reference:
+        reference = reference_scene(photo, depth, chosen)
+        poses = [motion.pose(min(i / settings.fps, motion.duration)) for i in picked]
+        wall = time.perf_counter()
+        with GLRenderer(reference, settings.width, settings.height, supersample=4) as renderer:
+            refs = [renderer.render(pose) for pose in poses]
+        scores = [ssim(a, b) for a, b in zip(ours, refs, strict=True)]
+        for i, (a, b) in enumerate(zip(ours, refs, strict=True)):
+            Image.fromarray(np.concatenate([a, b], axis=0)).save(
+                out / f"{path.stem}_{settings.width}_{i}.png"
+            )
+        print(
+            f"  SSIM against the reference ({reference.triangle_count} triangles, 4x supersampling, "
+            f"{time.perf_counter() - wall:.0f} s): mean {np.mean(scores):.4f}, min {np.min(scores):.4f}"
+        )
+        result["ssim"] = float(np.mean(scores))
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--photos", default=str(DEMO), help="photo paths, comma-separated, or 'all'")
     parser.add_argument("--sizes", default="1280x720,1920x1080", help="comma-separated WxH list")
-    parser.add_argument("--frames", type=int, default=150)
-    parser.add_argument("--triangles", type=int, default=200_000)
-    parser.add_argument("--supersample", type=int, default=2)
-    parser.add_argument(
-        "--mipmaps", choices=["auto", "on", "off"], default="auto", help="trilinear texture filtering"
-    )
-    parser.add_argument("--preset", default="veryfast", help="x264 preset")
-    parser.add_argument("--photo", type=Path, default=PHOTO)
-    parser.add_argument("--scene", choices=["grid", "layered"], default="grid", help="what to render")
-    parser.add_argument("--keep", type=Path, default=None, help="folder to keep the outputs in")
+    parser.add_argument("--no-reference", dest="reference", action="store_false", help="skip the SSIM")
+    parser.add_argument("--keep", type=Path, default=None, help="folder for the videos and frames")
     args = parser.parse_args()
-    args.mipmaps = {"auto": None, "on": True, "off": False}[args.mipmaps]
-
-    if args.scene == "layered":
-        scene = layered_scene(args.photo, args.triangles)
-        photo = scene.meshes[0].texture
-    else:
-        photo = np.asarray(Image.open(args.photo).convert("RGB"))
-        scene = grid_scene(photo, args.triangles)
-    with GLRenderer(scene, 16, 16) as probe:
-        gl = probe.device
+    photos = (
+        sorted(PHOTOS.glob("*.jpg")) if args.photos == "all" else [Path(p) for p in args.photos.split(",")]
+    )
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    layers = ", ".join(f"{m.name} {len(m.faces)}" for m in scene.meshes)
-    texture = f"{photo.shape[1]}x{photo.shape[0]}"
-    print(f"{scene.triangle_count} triangles ({layers}), texture {texture}; OpenGL: {gl}")
-    print(f"CPU cores: {os.cpu_count()}, load average (1, 5, 15 min) before: {load}")
+    print(f"CPU cores: {os.cpu_count()}; load average (1, 5, 15 min) before: {load}")
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
-        out_dir = args.keep or Path(tmp)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out = args.keep or Path(tmp)
+        out.mkdir(parents=True, exist_ok=True)
         for size in args.sizes.split(","):
-            width, height = (int(s) for s in size.lower().split("x"))
-            bench_size(scene, width, height, args, out_dir)
+            for path in photos:
+                results.append(bench(path, parse_size(size), args, out))
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"\nload average after: {load}", file=sys.stdout)
+    print(f"\nload average after: {load}")
+    if len(results) > 1 and args.reference:
+        print(f"mean SSIM over all: {np.mean([r['ssim'] for r in results]):.4f}")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from dioramic.motion import Motion
     from dioramic.render import RenderSettings
     from dioramic.render.fit import FitResult
+    from dioramic.scene import SceneOptions
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +73,27 @@ def make_scene(
     aspect: float | None = None,
     view_size: tuple[int, int] | None = None,
 ) -> Scene:
-    """The textured scene for `photo` with the run's scene settings, built for the run's motion: what
-    it rebuilds behind depth edges and beyond the frame reaches as far as the motion (at its largest
-    amplitude) can look, and never less than `SceneOptions`' defaults (so the scene file still suits
-    other gentle moves), and with no more triangles than frames of `view_size` (width, height) need.
-    `aspect`: the video's width / height (see `choose_motion`)."""
+    """The textured scene for `photo` with the run's scene settings (`scene_options`)."""
+    from dioramic.scene import build_scene
+
+    return build_scene(photo, depth, scene_options(photo, depth, options, aspect, view_size))
+
+
+def scene_options(
+    photo: Photo,
+    depth: DepthMap,
+    options: RunOptions,
+    aspect: float | None = None,
+    view_size: tuple[int, int] | None = None,
+) -> SceneOptions:
+    """The run's scene settings, for its motion: what the scene rebuilds behind depth edges and
+    beyond the frame reaches as far as the motion (at its largest amplitude) can look, and never less
+    than `SceneOptions`' defaults (so the scene file still suits other gentle moves), and it has no
+    more triangles than frames of `view_size` (width, height) need. `aspect`: the video's width /
+    height (see `choose_motion`)."""
     from dioramic.camera import camera_for_photo
     from dioramic.motion import motion_reach
-    from dioramic.scene import SceneOptions, build_scene, subject_distance
+    from dioramic.scene import SceneOptions, subject_distance
 
     camera = camera_for_photo(photo, options.fov)
     focus = subject_distance(depth.depth)
@@ -87,7 +101,7 @@ def make_scene(
     lateral, axial = motion_reach(
         _motion(proxy, options, 1.0 if options.amplitude is None else options.amplitude, aspect), focus
     )
-    scene_options = SceneOptions(
+    return SceneOptions(
         max_triangles=options.max_triangles,
         edge_threshold=SceneOptions.edge_threshold
         if options.edge_threshold is None
@@ -99,7 +113,6 @@ def make_scene(
         axial_move=min(1.0, max(SceneOptions.axial_move, axial)),
         view_size=None if view_size is None else max(view_size),
     )
-    return build_scene(photo, depth, scene_options)
 
 
 def render_settings(
