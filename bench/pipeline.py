@@ -96,7 +96,7 @@ def whole(args: argparse.Namespace) -> None:
         command += ["--size", f"{args.size[0]}x{args.size[1]}"]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        subprocess.run([*command, "-o", tmp], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([*command, "-o", tmp], check=True, capture_output=True)
         run_s = time.perf_counter() - t0
         video = next(Path(tmp).glob("*/video.mp4"))
         with av.open(str(video)) as container:

@@ -380,11 +380,11 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "supersample",
         ("--supersample",),
-        "anti-aliasing: N x N samples per pixel (1 = one sample and an edge-aware filter)",
+        "anti-aliasing: N x N samples per pixel (1 = off, the default)",
         "video",
         parse=positive_int,
         metavar="N",
-        hint="1 = default: one sample per pixel + an edge-aware filter (FXAA); 2-4: N x N samples, slower",
+        hint="smoother thin lines: each pixel averages N x N samples (1 = off, default and fastest; 2-4 slower)",
     ),
     Option(
         "background",

@@ -253,45 +253,6 @@ void main() {{
 """
 
 
-_FXAA_SHADER = """
-#version 330
-// An edge-aware filter for 1x frames, after FXAA (T. Lottes, 2009): where the luma of a pixel and
-// its four diagonal neighbours spans a strong contrast, blend along the edge (across the gradient);
-// everywhere else the pixel is kept. Output row y takes source row height - 1 - y, as the
-// downsample does, so that glReadPixels gives the image top row first.
-uniform sampler2D u_source;
-out vec4 f_color;
-const float EDGE_MIN = 1.0 / 16.0;  // contrasts below this are left alone (noise, dark areas)
-const float EDGE_SHARE = 1.0 / 8.0;  // ... and below this share of the brightest neighbour
-const float SPAN = 8.0;  // the farthest tap along an edge, in pixels
-float luma(vec4 c) { return dot(c.rgb, vec3(0.299, 0.587, 0.114)); }
-void main() {
-    vec2 texel = 1.0 / vec2(textureSize(u_source, 0));
-    vec2 p = vec2(gl_FragCoord.x, float(textureSize(u_source, 0).y) - gl_FragCoord.y) * texel;
-    vec4 centre = texture(u_source, p);
-    float m = luma(centre);
-    float nw = luma(texture(u_source, p + vec2(-1.0, -1.0) * texel));
-    float ne = luma(texture(u_source, p + vec2(1.0, -1.0) * texel));
-    float sw = luma(texture(u_source, p + vec2(-1.0, 1.0) * texel));
-    float se = luma(texture(u_source, p + vec2(1.0, 1.0) * texel));
-    float lo = min(m, min(min(nw, ne), min(sw, se)));
-    float hi = max(m, max(max(nw, ne), max(sw, se)));
-    if (hi - lo < max(EDGE_MIN, hi * EDGE_SHARE)) {
-        f_color = centre;
-        return;
-    }
-    // along the edge: perpendicular to the luma gradient, stretched so its shorter component is ~1
-    vec2 along = vec2((nw + ne) - (sw + se), (ne + se) - (nw + sw));
-    float bias = max(0.25 * (nw + ne + sw + se) / 8.0, 1.0 / 128.0);
-    along = clamp(along / (min(abs(along.x), abs(along.y)) + bias), -SPAN, SPAN) * texel;
-    vec4 near = 0.5 * (texture(u_source, p - along / 6.0) + texture(u_source, p + along / 6.0));
-    vec4 wide = 0.5 * near + 0.25 * (texture(u_source, p - 0.5 * along) + texture(u_source, p + 0.5 * along));
-    float w = luma(wide);
-    f_color = (w < lo || w > hi) ? near : wide;  // the wide taps crossed another edge: the near ones
-}
-"""
-
-
 def perspective(fov_y: float, aspect: float, near: float, far: float, shift_x: float = 0.0) -> np.ndarray:
     """(4, 4) float64 OpenGL projection matrix (camera space -> clip space, depth to [-1, 1]).
 
@@ -338,10 +299,6 @@ class GLRenderer:
         the supersampled frame has pixels along either axis, i.e. one that is minified on screen.
     stretch_limit
         The screen-area ratio over which a surface counts as stretched in `FrameStats.stretched`.
-    fxaa
-        At supersample 1, smooth the frames' edges with an edge-aware filter (FXAA: a pass over the
-        frame that blends only across strong contrasts); None (the default) turns it on at 1x. The
-        statistics (`render_stats`, `measure`) do not use it.
 
     The renderer owns an OpenGL context current on the creating thread: call it from that thread, and
     `close()` it (or use it as a context manager).
@@ -353,12 +310,11 @@ class GLRenderer:
         width: int,
         height: int,
         *,
-        supersample: int = 2,
+        supersample: int = 1,
         background: tuple[int, int, int] = (0, 0, 0),
         backend: str = "egl",
         mipmaps: bool | None = None,
         stretch_limit: float = STRETCH_LIMIT,
-        fxaa: bool | None = None,
     ) -> None:
         if width < 1 or height < 1:
             raise UsageError(f"the frame size must be positive, got {width}x{height}")
@@ -374,7 +330,6 @@ class GLRenderer:
         if not (math.isfinite(stretch_limit) and stretch_limit > 1.0):
             raise UsageError(f"the stretch limit must be a ratio > 1, got {stretch_limit}")
         self.stretch_limit = float(stretch_limit)
-        self.fxaa = self.supersample == 1 if fxaa is None else bool(fxaa) and self.supersample == 1
         self._layers: list[_Layer] = []
         self._released = False
         self._ctx = create_context(backend)
@@ -468,23 +423,20 @@ class GLRenderer:
         self._downsample_program["u_source"].value = 0
         self._downsample_program["u_stretch"].value = 1
         self._downsample_vao = ctx.vertex_array(self._downsample_program, [])
-        # the video's frames: drawn into ss_color, then downsampled or filtered (FXAA) into the
-        # output; at 1x without the filter, drawn straight into the output
+        # the video's frames: drawn straight into the output at 1x, else downsampled from ss_color
         self._frame_color = ctx.renderbuffer((self.width, self.height), 4)
-        if self.supersample == 1 and not self.fxaa:
+        if self.supersample == 1:
             self._frame_depth = ctx.depth_renderbuffer((self.width, self.height))
             self._frame_fbo = ctx.framebuffer([self._frame_color], self._frame_depth)
         else:
             self._ss_frame_fbo = ctx.framebuffer([self._ss_color], self._ss_depth)
             self._frame_fbo = ctx.framebuffer([self._frame_color])
-            post = ctx.program(
+            colour_down = ctx.program(
                 vertex_shader=_FULLSCREEN_VERTEX_SHADER,
-                fragment_shader=_FXAA_SHADER
-                if self.supersample == 1
-                else _colour_downsample_shader(self.supersample, self.height),
+                fragment_shader=_colour_downsample_shader(self.supersample, self.height),
             )
-            post["u_source"].value = 0
-            self._post_vao = ctx.vertex_array(post, [])
+            colour_down["u_source"].value = 0
+            self._colour_down_vao = ctx.vertex_array(colour_down, [])
         # Colour is blended with "over"; alpha accumulates coverage: a + dst_a * (1 - a).
         ctx.blend_func = (
             moderngl.SRC_ALPHA,
@@ -656,7 +608,7 @@ class GLRenderer:
         import moderngl
 
         ctx = self._ctx
-        direct = self.supersample == 1 and not self.fxaa
+        direct = self.supersample == 1
         fbo = self._frame_fbo if direct else self._ss_frame_fbo
         fbo.use()
         ctx.enable(moderngl.DEPTH_TEST)
@@ -681,7 +633,7 @@ class GLRenderer:
         if not direct:
             self._frame_fbo.use()
             self._ss_color.use(0)
-            self._post_vao.render(moderngl.TRIANGLES, vertices=3)
+            self._colour_down_vao.render(moderngl.TRIANGLES, vertices=3)
         self._frame_fbo.read_into(self._rgba, components=4, alignment=1)
         return self._rgba
 
