@@ -185,3 +185,30 @@ def test_invalid_arguments_and_closed_renderer(make_quad, make_scene, camera, pa
 def test_unknown_backend_is_a_clear_error():
     with pytest.raises(GLContextError, match="unknown OpenGL backend 'vulkan'"):
         create_context("vulkan")
+
+
+def test_locality_order_is_a_permutation_that_keeps_neighbours_together():
+    from dioramic.render.opengl import _in_locality_order
+
+    # a 32 x 32 grid of cells, two triangles each, listed in a scattered (shuffled) order
+    n = 32
+    index = np.arange((n + 1) ** 2).reshape(n + 1, n + 1)
+    a, b, c, d = (
+        index[:-1, :-1].ravel(),
+        index[:-1, 1:].ravel(),
+        index[1:, :-1].ravel(),
+        index[1:, 1:].ravel(),
+    )
+    faces = np.concatenate([np.stack([a, b, d], 1), np.stack([a, d, c], 1)])
+    faces = faces[np.random.default_rng(0).permutation(len(faces))]
+    u, v = np.meshgrid(np.linspace(0, 1, n + 1), np.linspace(0, 1, n + 1))
+    uvs = np.stack([u.ravel(), v.ravel()], 1)
+    ordered = _in_locality_order(faces, uvs)
+    assert sorted(map(tuple, ordered)) == sorted(map(tuple, faces))  # the same triangles, once each
+
+    def mean_step(f: np.ndarray) -> float:  # texture distance between consecutive triangles
+        centres = uvs[f].mean(axis=1)
+        return float(np.linalg.norm(np.diff(centres, axis=0), axis=1).mean())
+
+    assert mean_step(ordered) < 0.1 * mean_step(faces)
+    assert _in_locality_order(faces[:1], uvs).tolist() == faces[:1].tolist()
