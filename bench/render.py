@@ -3,6 +3,7 @@
     .venv/bin/python bench/render.py                       # the demo photo, 1280x720 and 1920x1080
     .venv/bin/python bench/render.py --photos all          # the four bundled photos
     .venv/bin/python bench/render.py --sizes 1280x720 --no-reference
+    .venv/bin/python bench/render.py --supersample 2       # the frames drawn with 2x2 samples
 
 For each photo and size, the scene is what `dioramic run` builds for that video (classical depth, the
 layered scene with its mesh detail judged in pixels of that size, the default move at its auto
@@ -84,7 +85,7 @@ def line(name: str, frames: int, seconds: float, cpu: float) -> str:
 
 
 def bench(path: Path, size: tuple[int, int], args: argparse.Namespace, out: Path) -> dict[str, float]:
-    options = RunOptions(depth="classical", size=size)
+    options = RunOptions(depth="classical", size=size, supersample=args.supersample)
     photo = load_photo(path)
     depth = estimate_depth(photo, options)
     settings = render_settings(options, photo)
@@ -154,6 +155,7 @@ def main() -> None:
     parser.add_argument("--photos", default=str(DEMO), help="photo paths, comma-separated, or 'all'")
     parser.add_argument("--sizes", default="1280x720,1920x1080", help="comma-separated WxH list")
     parser.add_argument("--no-reference", dest="reference", action="store_false", help="skip the SSIM")
+    parser.add_argument("--supersample", type=int, default=1, help="the frames' supersampling (default 1)")
     parser.add_argument("--keep", type=Path, default=None, help="folder for the videos and frames")
     args = parser.parse_args()
     photos = (
