@@ -384,7 +384,7 @@ OPTIONS: tuple[Option, ...] = (
         "video",
         parse=positive_int,
         metavar="N",
-        hint="smoother thin lines: each pixel averages N x N samples (1 = off, default and fastest; 2-4 slower)",
+        hint="smoother thin lines: each pixel averages N x N samples (1 = off: default, fastest; 2-4 slower)",
     ),
     Option(
         "background",

@@ -85,7 +85,10 @@ class SceneOptions:
     """How far (pixels of the frames the scene is filmed at) merging flat regions into large triangles
     may move what the largest allowed move shows: the depth error allowed is this over the parallax
     the move makes per unit of inverse depth, so near things keep finer triangles than far ones, and
-    larger frames than smaller ones. Raised automatically when the mesh would exceed `max_triangles`."""
+    larger frames than smaller ones. Raised automatically when the mesh would exceed `max_triangles`.
+    The default was chosen against a 4x-supersampled render of a 1M-triangle scene (the demo photo,
+    1280 px frames, SSIM): 2 px gave 167k triangles and 0.985, 4 px 96k and 0.984, 6 px 69k and
+    0.982, 8 px 55k and 0.979; a triangle costs llvmpipe about 0.3 CPU us a frame."""
     view_size: int | None = None
     """Long side in pixels of the frames the scene is filmed at (None: the photo's)."""
     mesh_resolution: int = 768
