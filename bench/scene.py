@@ -1,6 +1,6 @@
 """Benchmark of the 3D scene stage and the exporters: time, triangles, file sizes, peak memory.
 
-    .venv/bin/python bench/scene.py                       # 1024x768 and 12 MP (4000x3000)
+    .venv/bin/python bench/scene.py                       # 1024x768 and 12 MP (4000x3000), for 1280 px video
     .venv/bin/python bench/scene.py --sizes 2048x1536 --photo /path/to/photo.jpg
 
 The photo (default: the first of /work/shared/photos, else a synthetic pattern) is upscaled to each
@@ -25,6 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from dioramic.errors import DioramicError
 from dioramic.export import EXPORTERS, export_scene
 from dioramic.scene import SceneOptions, build_scene
 from dioramic.types import DepthMap, Photo
@@ -101,7 +102,11 @@ def run(size: tuple[int, int], rgb: np.ndarray, depth: np.ndarray, options: Scen
     for name, _ in EXPORTERS.items():
         target = out / f"{width}x{height}{EXTENSION.get(name, '.' + name)}"
         before = {p.name for p in out.iterdir()}
-        _, seconds, peak = measured(lambda t=target, n=name: export_scene(scene, t, format=n))
+        try:
+            _, seconds, peak = measured(lambda t=target, n=name: export_scene(scene, t, format=n))
+        except DioramicError as exc:  # e.g. .blend without the Blender environment
+            print(f"  {name:<8} skipped: {exc}")
+            continue
         written = sorted({p.name for p in out.iterdir()} - before)
         size_mb = sum((out / f).stat().st_size for f in written) / 2**20
         print(f"  {name:<8}{seconds:9.2f}{size_mb:10.2f}{peak:10.1f}   {', '.join(written)}")
@@ -115,11 +120,14 @@ def main() -> None:
     parser.add_argument("--photo", type=Path, default=None)
     parser.add_argument("--sizes", nargs="+", default=["1024x768", "4000x3000"])
     parser.add_argument("--max-triangles", type=int, default=SceneOptions().max_triangles)
+    parser.add_argument(
+        "--view-size", type=int, default=1280, help="long side of the video the scene is for (default 1280)"
+    )
     args = parser.parse_args()
     rgb = source_photo(args.photo)
     depth, kind = source_depth(rgb)
     print(f"photo {rgb.shape[1]}x{rgb.shape[0]} upscaled; depth: {kind}")
-    options = SceneOptions(max_triangles=args.max_triangles)
+    options = SceneOptions(max_triangles=args.max_triangles, view_size=args.view_size)
     with tempfile.TemporaryDirectory(prefix="dioramic-bench-scene-") as tmp:
         for size in args.sizes:
             w, h = (int(x) for x in size.lower().split("x"))
