@@ -102,11 +102,9 @@ def _to_8bit_rgb_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | Non
     return np.asarray(image.convert("RGB")).copy(), None
 
 
-def check_photo(path: str | Path) -> None:
-    """Raise the InputError `load_photo` would for a file that is missing, empty or not an image at
-    all, reading only its header: a cheap check before a batch sends a photo to a worker. A photo
-    that passes may still fail to decode (truncated data); `load_photo` says so then.
-    """
+def _existing_file(path: str | Path) -> Path:
+    """`path` as a Path, after the InputErrors for a file that is missing, a folder or empty; the
+    HEIF opener registered, so that Pillow can open what comes next."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -115,6 +113,15 @@ def check_photo(path: str | Path) -> None:
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (0 bytes)")
     _register_heif()
+    return path
+
+
+def check_photo(path: str | Path) -> None:
+    """Raise the InputError `load_photo` would for a file that is missing, empty or not an image at
+    all, reading only its header: a cheap check before a batch sends a photo to a worker. A photo
+    that passes may still fail to decode (truncated data); `load_photo` says so then.
+    """
+    path = _existing_file(path)
     try:
         with Image.open(path):
             pass
@@ -131,14 +138,7 @@ def load_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
 
     Raises InputError with one line naming the file for anything that is not a readable image.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, expected a photo file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty (0 bytes)")
-    _register_heif()
+    path = _existing_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
