@@ -33,7 +33,7 @@ more than a few pixels is cut too, whatever its slope. Before that, the depth is
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -390,22 +390,13 @@ def canvas_lattices(
     outwards (`canvas_axis`). Positions are the photo's pixels (negative in the left and top margins)."""
     left, top, right, bottom = pads
     height, width = canvas.shape[0] - top - bottom, canvas.shape[1] - left - right
-    resolution = min(resolution, max(width, height))
-    while True:
-        cells_x, cells_y, levels = lattice_layout(width, height, resolution)
+
+    def sample(cells_x: int, cells_y: int, levels: int) -> Lattice:
         columns = canvas_axis(width, left, right, cells_x, levels)
         rows = canvas_axis(height, top, bottom, cells_y, levels)
-        lattice = sample_at(canvas, columns, rows, (width, height), threshold, stretch)
-        cut_x, cut_y = find_cuts(lattice, threshold, stretch)
-        yield CutLattice(lattice, cut_x, cut_y, levels)
-        if resolution <= 1:
-            return
-        log.info(
-            "the depth edges need more than %d triangles at %d cells; coarsening the mesh lattice",
-            budget,
-            resolution,
-        )
-        resolution = max(1, resolution // 2)
+        return sample_at(canvas, columns, rows, (width, height), threshold, stretch)
+
+    return _halving(width, height, resolution, threshold, budget, stretch, sample)
 
 
 def coarsening_lattices(
@@ -416,10 +407,29 @@ def coarsening_lattices(
     `budget` triangles; each step down is logged, since it costs detail. `stretch`: see
     `sample_lattice`."""
     height, width = depth.shape
+
+    def sample(cells_x: int, cells_y: int, levels: int) -> Lattice:
+        return sample_lattice(depth, cells_x, cells_y, threshold, stretch)
+
+    return _halving(width, height, resolution, threshold, budget, stretch, sample)
+
+
+def _halving(
+    width: int,
+    height: int,
+    resolution: int,
+    threshold: float,
+    budget: int,
+    stretch: float | None,
+    sample: Callable[[int, int, int], Lattice],
+) -> Iterator[CutLattice]:
+    """The lattices `sample` (cells_x, cells_y, levels) makes from `resolution` cells on the long side
+    of a `width` x `height` photo (at most one per pixel) down to one cell, halving each time, with
+    their cuts; each step down is logged."""
     resolution = min(resolution, max(width, height))
     while True:
         cells_x, cells_y, levels = lattice_layout(width, height, resolution)
-        lattice = sample_lattice(depth, cells_x, cells_y, threshold, stretch)
+        lattice = sample(cells_x, cells_y, levels)
         cut_x, cut_y = find_cuts(lattice, threshold, stretch)
         yield CutLattice(lattice, cut_x, cut_y, levels)
         if resolution <= 1:
