@@ -239,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="leave out the backdrop sphere textured with the surroundings (the model alone)",
     )
+    reconstruct.add_argument(
+        "--no-blend",
+        dest="blend",
+        action="store_false",
+        help="render the video and held-out views from the model's texture atlas alone, not from the "
+        "photos blended view-dependently (scene.glb holds the atlas either way)",
+    )
     reconstruct.add_argument("--no-video", dest="video", action="store_false", help="skip video.mp4")
     add_options(reconstruct, ["motion", "video"])
     _add_common(reconstruct)
@@ -444,13 +451,15 @@ def _scene_from(source: Path, options: RunOptions) -> Scene:
 def _cmd_render(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from dioramic.pipeline import check_options, make_motion_for, render_settings
+    from dioramic.pipeline import check_options, make_motion_for, model_probe, render_settings
     from dioramic.render import render_video
     from dioramic.render.video import format_for_path
+    from dioramic.scene_file import SCENE_SUFFIXES
 
     video_format = format_for_path(args.output)
     options = options_from_namespace(args, video_format)  # a GIF's own defaults: 480 px, 15 fps
-    check_options(options, args.output)
+    probe = model_probe() if args.source.suffix.lower() in SCENE_SUFFIXES else None
+    check_options(options, args.output, probe)
     scene = _scene_from(args.source, options)
     # the video takes the aspect of the scene's camera (the photo's) unless --size says otherwise
     settings = render_settings(options, scene.camera, video_format)
@@ -510,7 +519,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from dioramic.export import EXPORTERS, export_scene, format_for_path
-    from dioramic.pipeline import check_export, check_options, make_motion_for, render_settings
+    from dioramic.pipeline import check_export, check_options, make_motion_for, model_probe, render_settings
     from dioramic.scene_file import SCENE_SUFFIXES
 
     if args.output is None and args.blend is None:
@@ -518,7 +527,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.blend is not None and args.blend.suffix.lower() != ".blend":
         raise UsageError(f"{args.blend}: --blend takes a path ending in .blend")
     options = options_from_namespace(args)
-    check_options(options)
+    check_options(options, probe=model_probe() if args.source.suffix.lower() in SCENE_SUFFIXES else None)
     # an unknown format, or Blender missing for a .blend: refused before any stage runs
     for path in (args.output, args.blend):
         if path is not None:
@@ -566,6 +575,7 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
         max_triangles=args.max_triangles,
         max_frames=args.frames,
         background=args.backdrop,
+        blend=args.blend,
         write_video=args.video,
         run=options_from_namespace(args),
     )

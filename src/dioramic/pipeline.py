@@ -248,15 +248,33 @@ def _easing_name(motion: object) -> str | None:
     return getattr(easing, "__name__", None) or str(easing)
 
 
-def check_options(options: RunOptions, video: Path = Path("video.mp4")) -> None:
+def model_probe() -> Scene:
+    """A stand-in for a scene that may be a reconstructed model (a scene file, `reconstruct`'s model)
+    for `check_options`: the camera moves need only where its views stood."""
+    import numpy as np
+
+    from dioramic.types import ViewCircle
+
+    return Scene(
+        (),
+        Camera.from_fov(1280, 720, 45.0),
+        near=0.5,
+        far=2.0,
+        focus=1.0,
+        views=ViewCircle(np.array([0.0, 0.0, -1.0]), np.array([0.0, 1.0, 0.0]), 1.0, 0.0),
+    )
+
+
+def check_options(options: RunOptions, video: Path = Path("video.mp4"), probe: Scene | None = None) -> None:
     """Raise the UsageError/InputError a run with `options` writing `video` would meet, before any
     expensive stage: video settings and codec options, the motion (a preset, or a readable timeline
-    file), and renderer combinations. The size of the photo does not matter here."""
+    file, tried on `probe`: a stand-in for the scene to come, by default a scene of one photo), and
+    renderer combinations. The size of the photo does not matter here."""
     from dioramic.motion import make_motion
     from dioramic.render.video import WRITERS, format_for_path
 
-    probe = Camera.from_fov(1280, 720, 45.0)
-    settings = render_settings(options, probe)  # RenderSettings checks its own ranges
+    camera = Camera.from_fov(1280, 720, 45.0)
+    settings = render_settings(options, camera)  # RenderSettings checks its own ranges
     width, height = settings.frame_size
     WRITERS.get(format_for_path(video))(video, width, height, settings.fps, **settings.codec_options())
     if options.stereo is not None and options.renderer == "blender":
@@ -271,10 +289,9 @@ def check_options(options: RunOptions, video: Path = Path("video.mp4")) -> None:
         raise UsageError("--inpaint-model is the model file of --inpainter lama")
     if options.model is not None and options.depth not in ("auto", "depth-anything-v2", "midas"):
         raise UsageError(f"--model is for the learned depth backends, not '{options.depth}'")
-    scene = Scene((), probe, near=1.0, far=6.0, focus=2.0)  # presets and timelines need only the sizes
     make_motion(
         options.motion or "circle",
-        scene,
+        probe or Scene((), camera, near=1.0, far=6.0, focus=2.0),  # presets, timelines need only sizes
         duration=options.duration,
         amplitude=options.amplitude,
         easing=options.easing,

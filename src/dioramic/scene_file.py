@@ -79,6 +79,9 @@ def _views(stored: object) -> ViewCircle | None:
             axis=np.array(stored["axis"], dtype=np.float64),
             radius=float(stored["radius"]),
             height=float(stored["height"]),
+            cameras=np.array(stored["cameras"], dtype=np.float64).reshape(-1, 3)
+            if "cameras" in stored
+            else None,
         )
     except (KeyError, TypeError, ValueError):
         return None

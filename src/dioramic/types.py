@@ -180,6 +180,9 @@ class ViewCircle:
     """Mean distance of the views from the axis, > 0."""
     height: float
     """Mean height of the views above the centre, along `axis` (negative: below it)."""
+    cameras: np.ndarray | None = None
+    """(N, 3) float64 where each input view's camera stood (the `capture` motion flies along them);
+    None when unknown (a scene file written before they were stored)."""
 
     def __post_init__(self) -> None:
         centre = np.asarray(self.centre, dtype=np.float64)
@@ -192,6 +195,40 @@ class ViewCircle:
             raise ValueError(f"ViewCircle.radius must be > 0, got {self.radius}")
         object.__setattr__(self, "centre", centre)
         object.__setattr__(self, "axis", axis)
+        if self.cameras is not None:
+            cameras = np.asarray(self.cameras, dtype=np.float64)
+            if cameras.ndim != 2 or cameras.shape[1] != 3 or not np.isfinite(cameras).all():
+                raise ValueError("ViewCircle.cameras must be finite (N, 3) positions")
+            object.__setattr__(self, "cameras", cameras)
+
+
+@dataclass(frozen=True)
+class PhotoSurface:
+    """One input photo of a reconstruction with the surface it sees, for view-dependent rendering: near
+    this photo's viewpoint a renderer shows the photo itself, draped over its own surface, blended
+    with its neighbours' (see `dioramic.render.blend`). Scene coordinates, metres."""
+
+    name: str
+    """The photo's file name."""
+    image: np.ndarray
+    """(H, W, 4) uint8 the undistorted photo; alpha 255 where its surface was measured (stereo or
+    the fused model), 0 where the surface was filled in (a guess, yielding to measured surfaces)."""
+    vertices: np.ndarray
+    """(N, 3) float32 the photo's surface (its depth map, cut at depth jumps, decimated)."""
+    uvs: np.ndarray
+    """(N, 2) float32 where each vertex lies in `image` (glTF convention)."""
+    faces: np.ndarray
+    """(M, 3) uint32 vertex indices."""
+    position: np.ndarray
+    """(3,) float64 the photo's camera centre."""
+
+    def __post_init__(self) -> None:
+        n = len(self.vertices)
+        if self.image.ndim != 3 or self.image.shape[2] != 4 or self.image.dtype != np.uint8:
+            raise ValueError("PhotoSurface.image must be (H, W, 4) uint8")
+        if self.vertices.shape != (n, 3) or self.uvs.shape != (n, 2) or self.faces.ndim != 2:
+            raise ValueError("PhotoSurface needs (N, 3) vertices, (N, 2) uvs and (M, 3) faces")
+        object.__setattr__(self, "position", np.asarray(self.position, dtype=np.float64))
 
 
 @dataclass(frozen=True)
@@ -211,6 +248,9 @@ class Scene:
     views: ViewCircle | None = None
     """Where the input views stood, for a model reconstructed from several photos or a video
     (`dioramic.reconstruct`); None for a scene built from one photo."""
+    photos: tuple[PhotoSurface, ...] = ()
+    """A reconstruction's photos with their own surfaces: renderers that can blend them show these
+    near the photos' viewpoints (the meshes remain what exports hold). Empty for other scenes."""
 
     @property
     def triangle_count(self) -> int:

@@ -14,6 +14,8 @@ from dioramic.types import Camera, Pose, Scene
 
 PANS = {"pan-horizontal", "pan-vertical", "ken-burns"}  # presets that face ahead instead of the subject
 CLOSED = {"circle", "swing", "turntable", "still", "spin"}  # paths that end where they begin
+MODEL_ONLY = {"capture"}  # follows a reconstruction's photos: tests/motion/test_capture.py
+PHOTO_PRESETS = [name for name in MOTION_PRESETS.names() if name not in MODEL_ONLY]
 LATERAL = {"circle", "swing", "pan-horizontal", "pan-vertical", "orbit"}
 DURATION = 4.0
 
@@ -69,7 +71,7 @@ def test_describe_motions_gives_one_line_each() -> None:
         assert text and "\n" not in text and len(text) < 110, name
 
 
-@pytest.mark.parametrize("name", MOTION_PRESETS.names())
+@pytest.mark.parametrize("name", PHOTO_PRESETS)
 def test_poses_are_finite_and_rotations_orthonormal(name: str) -> None:
     motion = make_motion(name, make_scene(), duration=DURATION)
     assert isinstance(motion, Motion)
@@ -78,7 +80,7 @@ def test_poses_are_finite_and_rotations_orthonormal(name: str) -> None:
         assert_valid(pose)
 
 
-@pytest.mark.parametrize("name", sorted(set(MOTION_PRESETS.names()) - PANS))
+@pytest.mark.parametrize("name", sorted(set(PHOTO_PRESETS) - PANS))
 def test_camera_keeps_looking_at_the_subject(name: str) -> None:
     scene = make_scene()
     for pose in sample(make_motion(name, scene, duration=DURATION)):
@@ -110,7 +112,7 @@ def test_closed_presets_loop_seamlessly(name: str) -> None:
         np.testing.assert_allclose(arriving, leaving, atol=1e-4)
 
 
-@pytest.mark.parametrize("name", sorted(set(MOTION_PRESETS.names()) - CLOSED))
+@pytest.mark.parametrize("name", sorted(set(PHOTO_PRESETS) - CLOSED))
 def test_open_presets_loop_out_and_back_when_asked(name: str) -> None:
     scene = make_scene()
     once = make_motion(name, scene, duration=DURATION)
@@ -134,7 +136,7 @@ def displacement(pose: Pose, rest: Pose) -> float:
     return float(np.linalg.norm(pose.camera_position) + object_move + zoom)
 
 
-@pytest.mark.parametrize("name", sorted(set(MOTION_PRESETS.names()) - {"still", "spin"}))  # spin: turns
+@pytest.mark.parametrize("name", sorted(set(PHOTO_PRESETS) - {"still", "spin"}))  # spin: turns
 def test_amplitude_scales_the_displacement(name: str) -> None:
     scene = make_scene()
     rest = make_motion("still", scene, duration=DURATION).pose(0.0)
@@ -147,7 +149,7 @@ def test_amplitude_scales_the_displacement(name: str) -> None:
     assert d0 == pytest.approx(0.0, abs=1e-12)
 
 
-@pytest.mark.parametrize("name", MOTION_PRESETS.names())
+@pytest.mark.parametrize("name", PHOTO_PRESETS)
 def test_close_up_and_landscape_give_the_same_angular_motion(name: str) -> None:
     close, far = make_scene(0.1), make_scene(20.0)
     a, b = make_motion(name, close, duration=DURATION), make_motion(name, far, duration=DURATION)

@@ -42,7 +42,7 @@ def test_reconstruct_writes_every_output(cli_out: Path, capsys: pytest.CaptureFi
         "video.mp4",
     ]
     report = json.loads((cli_out / "report.json").read_text())
-    assert report["registered"] == 8 and report["motion"] == "spin"
+    assert report["registered"] == 8 and report["motion"] == "capture"
     with av.open(str(cli_out / "video.mp4")) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(frames) == 6 and frames[0].shape == (48, 64, 3)
@@ -80,7 +80,8 @@ def test_the_glb_passes_the_khronos_validator(cli_out: Path) -> None:
     assert report["info"]["animationCount"] == 1
 
 
-def test_three_js_plays_the_spin(cli_out: Path, tmp_path: Path) -> None:
+def test_three_js_plays_the_capture_move(cli_out: Path, tmp_path: Path) -> None:
+    """8 of 12 views round the ring (210 degrees): the default move sweeps along them and back."""
     player = REPO / "tools" / "threejs-player"
     node = shutil.which("node")
     if node is None:
@@ -106,16 +107,19 @@ def test_three_js_plays_the_spin(cli_out: Path, tmp_path: Path) -> None:
     )
     played = json.loads(result.stdout)
     scene = load_scene(cli_out / "scene.glb")
-    motion = make_motion("spin", scene, duration=1.0)
+    motion = make_motion("capture", scene, duration=1.0)
+    centre = scene.views.centre
+    photos = scene.views.cameras - centre
+    photos /= np.linalg.norm(photos, axis=1, keepdims=True)
     for frame in played["frames"]:
         camera = np.array(frame["camera"]).reshape(4, 4).T
         pose = motion.pose(frame["t"])
         np.testing.assert_allclose(camera[:3, 3], pose.camera_position, atol=1e-4)
         np.testing.assert_allclose(camera[:3, :3], pose.camera_rotation, atol=1e-4)
-    # half way round the camera stands on the far side of the model's centre
-    centre = scene.views.centre
+        direction = (camera[:3, 3] - centre) / np.linalg.norm(camera[:3, 3] - centre)
+        assert np.degrees(np.arccos(np.clip(photos @ direction, -1, 1))).min() < 20.0  # near a photo
     start, half = (np.array(f["camera"]).reshape(4, 4).T[:3, 3] for f in played["frames"][:2])
-    assert np.dot(start - centre, half - centre) < 0
+    assert np.linalg.norm(start - half) > 0.3 * np.linalg.norm(start - centre)  # it moves along the arc
 
 
 def test_render_and_export_work_on_the_model(cli_out: Path, tmp_path: Path) -> None:

@@ -252,6 +252,8 @@ def build_gltf(
             "radius": float(scene.views.radius),
             "height": float(scene.views.height),
         }
+        if scene.views.cameras is not None:
+            document["scenes"][0]["extras"]["views"]["cameras"] = scene.views.cameras.round(6).tolist()
     if samples is not None:
         width, height = size if size is not None else (camera.width, camera.height)
         object_node, camera_node = roots

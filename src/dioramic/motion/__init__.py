@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dioramic.errors import UsageError
+from dioramic.motion import capture as _capture  # noqa: F401 - registers the 'capture' preset
 from dioramic.motion.easing import EASINGS, CubicBezier, Easing, easing_names, get_easing
 from dioramic.motion.presets import MOTION_PRESETS, Motion, PresetFactory
 from dioramic.motion.timeline import TIMELINE_SUFFIXES, Timeline, load_timeline, parse_timeline

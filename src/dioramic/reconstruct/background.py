@@ -6,11 +6,10 @@ The sphere is centred on the model's centre (about which `spin` turns, at the ca
 just beyond the farthest camera and the model's bulk (`radius_factor`), with its poles on the model's
 up axis and an equirectangular
 texture: each texel's point on the sphere is looked up in every view where no part of the model hides
-it, the views weighted towards their image centres; what no view saw is filled along its row from the
-nearest seen texels (the sky, or the ground, looks alike at one elevation all around), and rows no
-view saw from the rows above and below (push-pull). What lies near the sphere comes out right; what
-lies much farther shifts a little between viewpoints (parallax). Faces point inwards
-(counter-clockwise seen from inside).
+it, the views weighted towards their image centres; what no view saw is filled plainly from the seen
+texels around it (push-pull: a smooth continuation of their colours, no streaks or invented detail).
+What lies near the sphere comes out right; what lies much farther shifts a little between viewpoints
+(parallax). Faces point inwards (counter-clockwise seen from inside).
 """
 
 from __future__ import annotations
@@ -89,29 +88,6 @@ def _directions(
     return (
         cos_lat * (np.cos(lon)[..., None] * e1 + np.sin(lon)[..., None] * e2) + np.sin(lat)[..., None] * axis
     )
-
-
-def fill_rows(colour: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fill the unseen texels (weight 0) of each row of an equirectangular (H, W, C) `colour` by
-    interpolating between the nearest seen texels of that row, around the full circle: the sky or the
-    ground at one elevation looks alike all around. Rows with no seen texel stay unseen.
-
-    >>> out, w = fill_rows(np.array([[[0.0], [9.0], [4.0], [9.0]]]), np.array([[1.0, 0.0, 1.0, 0.0]]))
-    >>> out[0, :, 0].tolist(), w.tolist()
-    ([0.0, 2.0, 4.0, 2.0], [[1.0, 0.001, 1.0, 0.001]])
-    """
-    out = colour.copy()
-    filled = weight.copy()
-    width = weight.shape[1]
-    columns = np.arange(width, dtype=np.float64)
-    for row in range(weight.shape[0]):
-        seen = np.flatnonzero(weight[row] > 0)
-        if seen.size == 0 or seen.size == width:
-            continue
-        for channel in range(colour.shape[2]):
-            out[row, :, channel] = np.interp(columns, seen, colour[row, seen, channel], period=width)
-        filled[row] = np.where(weight[row] > 0, weight[row], 1e-3)
-    return out, filled
 
 
 def push_pull(colour: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -198,7 +174,6 @@ def background_sphere(
         total += sampled * w[..., None]
         weight += w
     colour = total / np.maximum(weight, 1e-12)[..., None]
-    colour, weight = fill_rows(colour, weight)
     texture = np.clip(np.round(push_pull(colour, weight)), 0, 255).astype(np.uint8)
     sphere_vertices, uvs, sphere_faces = sphere(centre, axis, radius, options.segments)
     return TexturedMesh(

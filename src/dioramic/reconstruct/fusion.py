@@ -196,15 +196,23 @@ def drop_small_pieces(
 
 
 def decimate(vertices: np.ndarray, faces: np.ndarray, max_triangles: int) -> tuple[np.ndarray, np.ndarray]:
-    """The mesh simplified to at most `max_triangles` by quadric error decimation (Open3D)."""
+    """The mesh simplified to at most `max_triangles` by quadric error decimation (the
+    Fast-Quadric-Mesh-Simplification library through `fast_simplification`: about ten times faster
+    than Open3D's on a million triangles)."""
     if len(faces) <= max_triangles:
         return vertices, faces
-    o3d = _open3d()
-    mesh = o3d.geometry.TriangleMesh(
-        o3d.utility.Vector3dVector(vertices), o3d.utility.Vector3iVector(faces.astype(np.int32))
+    try:
+        import fast_simplification
+    except ImportError:
+        raise MissingDependencyError("fast-simplification", "reconstruct", "simplifying the model") from None
+    out_vertices, out_faces = fast_simplification.simplify(
+        np.ascontiguousarray(vertices, dtype=np.float32),
+        np.ascontiguousarray(faces, dtype=np.int32),
+        target_reduction=1.0 - max_triangles / len(faces),
     )
-    mesh = mesh.simplify_quadric_decimation(int(max_triangles))
-    mesh.remove_degenerate_triangles()
-    mesh.remove_unreferenced_vertices()
-    out_faces = np.asarray(mesh.triangles, dtype=np.int64).reshape(-1, 3)
-    return np.asarray(mesh.vertices, dtype=np.float64), out_faces
+    out_faces = np.asarray(out_faces, dtype=np.int64).reshape(-1, 3)
+    corners = out_vertices[out_faces]
+    area = np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+    keep = (area > 0) & (out_faces[:, 0] != out_faces[:, 1]) & (out_faces[:, 1] != out_faces[:, 2])
+    keep &= out_faces[:, 0] != out_faces[:, 2]
+    return compact(np.asarray(out_vertices, dtype=np.float64), out_faces[keep][:max_triangles])

@@ -1,78 +1,51 @@
 """Rendering the model from a held-out photo's own camera, lens distortion included, for comparison
-with that photo: ray casting (Open3D) through every pixel, each mesh's texture sampled bilinearly where
-its triangles are hit first, 2 x 2 rays per pixel averaged, alpha = the fraction of a pixel's rays that
-hit a mesh.
-
-Ray casting rather than the OpenGL renderer, because a photo's principal point is rarely at the centre
-and its lens bends straight lines; both matter at the pixel level.
+with that photo: through the same renderer as the video (`dioramic.render.make_renderer`: the photos
+blended view-dependently where the scene carries them, else the textured meshes), as a pinhole image
+with the photo's focal length and principal point, 2 x 2 supersampled, on a canvas large enough for
+every ray of the lens; the lens distortion is then applied by resampling. Alpha = coverage.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from dioramic.reconstruct.model import Lens
-from dioramic.types import Mesh
+from dioramic.types import Camera, Pose, Scene
 
 SUPERSAMPLE = 2
-"""Rays per pixel along each axis."""
+"""Samples per pixel along each axis."""
 
 
 def render_photo_view(
-    meshes: Sequence[Mesh],
+    scene: Scene,
     lens: Lens,
     position: np.ndarray,
     world_from_camera: np.ndarray,
     width: int,
     height: int,
 ) -> np.ndarray:
-    """(height, width, 4) uint8 RGBA: the `meshes` seen through `lens` (the photo's full-size camera,
+    """(height, width, 4) uint8 RGBA: `scene` seen through `lens` (the photo's full-size camera,
     rendered at `width` x `height`) from `position` (3,), with `world_from_camera` (3, 3) mapping the
-    lens' camera axes (x right, y down, z ahead) to the meshes' coordinates; alpha = coverage."""
+    lens' camera axes (x right, y down, z ahead) to the scene's coordinates; alpha = coverage."""
     import cv2
 
-    from dioramic.reconstruct.fusion import _open3d
+    from dioramic.render import make_renderer
 
-    o3d = _open3d()
-    scene = o3d.t.geometry.RaycastingScene()
-    ids = []
-    for mesh in meshes:
-        geometry = o3d.t.geometry.TriangleMesh()
-        geometry.vertex.positions = o3d.core.Tensor(np.ascontiguousarray(mesh.vertices, dtype=np.float32))
-        geometry.triangle.indices = o3d.core.Tensor(np.ascontiguousarray(mesh.faces, dtype=np.int32))
-        ids.append(scene.add_triangles(geometry))
-    rays = lens.pixel_rays(width * SUPERSAMPLE, height * SUPERSAMPLE)
-    directions = rays @ np.asarray(world_from_camera, dtype=np.float64).T
-    origins = np.broadcast_to(np.asarray(position, dtype=np.float64), directions.shape)
-    hits = scene.cast_rays(o3d.core.Tensor(np.concatenate([origins, directions], -1).astype(np.float32)))
-    hit = np.isfinite(hits["t_hit"].numpy())
-    geometry_ids = hits["geometry_ids"].numpy()
-    triangles = hits["primitive_ids"].numpy().astype(np.int64)
-    barycentric = hits["primitive_uvs"].numpy().astype(np.float64)
-    colour = np.zeros((*hit.shape, 3))
-    for mesh, geometry_id in zip(meshes, ids, strict=True):
-        mine = hit & (geometry_ids == geometry_id)
-        if not mine.any():
-            continue
-        corners = mesh.faces[triangles[mine]].astype(np.int64)
-        w1, w2 = barycentric[mine][:, 0:1], barycentric[mine][:, 1:2]
-        uv = (
-            (1.0 - w1 - w2) * mesh.uvs[corners[:, 0]]
-            + w1 * mesh.uvs[corners[:, 1]]
-            + w2 * mesh.uvs[corners[:, 2]]
-        )
-        texture = np.ascontiguousarray(mesh.texture[..., :3])
-        th, tw = texture.shape[:2]
-        colour[mine] = sample(texture, uv[:, 0] * tw, uv[:, 1] * th)
-    weight = hit.astype(np.float64)
-    colour = cv2.resize(colour, (width, height), interpolation=cv2.INTER_AREA)
-    coverage = cv2.resize(weight, (width, height), interpolation=cv2.INTER_AREA)
-    rgb = colour / np.maximum(coverage, 1e-9)[..., None]
-    rgba = np.zeros((height, width, 4), np.uint8)
-    rgba[..., :3] = np.clip(np.round(rgb), 0, 255).astype(np.uint8)
-    rgba[..., 3] = np.clip(np.round(coverage * 255.0), 0, 255).astype(np.uint8)
+    rays = lens.pixel_rays(width, height)[..., :2]  # undistorted x / z, y / z of every output pixel
+    pinhole = lens.pinhole.resized(width, height)
+    lo = rays.reshape(-1, 2).min(axis=0)
+    hi = rays.reshape(-1, 2).max(axis=0)
+    focal = np.array([pinhole.fx, pinhole.fy])
+    corner = np.floor(lo * focal) - 2.0  # canvas pixel 0 in pinhole pixels (relative to the axis)
+    size = (np.ceil(hi * focal) + 2.0 - corner).astype(int)
+    canvas = Camera(int(size[0]), int(size[1]), pinhole.fx, pinhole.fy, -corner[0], -corner[1])
+    rotation = np.asarray(world_from_camera, dtype=np.float64) @ np.diag([1.0, -1.0, -1.0])
+    pose = Pose(np.asarray(position, dtype=np.float64), rotation, canvas.fov_y)
+    with make_renderer(scene, canvas.width, canvas.height, supersample=SUPERSAMPLE) as renderer:
+        image = renderer.render_camera(pose, canvas)
+    map_x = (rays[..., 0] * canvas.fx + canvas.cx - 0.5).astype(np.float32)
+    map_y = (rays[..., 1] * canvas.fy + canvas.cy - 0.5).astype(np.float32)
+    rgba = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     rgba[rgba[..., 3] == 0, :3] = 0
     return rgba
 

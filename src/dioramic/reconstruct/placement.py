@@ -145,6 +145,7 @@ def place(views: Sequence[View], points: np.ndarray, candidates: Sequence[int]) 
         axis=rotation @ axis,
         radius=max(scale * float(radii.mean()), 1e-6 * NOMINAL_DISTANCE),
         height=scale * float(heights.mean()),
+        cameras=scale * np.array([v.centre for v in views]) @ rotation.T + translation,
     )
     return Placement(scale, rotation, translation, reference, circle, focus)
 

@@ -29,8 +29,9 @@ from dioramic.reconstruct.model import SparseModel, View, view_of
 from dioramic.reconstruct.placement import NOMINAL_DISTANCE, Placement, depth_range, place
 from dioramic.reconstruct.sfm import SfmResult, run_sfm
 from dioramic.reconstruct.stereo import StereoOptions, depth_maps
-from dioramic.reconstruct.texture import TexturedMesh, TextureOptions, bake
-from dioramic.types import Mesh, Scene
+from dioramic.reconstruct.surfaces import SurfaceOptions, photo_surfaces
+from dioramic.reconstruct.texture import TexturedMesh, TextureOptions, bake, ray_scene
+from dioramic.types import Mesh, PhotoSurface, Scene
 
 if TYPE_CHECKING:
     from dioramic.motion import Motion
@@ -43,7 +44,8 @@ MIN_IMAGES = 3
 MIN_PLACED_FRACTION = 0.5
 """A reconstruction fails when SfM places fewer than this fraction of the images given: a model made
 from a minority of them (a textureless object, say) would not show what was photographed."""
-DEFAULT_MOTION = "spin"
+DEFAULT_MOTION = "capture"
+"""The move `reconstruct` films unless told otherwise: along the photos, a full turn when they go round."""
 FUSED_PER_KEPT = 3
 """Fusion aims at this many times the triangle budget, which decimation then meets."""
 STAGES = ("reading the images", "structure from motion", "preparing the views", "stereo depth",
@@ -78,6 +80,11 @@ class ReconstructOptions:
     """Surround the model with a textured sphere of what the views show beyond it (see
     `dioramic.reconstruct.background`)."""
     surroundings: BackgroundOptions = field(default_factory=BackgroundOptions)
+    blend: bool = True
+    """Render the video and the held-out views view-dependently, from the photos themselves draped
+    over their own surfaces (`dioramic.render.blend`); else from the model's texture atlas alone (what
+    scene.glb holds either way)."""
+    surfaces: SurfaceOptions = field(default_factory=SurfaceOptions)
 
 
 @dataclass(frozen=True)
@@ -104,13 +111,13 @@ def held_out_names(names: Sequence[str], every: int | None) -> list[str]:
 
 
 def _check(options: ReconstructOptions) -> None:
-    from dioramic.pipeline import check_options
+    from dioramic.pipeline import check_options, model_probe
 
     if options.holdout is not None and options.holdout < 2:
         raise UsageError(f"--holdout must be 2 or more (every N-th image is held out), got {options.holdout}")
     if options.max_triangles < 100:
         raise UsageError(f"--max-triangles must be at least 100, got {options.max_triangles}")
-    check_options(_run_options(options))
+    check_options(_run_options(options), probe=model_probe())
 
 
 def _run_options(options: ReconstructOptions) -> RunOptions:
@@ -206,6 +213,11 @@ def reconstruct(
                 texture_views, vertices, faces, centre, axis, options.surroundings, foreground=measured
             )
             meshes.insert(0, _mesh("background", surroundings, placement))  # farthest first
+        photos: tuple[PhotoSurface, ...] = ()
+        if options.blend:
+            photos = photo_surfaces(
+                views, depths, fused, texture_views, ray_scene(vertices, faces), placement, options.surfaces
+            )
         del texture_views
         near, far = depth_range(placement, meshes[-1].vertices)  # the model's
         far = max(far, depth_range(placement, np.concatenate([m.vertices for m in meshes]))[1])
@@ -217,6 +229,7 @@ def reconstruct(
             far=far,
             focus=placement.focus,
             views=placement.views,
+            photos=photos,
         )
         lap("texture")
 
@@ -253,6 +266,8 @@ def reconstruct(
             "triangles": scene.triangle_count,
             "vertices": int(sum(len(m.vertices) for m in scene.meshes)),
             "background": options.background,
+            "view_dependent": bool(photos),
+            "photo_surface_triangles": int(sum(len(p.faces) for p in photos)),
             "texture_size": [int(textured.texture.shape[1]), int(textured.texture.shape[0])],
             "charts": textured.charts,
             "untextured_fraction": round(textured.unseen, 4),
@@ -317,7 +332,8 @@ def _write_holdout(
     held_out: Sequence[str],
     options: ReconstructOptions,
 ) -> list[str]:
-    """Render the model from each held-out image's camera into folder/<stem>.png (RGBA)."""
+    """Render the scene from each held-out image's camera into folder/<stem>.png (RGBA), as the video
+    renders it."""
     from dioramic.reconstruct.holdout import render_photo_view
 
     written = []
@@ -330,7 +346,7 @@ def _write_holdout(
         pose = placement.pose(view)
         # the lens' camera axes (y down, z ahead) are the pose's with y and z flipped
         rgba = render_photo_view(
-            scene.meshes,
+            scene,
             lens,
             pose.camera_position,
             pose.camera_rotation @ np.diag([1.0, -1.0, -1.0]),

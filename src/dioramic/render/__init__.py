@@ -283,8 +283,18 @@ def _measure(renderer: GLRenderer, pose: Pose, settings: RenderSettings, focus: 
     return stats[0] if len(stats) == 1 else stats[0].worse(stats[1])
 
 
+def make_renderer(scene: Scene, width: int, height: int, **options: Any) -> GLRenderer:
+    """The renderer for `scene`: `PhotoBlendRenderer` (view-dependent, `dioramic.render.blend`) for a
+    reconstruction that carries its photos, else `GLRenderer`; `options` are `GLRenderer`'s."""
+    if scene.photos:
+        from dioramic.render.blend import PhotoBlendRenderer
+
+        return PhotoBlendRenderer(scene, width, height, **options)
+    return GLRenderer(scene, width, height, **options)
+
+
 def _renderer(scene: Scene, settings: RenderSettings) -> GLRenderer:
-    return GLRenderer(
+    return make_renderer(
         scene,
         settings.width,
         settings.height,

@@ -22,7 +22,7 @@ import numpy as np
 
 from dioramic.errors import UsageError
 from dioramic.render.context import GLContextError, create_context
-from dioramic.types import Mesh, Pose, Scene, is_hidden_layer
+from dioramic.types import Camera, Mesh, Pose, Scene, is_hidden_layer
 
 if TYPE_CHECKING:
     import moderngl
@@ -603,7 +603,31 @@ class GLRenderer:
         if self._released:
             raise GLContextError("this renderer has been closed")
 
-    def _draw_frame(self, pose: Pose, eye_offset: float, convergence: float | None) -> np.ndarray:
+    def camera_projection(self, pose: Pose, camera: Camera) -> np.ndarray:
+        """(4, 4) float64 clip-from-world matrix for `pose` seen through the pinhole `camera` (its
+        focal lengths and principal point, in pixels of the renderer's own width x height)."""
+        if (camera.width, camera.height) != (self.width, self.height):
+            raise ValueError(
+                f"the camera is {camera.width}x{camera.height}, the renderer {self.width}x{self.height}"
+            )
+        near, far = self.clip_planes(pose)
+        proj = perspective(pose.fov_y, self.width / self.height, near, far)
+        proj[0, 0] = 2.0 * camera.fx / camera.width
+        proj[1, 1] = 2.0 * camera.fy / camera.height
+        proj[0, 2] = 1.0 - 2.0 * camera.cx / camera.width
+        proj[1, 2] = 2.0 * camera.cy / camera.height - 1.0
+        return _matmul(_matmul(proj, pose.view_matrix()), np.asarray(pose.object_matrix, dtype=np.float64))
+
+    def render_camera(self, pose: Pose, camera: Camera) -> np.ndarray:
+        """Draw the scene from `pose` through the pinhole `camera` (see `camera_projection`): a new
+        (height, width, 4) uint8 RGBA array, top row first, alpha = coverage."""
+        self._check_open()
+        with self._ctx:
+            return self._draw_frame(pose, 0.0, None, self.camera_projection(pose, camera)).copy()
+
+    def _draw_frame(
+        self, pose: Pose, eye_offset: float, convergence: float | None, projection: np.ndarray | None = None
+    ) -> np.ndarray:
         """The video's frame (colour only) into `self._rgba`, top row first."""
         import moderngl
 
@@ -614,9 +638,11 @@ class GLRenderer:
         ctx.enable(moderngl.DEPTH_TEST)
         red, green, blue = (c / 255.0 for c in self.background)
         fbo.clear(red, green, blue, 0.0, depth=1.0)
-        projection = self.projection(pose, eye_offset, convergence)
+        if projection is None:
+            projection = self.projection(pose, eye_offset, convergence)
         if direct:  # drawn upside down, so that glReadPixels gives the top row first
             projection = _FLIP @ projection
+        self._underlay(fbo, projection, pose)
         mvp = projection.T.astype(np.float32).tobytes()
         self._plain_opaque["u_mvp"].write(mvp)
         self._plain_alpha["u_mvp"].write(mvp)
@@ -636,6 +662,11 @@ class GLRenderer:
             self._colour_down_vao.render(moderngl.TRIANGLES, vertices=3)
         self._frame_fbo.read_into(self._rgba, components=4, alignment=1)
         return self._rgba
+
+    def _underlay(self, fbo: Any, projection: np.ndarray, pose: Pose) -> None:
+        """Draw into the cleared `fbo` (clip-from-world `projection`) before the frame's layers, which
+        then show only where this leaves the depth at the far plane; a hook for renderers that show
+        something else in front of the scene's own meshes (`dioramic.render.blend`). Nothing here."""
 
     def _draw(self, pose: Pose, eye_offset: float, convergence: float | None) -> None:
         """The frame and its statistics' flags into `self._out_fbo` (colour, flags; read top row first)."""
