@@ -108,7 +108,7 @@ def test_held_out_names_start_with_the_second() -> None:
 
 def test_fewer_than_three_images_are_refused(ring: Ring, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with pytest.raises(InputError, match=r"at least 3 images, got 2: view_00.png, view_01.png"):
+    with pytest.raises(InputError, match=r"at least 3 photos, .* got 2: view_00.png, view_01.png"):
         reconstruct(ring.paths[:2], out)
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
