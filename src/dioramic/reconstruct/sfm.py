@@ -10,8 +10,8 @@ photos of one camera do; portrait photos among landscape ones get a camera of th
 shape but several resolutions (resized copies) are brought to the largest for SfM, so that they share
 the camera (with one focal length each, the smaller ones register poorly), and the model is scaled
 back to each image's own size afterwards. When no matched pair of images shows the scene move by more
-than `STILL_PAIR` of the image (copies of one picture, a camera that never moved), mapping is not
-tried: an InputError says so.
+than `STILL_PAIR` of the image (copies of one picture, a camera that never moved), and every image
+matches another, mapping is not tried: an InputError says so.
 
 The mapper's absolute-pose thresholds are relaxed from COLMAP's defaults (15 inliers and a 15 %
 inlier ratio instead of 30 and 25 %): on sparse rings of photos (about 20 degrees apart) the defaults
@@ -233,44 +233,47 @@ def _rescaled(
     return out
 
 
-def largest_motion(pycolmap: Any, database: Path, sizes: dict[str, tuple[int, int]]) -> float | None:
-    """The largest, over the geometrically verified pairs of images in `database`, of the median
-    distance its inlier matches move between the two images, as a fraction of the first image's
-    long side (`sizes`: name -> (height, width)). None when no pair was verified."""
+def pair_motions(pycolmap: Any, database: Path) -> dict[tuple[str, str], float]:
+    """(name, name) -> median distance (pixels, in the first image) that the inlier matches move
+    between the two images, for each pair of images in `database` verified with at least
+    `MIN_INLIERS` inliers."""
     db = pycolmap.Database.open(database)
     try:
         names = {image.image_id: image.name for image in db.read_all_images()}
         pair_ids, geometries = db.read_two_view_geometries()
-        most = None
+        motions = {}
+        keypoints: dict[int, np.ndarray] = {}
         for pair_id, geometry in zip(pair_ids, geometries, strict=True):
             matches = geometry.inlier_matches
             if len(matches) < MIN_INLIERS:
                 continue
             a, b = pycolmap.pair_id_to_image_pair(pair_id)
-            ka, kb = db.read_keypoints(a)[:, :2], db.read_keypoints(b)[:, :2]
-            shift = np.linalg.norm(ka[matches[:, 0]] - kb[matches[:, 1]], axis=1)
-            moved = float(np.median(shift)) / max(sizes[names[a]])
-            most = moved if most is None else max(most, moved)
+            for i in (a, b):
+                if i not in keypoints:
+                    keypoints[i] = db.read_keypoints(i)[:, :2]
+            shift = np.linalg.norm(keypoints[a][matches[:, 0]] - keypoints[b][matches[:, 1]], axis=1)
+            motions[(names[a], names[b])] = float(np.median(shift))
     finally:
         db.close()
-    return most
+    return motions
 
 
 def _check_motion(pycolmap: Any, database: Path, images: InputImages, groups: list[CameraGroup]) -> None:
-    """Raise InputError when the images match but none shows the scene move (see `STILL_PAIR`)."""
-    sizes = {name: size[::-1] for size, _, names in groups for name in names}  # as SfM saw them
-    moved = largest_motion(pycolmap, database, sizes)
-    if moved is None or moved >= STILL_PAIR:
+    """Raise InputError when every image matches another but no pair shows the scene move by
+    `STILL_PAIR` of the image (images that match nothing are left to the mapper's reasons)."""
+    motions = pair_motions(pycolmap, database)
+    if {name for pair in motions for name in pair} != set(images.names):
+        return
+    side = {name: max(size) for size, _, names in groups for name in names}  # as SfM saw them
+    moved = max(shift / side[a] for (a, _), shift in motions.items())
+    if moved >= STILL_PAIR:
         return
     what = "the video's frames" if images.video else f"the {len(images.names)} images"
-    todo = (
-        "film walking slowly around the object"
-        if images.video
-        else ("take the photos from different places around the object")
-    )
+    todo = "film walking slowly" if images.video else "take the photos from different places"
     raise InputError(
         f"{what} show no camera motion (matched images differ by at most {moved:.1%} of their size: "
-        f"copies of one picture, or a camera that stood still); no depth can be seen: {todo}"
+        f"copies of one picture, or a camera that stood still); no depth can be seen: {todo} around "
+        "the object"
     )
 
 
