@@ -102,7 +102,7 @@ def collect_images(
     if len(photos) < min_images:  # said before any photo is decoded
         raise InputError(
             f"a reconstruction needs at least {min_images} photos, taken from different places around "
-            f"the object, got {len(photos)}: {_listing(_shown(map(str, photos)))}"
+            f"the object, got {len(photos)}: {listing(_shown(map(str, photos)))}"
         )
     loaded: list[tuple[Path, np.ndarray, float | None]] = []
     skipped: dict[str, str] = {}
@@ -185,11 +185,11 @@ def _too_few_usable(kept: list[str], skipped: dict[str, str], given: int, needed
     """
     if len(kept) == 1 and all(why.startswith("the same picture as") for why in skipped.values()):
         return (
-            f"the {given} photos are all the same picture ({_listing(_shown([*kept, *skipped]))}): a "
+            f"the {given} photos are all the same picture ({listing(_shown([*kept, *skipped]))}): a "
             f"reconstruction needs at least {needed} photos taken from different places around the object"
         )
     return (
-        f"only {len(kept)} of the {given} photos can be used ({_listing(_shown(kept)) or 'none'}); "
+        f"only {len(kept)} of the {given} photos can be used ({listing(_shown(kept)) or 'none'}); "
         f"a reconstruction needs at least {needed}: left out {left_out(skipped)}"
     )
 
@@ -205,7 +205,7 @@ def left_out(skipped: dict[str, str]) -> str:
     groups: dict[str, list[str]] = {}
     for shown, why in zip(_shown(skipped), skipped.values(), strict=True):
         groups.setdefault(why, []).append(shown)
-    return "; ".join(f"{_listing(paths)}: {why}" for why, paths in groups.items())
+    return "; ".join(f"{listing(paths)}: {why}" for why, paths in groups.items())
 
 
 def _shown(paths: Iterable[str]) -> list[str]:
@@ -219,10 +219,10 @@ def _shown(paths: Iterable[str]) -> list[str]:
     return names if len(set(names)) == len(names) else paths
 
 
-def _listing(names: Sequence[str]) -> str:
+def listing(names: Sequence[str]) -> str:
     """Names joined with commas, at most `_LISTED` of them.
 
-    >>> _listing(["a", "b"]), _listing([str(k) for k in range(10)])
+    >>> listing(["a", "b"]), listing([str(k) for k in range(10)])
     ('a, b', '0, 1, 2, 3, 4, 5, 6, 7 and 2 more')
     """
     if len(names) <= _LISTED:

@@ -10,8 +10,8 @@ photos of one camera do; portrait photos among landscape ones get a camera of th
 shape but several resolutions (resized copies) are brought to the largest for SfM, so that they share
 the camera (with one focal length each, the smaller ones register poorly), and the model is scaled
 back to each image's own size afterwards. When no matched pair of images shows the scene move by more
-than `STILL_PAIR` of the image (copies of one picture, a camera that never moved), and every image
-matches another, mapping is not tried: an InputError says so.
+than `STILL_PAIR` of the image (copies of one picture, a camera that never moved), mapping is not
+tried: an InputError says so.
 
 The mapper's absolute-pose thresholds are relaxed from COLMAP's defaults (15 inliers and a 15 %
 inlier ratio instead of 30 and 25 %): on sparse rings of photos (about 20 degrees apart) the defaults
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from dioramic.errors import InputError, MissingDependencyError
-from dioramic.reconstruct.inputs import InputImages
+from dioramic.reconstruct.inputs import InputImages, listing
 from dioramic.reconstruct.model import Lens, PosedImage, SparseModel
 from dioramic.types import Camera
 
@@ -259,21 +259,24 @@ def pair_motions(pycolmap: Any, database: Path) -> dict[tuple[str, str], float]:
 
 
 def _check_motion(pycolmap: Any, database: Path, images: InputImages, groups: list[CameraGroup]) -> None:
-    """Raise InputError when every image matches another but no pair shows the scene move by
-    `STILL_PAIR` of the image (images that match nothing are left to the mapper's reasons)."""
+    """Raise InputError when images match but no matched pair shows the scene move by `STILL_PAIR`
+    of the image (mapping could not even start); the line also names the images that match none."""
     motions = pair_motions(pycolmap, database)
-    if {name for pair in motions for name in pair} != set(images.names):
+    if not motions:
         return
     side = {name: max(size) for size, _, names in groups for name in names}  # as SfM saw them
     moved = max(shift / side[a] for (a, _), shift in motions.items())
     if moved >= STILL_PAIR:
         return
-    what = "the video's frames" if images.video else f"the {len(images.names)} images"
+    matched = {name for pair in motions for name in pair}
+    alone = [name for name in images.names if name not in matched]
+    what = "the video's frames" if images.video else f"the {len(matched)} images"
     todo = "film walking slowly" if images.video else "take the photos from different places"
     raise InputError(
-        f"{what} show no camera motion (matched images differ by at most {moved:.1%} of their size: "
-        f"copies of one picture, or a camera that stood still); no depth can be seen: {todo} around "
-        "the object"
+        f"{what}{' that overlap' if alone else ''} show no camera motion (matched images differ by at "
+        f"most {moved:.1%} of their size: copies of one picture, or a camera that stood still); no depth "
+        f"can be seen: {todo} around the object"
+        + (f"; overlapping no other image: {listing(alone)}" if alone else "")
     )
 
 
