@@ -78,7 +78,8 @@ def run_sfm(
 ) -> SfmResult | None:
     """Pose `images` (stored in `images.folder`) with pycolmap; `database` is the work file to create.
 
-    Returns None when no two images could be placed together (every image then fails).
+    Returns None when no two images could be placed together (every image then fails). Raises
+    InputError when the images that match show no camera motion (see `STILL_PAIR`).
     """
     pycolmap = _pycolmap()
     # COLMAP is chatty on stderr, and says "Failed to create any sparse model" as an error: the
