@@ -108,7 +108,7 @@ def test_held_out_names_start_with_the_second() -> None:
 
 def test_fewer_than_three_images_are_refused(ring: Ring, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with pytest.raises(InputError, match=r"at least 3 images, got 2: view_00.png, view_01.png"):
+    with pytest.raises(InputError, match=r"at least 3 photos, .* got 2: view_00.png, view_01.png"):
         reconstruct(ring.paths[:2], out)
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
@@ -116,14 +116,15 @@ def test_fewer_than_three_images_are_refused(ring: Ring, tmp_path: Path) -> None
 def test_images_that_do_not_overlap_are_named(ring: Ring, tmp_path: Path) -> None:
     for k in range(4):  # unrelated pictures: nothing in common with anything
         Image.fromarray(noise_texture(300, 100 + k)).save(tmp_path / f"noise_{k}.png")
+    (tmp_path / "broken.png").write_bytes(b"")
     out = tmp_path / "out"
     with pytest.raises(InputError) as caught:
-        reconstruct(
-            [tmp_path / f"noise_{k}.png" for k in range(4)], out, ReconstructOptions(write_video=False)
-        )
+        photos = [tmp_path / f"noise_{k}.png" for k in range(4)]
+        reconstruct([*photos, tmp_path / "broken.png"], out, ReconstructOptions(write_video=False))
     message = str(caught.value)
-    assert "\n" not in message and "could place only" in message
+    assert "\n" not in message and "could place only 0 of 4 images" in message
     assert all(f"noise_{k}.png" in message for k in range(4))
+    assert message.endswith("; left out before: broken.png: the file is empty (0 bytes)")
     assert not out.exists()
 
 

@@ -24,7 +24,7 @@ from dioramic.errors import InputError, UsageError
 from dioramic.files import atomic_dir, save_image, write_bytes
 from dioramic.reconstruct.background import BackgroundOptions, background_sphere
 from dioramic.reconstruct.fusion import FusionOptions, decimate, fuse, region_of_interest
-from dioramic.reconstruct.inputs import collect_images
+from dioramic.reconstruct.inputs import MIN_IMAGES, collect_images, left_out
 from dioramic.reconstruct.model import SparseModel, View, view_of
 from dioramic.reconstruct.placement import NOMINAL_DISTANCE, Placement, depth_range, place
 from dioramic.reconstruct.sfm import SfmResult, run_sfm
@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MIN_IMAGES = 3
-"""Fewest images, given and placed, a reconstruction needs."""
 MIN_PLACED_FRACTION = 0.5
 """A reconstruction fails when SfM places fewer than this fraction of the images given: a model made
 from a minority of them (a textureless object, say) would not show what was photographed."""
@@ -152,16 +150,11 @@ def reconstruct(
     with atomic_dir(out) as staging, tempfile.TemporaryDirectory(prefix="dioramic-sfm-") as work:
         stage(0)
         images = collect_images(sources, staging / "images", max_frames=options.max_frames)
-        if len(images.names) < MIN_IMAGES:
-            raise InputError(
-                f"a reconstruction needs at least {MIN_IMAGES} images, got {len(images.names)}: "
-                + ", ".join(images.names)
-            )
         lap("read")
         stage(1, f"{len(images.names)} images")
 
         sfm = run_sfm(images, Path(work) / "database.db", on_step=lambda s: stage(1, s))
-        _check_placed(images.names, sfm)
+        _check_placed(images.names, sfm, images.skipped)
         assert sfm is not None  # _check_placed raised otherwise
         model = sfm.model
         lap("sfm")
@@ -255,6 +248,7 @@ def reconstruct(
             "registered": len(model.images),
             "registered_images": [image.name for image in model.images],
             "failed": sfm.failed,
+            "skipped": images.skipped,
             "held_out": held_out,
             "holdout_renders": rendered,
             "reference_view": reference.name,
@@ -297,11 +291,15 @@ def _mesh(name: str, textured: TexturedMesh, placement: Placement) -> Mesh:
     )
 
 
-def _check_placed(names: Sequence[str], sfm: SfmResult | None) -> None:
-    """Raise InputError naming the images that could not be placed when too few were."""
+def _check_placed(names: Sequence[str], sfm: SfmResult | None, skipped: dict[str, str] | None = None) -> None:
+    """Raise InputError naming the images that could not be placed (and the photos left out before,
+    `skipped`: path -> why) when too few were; else say which were not placed or left out, once."""
+    skipped = skipped or {}
     placed = 0 if sfm is None else len(sfm.model.images)
     needed = max(MIN_IMAGES, math.ceil(MIN_PLACED_FRACTION * len(names)))
     if sfm is not None and placed >= needed:
+        if skipped:
+            log.warning("notice: left out %d photo(s): %s", len(skipped), left_out(skipped))
         if sfm.failed:
             log.warning("notice: %d image(s) could not be placed: %s", len(sfm.failed), _reasons(sfm.failed))
         return
@@ -309,9 +307,10 @@ def _check_placed(names: Sequence[str], sfm: SfmResult | None) -> None:
         failed = dict.fromkeys(names, "no two images could be placed together")
     else:
         failed = dict(sfm.failed)
+    before = f"; left out before: {left_out(skipped)}" if skipped else ""
     raise InputError(
         f"could place only {placed} of {len(names)} images (at least {needed} needed); "
-        f"could not place: {_reasons(failed)}"
+        f"could not place: {_reasons(failed)}{before}"
     )
 
 

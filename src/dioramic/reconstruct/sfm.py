@@ -5,6 +5,14 @@ exhaustively between photos or sequentially between video frames, verified geome
 COLMAP's incremental mapper registers the images one by one with bundle adjustment. The largest
 model is kept; every image left out gets a reason (`SfmResult.failed`).
 
+Images of one shape (aspect ratio and orientation) and one EXIF focal length share a camera, as
+photos of one camera do; portrait photos among landscape ones get a camera of their own. Photos of one
+shape but several resolutions (resized copies) are brought to the largest for SfM, so that they share
+the camera (with one focal length each, the smaller ones register poorly), and the model is scaled
+back to each image's own size afterwards. When no matched pair of images shows the scene move by more
+than `STILL_PAIR` of the image (copies of one picture, a camera that never moved), mapping is not
+tried: an InputError says so.
+
 The mapper's absolute-pose thresholds are relaxed from COLMAP's defaults (15 inliers and a 15 %
 inlier ratio instead of 30 and 25 %): on sparse rings of photos (about 20 degrees apart) the defaults
 drop views that still have plenty of correct matches, while wrong registrations stay rare because the
@@ -15,6 +23,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from dioramic.errors import MissingDependencyError
-from dioramic.reconstruct.inputs import InputImages
+from dioramic.errors import InputError, MissingDependencyError
+from dioramic.reconstruct.inputs import InputImages, listing
 from dioramic.reconstruct.model import Lens, PosedImage, SparseModel
 from dioramic.types import Camera
 
@@ -39,6 +49,9 @@ SEQUENTIAL_OVERLAP = 10
 """Video frames are matched with this many next frames (and 2, 4, 8, ... further ones)."""
 CAMERA_MODEL = "SIMPLE_RADIAL"
 """One focal length, the principal point, one radial distortion term: what phone photos need."""
+STILL_PAIR = 0.01
+"""A matched pair whose verified matches move by less than this fraction of the image's long side
+(median) shows no camera motion; when no pair moves more, there is nothing to triangulate."""
 
 
 def _pycolmap() -> Any:
@@ -65,33 +78,36 @@ def run_sfm(
 ) -> SfmResult | None:
     """Pose `images` (stored in `images.folder`) with pycolmap; `database` is the work file to create.
 
-    Returns None when no two images could be placed together (every image then fails).
+    Returns None when no two images could be placed together (every image then fails). Raises
+    InputError when the images that match show no camera motion (see `STILL_PAIR`).
     """
     pycolmap = _pycolmap()
-    pycolmap.logging.minloglevel = 2  # errors only: COLMAP is chatty on stderr
+    # COLMAP is chatty on stderr, and says "Failed to create any sparse model" as an error: the
+    # caller explains failures itself, so only --debug shows COLMAP's errors
+    pycolmap.logging.minloglevel = 2 if log.isEnabledFor(logging.DEBUG) else 3
     pycolmap.set_random_seed(seed)
     step = on_step or (lambda _: None)
 
-    sizes = {p.shape[:2] for p in images.pixels}
-    reader = pycolmap.ImageReaderOptions()
-    reader.camera_model = CAMERA_MODEL
-    single = len(sizes) == 1
-    focal = _prior_focal(images) if single else None
-    if focal is not None:
-        height, width = next(iter(sizes))
-        reader.camera_params = f"{focal},{width / 2},{height / 2},0"
     extraction = pycolmap.FeatureExtractionOptions()
     extraction.max_image_size = SIFT_MAX_SIDE
     step("finding SIFT features")
-    pycolmap.extract_features(
-        database,
-        images.folder,
-        image_names=list(images.names),
-        camera_mode=pycolmap.CameraMode.SINGLE if single else pycolmap.CameraMode.PER_IMAGE,
-        reader_options=reader,
-        extraction_options=extraction,
-        device=pycolmap.Device.cpu,
-    )
+    groups = camera_groups(images)
+    folder, scales = _sfm_folder(images, groups, database.parent / "resized")
+    for (width, height), focal_35mm, names in groups:
+        reader = pycolmap.ImageReaderOptions()
+        reader.camera_model = CAMERA_MODEL
+        if focal_35mm is not None:
+            focal = Camera.from_focal_35mm(width, height, focal_35mm).fx
+            reader.camera_params = f"{focal},{width / 2},{height / 2},0"
+        pycolmap.extract_features(
+            database,
+            folder,
+            image_names=names,
+            camera_mode=pycolmap.CameraMode.SINGLE,  # one camera for this call's images
+            reader_options=reader,
+            extraction_options=extraction,
+            device=pycolmap.Device.cpu,
+        )
     step("matching features " + ("between neighbouring frames" if images.video else "between every pair"))
     matching = pycolmap.FeatureMatchingOptions()
     if images.video:
@@ -103,6 +119,7 @@ def run_sfm(
         )
     else:
         pycolmap.match_exhaustive(database, matching_options=matching, device=pycolmap.Device.cpu)
+    _check_motion(pycolmap, database, images, groups)
     step("registering the images (incremental mapping)")
     options = pycolmap.IncrementalPipelineOptions()
     options.min_model_size = 3
@@ -112,24 +129,156 @@ def run_sfm(
     options.mapper.abs_pose_min_inlier_ratio = 0.15
     mapper_dir = database.parent / "mapper"  # the mapper writes its models there too
     mapper_dir.mkdir(parents=True, exist_ok=True)
-    models = pycolmap.incremental_mapping(database, images.folder, mapper_dir, options)
+    models = pycolmap.incremental_mapping(database, folder, mapper_dir, options)
     models = sorted(models.values(), key=lambda r: -r.num_reg_images())
     failed = _failures(pycolmap, database, images.names, models)
     if not models:
         return None
-    best = models[0]
+    best = _rescaled(pycolmap, models[0], scales, images) if scales else models[0]
     return SfmResult(model=_sparse_model(pycolmap, best), failed=failed, reconstruction=best)
 
 
-def _prior_focal(images: InputImages) -> float | None:
-    """Focal length in pixels from the EXIF 35 mm-equivalent focal length, when every image states
-    the same one; None otherwise (COLMAP then starts from 1.2 times the long side)."""
-    focals = set(images.focal_lengths_35mm)
-    if len(focals) != 1 or None in focals:
-        return None
-    height, width = images.pixels[0].shape[:2]
-    camera = Camera.from_focal_35mm(width, height, next(iter(focals)))
-    return float(camera.fx)
+CameraGroup = tuple[tuple[int, int], float | None, list[str]]
+"""(width, height) the images are brought to, EXIF 35 mm focal length or None, image names."""
+
+
+def camera_groups(images: InputImages) -> list[CameraGroup]:
+    """The images by camera: one group per shape (same aspect ratio within a pixel, same orientation)
+    and EXIF 35 mm focal length, at the size of its largest image.
+
+    A camera's intrinsics are in pixels of one image size: a portrait photo among landscape ones (the
+    same phone turned) needs a camera of its own, as do two zoom settings; resized copies of one
+    camera's photos share its camera once brought to one size (`_sfm_folder`).
+    """
+    groups: list[tuple[list[tuple[int, int]], float | None, list[str]]] = []
+    for name, rgb, focal in zip(images.names, images.pixels, images.focal_lengths_35mm, strict=True):
+        height, width = rgb.shape[:2]
+        for sizes, group_focal, names in groups:
+            w, h = sizes[0]
+            if group_focal == focal and abs(width * h - w * height) <= max(h, height):
+                sizes.append((width, height))
+                names.append(name)
+                break
+        else:
+            groups.append(([(width, height)], focal, [name]))
+    return [(max(sizes, key=lambda s: s[0] * s[1]), focal, names) for sizes, focal, names in groups]
+
+
+def _sfm_folder(
+    images: InputImages, groups: list[CameraGroup], work: Path
+) -> tuple[Path, dict[str, tuple[float, float]]]:
+    """The folder SfM reads the images from, and the (x, y) scale from SfM's pixels to each resized
+    image's own. When every image has its group's size, that is `images.folder`, unscaled; else
+    `work` (created) with each image resized to its group's size or linked as it is."""
+    sizes = {name: rgb.shape[:2] for name, rgb in zip(images.names, images.pixels, strict=True)}
+    target = {name: size for size, _, names in groups for name in names}
+    scaled = [name for name in images.names if sizes[name] != target[name][::-1]]
+    if not scaled:
+        return images.folder, {}
+    import cv2
+    from PIL import Image
+
+    work.mkdir(parents=True, exist_ok=True)
+    pixels = dict(zip(images.names, images.pixels, strict=True))
+    scales = {}
+    for name in images.names:
+        if name in scaled:
+            (height, width), (w, h) = sizes[name], target[name]
+            Image.fromarray(cv2.resize(pixels[name], (w, h), interpolation=cv2.INTER_CUBIC)).save(
+                work / name, quality=95
+            )
+            scales[name] = (width / w, height / h)
+        else:
+            try:
+                os.symlink(images.folder.resolve() / name, work / name)
+            except OSError:  # a file system without links
+                shutil.copyfile(images.folder / name, work / name)
+    return work, scales
+
+
+def _rescaled(
+    pycolmap: Any, reconstruction: Any, scales: dict[str, tuple[float, float]], images: InputImages
+) -> Any:
+    """`reconstruction` with each image in `scales` given its own size back: a camera of its own
+    size per SfM camera and image size (focal length and principal point scaled; the distortion
+    terms, in normalised coordinates, and the poses do not change) and its 2D points scaled."""
+    sizes = {name: rgb.shape[:2] for name, rgb in zip(images.names, images.pixels, strict=True)}
+    out = pycolmap.Reconstruction()
+    cameras: dict[tuple[int, int, int], int] = {}
+    for image_id in sorted(reconstruction.reg_image_ids()):
+        image = reconstruction.images[image_id]
+        sx, sy = scales.get(image.name, (1.0, 1.0))
+        height, width = sizes[image.name]
+        key = (image.camera_id, width, height)
+        if key not in cameras:
+            camera = reconstruction.cameras[image.camera_id]
+            params = np.array(camera.params, dtype=np.float64)
+            params[camera.focal_length_idxs()] *= (sx + sy) / 2
+            cx, cy = camera.principal_point_idxs()
+            params[cx] *= sx
+            params[cy] *= sy
+            cameras[key] = len(cameras) + 1
+            out.add_camera_with_trivial_rig(
+                pycolmap.Camera(
+                    model=camera.model, width=width, height=height, params=params, camera_id=cameras[key]
+                )
+            )
+        keypoints = np.array([p.xy for p in image.points2D], dtype=np.float64).reshape(-1, 2)
+        scaled = pycolmap.Image(
+            name=image.name, keypoints=keypoints * [sx, sy], camera_id=cameras[key], image_id=image_id
+        )
+        out.add_image_with_trivial_frame(scaled, image.cam_from_world())
+    for point in reconstruction.points3D.values():
+        out.add_point3D(point.xyz, point.track, point.color)
+    out.update_point_3d_errors()
+    return out
+
+
+def pair_motions(pycolmap: Any, database: Path) -> dict[tuple[str, str], float]:
+    """(name, name) -> median distance (pixels, in the first image) that the inlier matches move
+    between the two images, for each pair of images in `database` verified with at least
+    `MIN_INLIERS` inliers."""
+    db = pycolmap.Database.open(database)
+    try:
+        names = {image.image_id: image.name for image in db.read_all_images()}
+        pair_ids, geometries = db.read_two_view_geometries()
+        motions = {}
+        keypoints: dict[int, np.ndarray] = {}
+        for pair_id, geometry in zip(pair_ids, geometries, strict=True):
+            matches = geometry.inlier_matches
+            if len(matches) < MIN_INLIERS:
+                continue
+            a, b = pycolmap.pair_id_to_image_pair(pair_id)
+            for i in (a, b):
+                if i not in keypoints:
+                    keypoints[i] = db.read_keypoints(i)[:, :2]
+            shift = np.linalg.norm(keypoints[a][matches[:, 0]] - keypoints[b][matches[:, 1]], axis=1)
+            motions[(names[a], names[b])] = float(np.median(shift))
+    finally:
+        db.close()
+    return motions
+
+
+def _check_motion(pycolmap: Any, database: Path, images: InputImages, groups: list[CameraGroup]) -> None:
+    """Raise InputError when images match but no matched pair shows the scene move by `STILL_PAIR`
+    of the image (mapping could not even start); the line also names the images that match none."""
+    motions = pair_motions(pycolmap, database)
+    if not motions:
+        return
+    side = {name: max(size) for size, _, names in groups for name in names}  # as SfM saw them
+    moved = max(shift / side[a] for (a, _), shift in motions.items())
+    if moved >= STILL_PAIR:
+        return
+    matched = {name for pair in motions for name in pair}
+    alone = [name for name in images.names if name not in matched]
+    what = "the video's frames" if images.video else f"the {len(matched)} images"
+    todo = "film walking slowly" if images.video else "take the photos from different places"
+    raise InputError(
+        f"{what}{' that overlap' if alone else ''} show no camera motion (matched images differ by at "
+        f"most {moved:.1%} of their size: copies of one picture, or a camera that stood still); no depth "
+        f"can be seen: {todo} around the object"
+        + (f"; overlapping no other image: {listing(alone)}" if alone else "")
+    )
 
 
 def _failures(pycolmap: Any, database: Path, names: tuple[str, ...], models: list[Any]) -> dict[str, str]:
