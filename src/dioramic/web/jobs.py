@@ -1,7 +1,10 @@
 """Jobs of the web app: unguessable ids, run by an executor, expiry.
 
-A job lives in ``<root>/<id>/`` (the id is ``secrets.token_urlsafe``, the only key to it: there is
-no listing). Its uploads are saved there under fixed names, its outputs go to ``out/``. Jobs run on a
+A job is a photo's (`run_job`: depth, scene, video) or a reconstruction's (`run_reconstruction`:
+several photos or a video -> a 3D model). It lives in ``<root>/<id>/`` (the id is
+``secrets.token_urlsafe``, the only key to it: there is no listing). Its uploads are saved there
+(a photo under a fixed name, a reconstruction's files in ``inputs/`` under their own names made
+safe), its outputs go to ``out/``. Jobs run on a
 `dioramic.executors` executor, the same that runs `dioramic run` batches: ``local`` (the default) runs
 each job in a fresh process on this machine, `workers` at once, so that a crash, a leak or an OpenGL
 context stays with that job and a job can be stopped; ``ray`` runs them on a Ray cluster (the job
