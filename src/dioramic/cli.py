@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dioramic import __version__
-from dioramic.config import RunOptions, add_options, options_from_namespace, positive_int
+from dioramic.config import RunOptions, add_options, options_from_namespace
 from dioramic.errors import DioramicError, InputError, UsageError
 from dioramic.executors.base import Task
 from dioramic.executors.options import add_executor_options, executor_from_args
