@@ -26,14 +26,15 @@ STAGE_SHARES = {
     "reading the images": 2,
     "structure from motion": 20,
     "preparing the views": 2,
-    "stereo depth": 18,
-    "fusing the depth maps": 20,
-    "texturing": 18,
-    "writing the files": 3,
-    "rendering the video": 17,
+    "stereo depth": 22,
+    "fusing the depth maps": 16,
+    "texturing": 12,
+    "writing the files": 5,
+    "rendering the video": 21,
 }
-"""Rough share of a reconstruction's time each stage takes (percent; measured on 6 to 16 photos on
-2 cores). A stage not listed counts as an average one."""
+"""Rough share of a reconstruction's time each stage takes, in percent (the stage timings of
+`bench/reconstruct.py` on templeSparseRing and entry-P10 with the default video, docs/reconstruct.md).
+A stage not listed counts as an average one."""
 _STAGE_LINE = re.compile(r"\[(\d+)/(\d+)\] ([^:]+)(?:: (.*))?")
 _COUNT = re.compile(r"\b(\d+)/(\d+)\b")
 
@@ -55,10 +56,10 @@ def stage_span(line: str, stages: Sequence[str] | None = None) -> tuple[int, flo
     stage's. `stages` names the reconstruction's stages in order (default:
     `dioramic.reconstruct.run.STAGES`); each weighs its `STAGE_SHARES`.
 
-    >>> stages = ["structure from motion", "stereo depth", "a new stage"]  # shares 20, 18, (20 + 18) / 2
+    >>> stages = ["structure from motion", "stereo depth", "a new stage"]  # shares 20, 22, (20 + 22) / 2
     >>> [tuple(round(x, 3) for x in stage_span(f"[{k}/3] {name}", stages))
     ...  for k, name in enumerate(stages, 1)]
-    [(1, 0.0, 0.351), (2, 0.351, 0.667), (3, 0.667, 1.0)]
+    [(1, 0.0, 0.317), (2, 0.317, 0.667), (3, 0.667, 1.0)]
     >>> stage_span("placed 6 of 6 images", stages) is None
     True
     """
@@ -105,7 +106,7 @@ class StageProgress:
     >>> [round(progress(line), 3) for line in ("[1/2] structure from motion",
     ...  "[1/2] structure from motion: matching", "[1/2] structure from motion: mapping",
     ...  "[2/2] stereo depth: view 2/4", "not a stage line")]
-    [0.0, 0.263, 0.395, 0.645, 0.645]
+    [0.0, 0.238, 0.357, 0.607, 0.607]
     """
 
     def __init__(self, stages: Sequence[str] | None = None) -> None:
