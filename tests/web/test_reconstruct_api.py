@@ -220,3 +220,21 @@ def test_reconstructions_expire_like_every_job(make_api: Any, ring_views: list[P
         assert status["state"] == "failed" and 0 < status["expires_in"] <= 30
         assert api.jobs.expire(time.time() + 31) == [status["id"]]
         assert not folder.exists() and api.client.get(f"/api/jobs/{status['id']}").status_code == 404
+
+
+def test_deleting_a_running_reconstruction_stops_it_and_leaves_nothing(
+    api: Api, ring_views: list[Path]
+) -> None:
+    job_id = api.reconstruct(ring_views, **SMALL).json()["id"]
+    job = api.jobs.get(job_id)
+    deadline = time.monotonic() + 300
+    while not (job.pid is not None and job.stage[:1] == "[" and job.stage[:3] != "[1/"):  # past reading
+        assert time.monotonic() < deadline and job.state != "failed", job.error
+        time.sleep(0.05)
+    pid = job.pid
+    assert api.client.delete(f"/api/jobs/{job_id}").status_code == 204
+    assert (
+        not Path(f"/proc/{pid}").exists()
+        or Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    )
+    assert not job.folder.exists() and not any(api.jobs.root.iterdir())
