@@ -181,6 +181,11 @@ function showTab(which) {
 async function show3d(url) {
   try {
     const { triangles, animated } = await viewer.load(url);
+    if (shown[mode].scene !== url) {
+      // the mode changed (or its scene did) while this one loaded: show what is current instead
+      if (shown[mode].scene) return show3d(shown[mode].scene);
+      return clearScene(mode, shown[mode].hint);
+    }
     $("hint3d").textContent = viewer.slow
       ? "This browser draws 3D slowly (no GPU?): drag to orbit"
       : animated
