@@ -15,10 +15,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dioramic import __version__
-from dioramic.config import RunOptions, add_options, options_from_namespace, positive_int
+from dioramic.config import RunOptions, add_options, options_from_namespace
 from dioramic.errors import DioramicError, InputError, UsageError
 from dioramic.executors.base import Task
 from dioramic.executors.options import add_executor_options, executor_from_args
+from dioramic.reconstruct.options import add_reconstruct_options
 from dioramic.types import Scene
 from dioramic.web import add_serve_parser, cmd_serve
 
@@ -216,37 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OUT",
         help="output folder (replaced if it exists)",
     )
-    reconstruct.add_argument(
-        "--holdout",
-        type=positive_int,
-        metavar="N",
-        help="keep every N-th image (sorted by name, from the second) out of the model and render the "
-        "model from its camera into OUT/holdout/<name>.png, to compare with the photo",
-    )
-    reconstruct.add_argument(
-        "--max-triangles",
-        type=positive_int,
-        default=200_000,
-        metavar="N",
-        help="triangle budget (default: 200000)",
-    )
-    reconstruct.add_argument(
-        "--frames", type=positive_int, metavar="N", help="most frames taken from a video (default: 48)"
-    )
-    reconstruct.add_argument(
-        "--no-background",
-        dest="backdrop",
-        action="store_false",
-        help="leave out the backdrop sphere textured with the surroundings (the model alone)",
-    )
-    reconstruct.add_argument(
-        "--no-blend",
-        dest="blend",
-        action="store_false",
-        help="render the video and held-out views from the model's texture atlas alone, not from the "
-        "photos blended view-dependently (scene.glb holds the atlas either way)",
-    )
-    reconstruct.add_argument("--no-video", dest="video", action="store_false", help="skip video.mp4")
+    add_reconstruct_options(reconstruct)
     add_options(reconstruct, ["motion", "video"])
     _add_common(reconstruct)
 
@@ -568,17 +539,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_reconstruct(args: argparse.Namespace) -> int:
-    from dioramic.reconstruct import ReconstructOptions, reconstruct
+    from dioramic.reconstruct import reconstruct
+    from dioramic.reconstruct.options import reconstruct_options
 
-    options = ReconstructOptions(
-        holdout=args.holdout,
-        max_triangles=args.max_triangles,
-        max_frames=args.frames,
-        background=args.backdrop,
-        blend=args.blend,
-        write_video=args.video,
-        run=options_from_namespace(args),
-    )
+    options = reconstruct_options(vars(args), options_from_namespace(args))
     result = reconstruct(
         args.inputs, args.output, options, on_stage=lambda s: log.info("%s", s), progress=not args.quiet
     )

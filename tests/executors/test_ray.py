@@ -208,6 +208,16 @@ def test_the_web_app_runs_its_jobs_on_ray(tmp_path: Path) -> None:
             # the files are listed as the job reports them, through Ray
             assert {"depth.png", "scene.glb", "video.mp4", "render.json"} <= set(status["files"])
             assert client.get(f"{status_url}/files/video.mp4").content[4:8] == b"ftyp"
+            # a reconstruction runs there too, its inputs on the shared folder; with two photos it
+            # ends with the command line's own line
+            two = [("files", (name, photo.getvalue())) for name in ("a.png", "b.png")]
+            created = client.post("/api/reconstructions", files=two)
+            assert created.status_code == 202, created.text
+            status_url = f"/api/jobs/{created.json()['id']}"
+            while (status := client.get(status_url).json())["state"] not in ("done", "failed"):
+                assert time.monotonic() < deadline + 360, status
+                time.sleep(0.1)
+            assert status["error"] == "a reconstruction needs at least 3 images, got 2: a.png, b.png", status
     finally:
         server.send_signal(signal.SIGINT)
         try:

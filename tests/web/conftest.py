@@ -58,12 +58,28 @@ class Api:
         assert response.status_code == 202, response.text
         return response.json()["id"]
 
-    def wait(self, job_id: str) -> dict[str, Any]:
-        """Poll until the job is done or failed (gives up after two minutes: a hung job)."""
-        deadline = time.monotonic() + 120
+    def reconstruct(self, files: list[Path | tuple[str, bytes]], **fields: Any) -> Any:
+        """POST /api/reconstructions with `files` (paths, or (name, content)) and option fields."""
+        parts = [
+            (
+                "files",
+                (f.name, f.read_bytes(), "application/octet-stream") if isinstance(f, Path) else (*f, "x"),
+            )
+            for f in files
+        ]
+        return self.client.post("/api/reconstructions", data=fields, files=parts or None)
+
+    def wait(
+        self, job_id: str, seen: list[dict[str, Any]] | None = None, limit: float = 120
+    ) -> dict[str, Any]:
+        """Poll until the job is done or failed (gives up after `limit` seconds: a hung job); each
+        status polled is added to `seen`."""
+        deadline = time.monotonic() + limit
         status: dict[str, Any] = {}
         while time.monotonic() < deadline:
             status = self.client.get(f"/api/jobs/{job_id}").json()
+            if seen is not None:
+                seen.append(status)
             if status["state"] in ("done", "failed"):
                 return status
             time.sleep(0.1)
@@ -147,3 +163,45 @@ def start_server() -> Iterator[Callable[..., tuple[subprocess.Popen[str], str]]]
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _multiview() -> Any:
+    """tests/reconstruct/conftest.py as a module: its synthetic box filmed from a ring of cameras
+    (skips without the reconstruct extra, as the reconstruction's own tests do)."""
+    import importlib.util
+
+    name = "dioramic_tests_multiview"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = Path(__file__).resolve().parents[1] / "reconstruct" / "conftest.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # its dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+@pytest.fixture(scope="session")
+def ring_views(tmp_path_factory: pytest.TempPathFactory, gl_available: None) -> list[Path]:
+    """Six 400x300 renders of a textured box on a textured floor from cameras 30 degrees apart
+    (view_00.png ... view_05.png): enough for a real reconstruction in seconds."""
+    multiview = _multiview()
+    folder = tmp_path_factory.mktemp("ring-views")
+    return multiview.render(multiview.object_scene(), multiview.ring_poses()[:6], folder)
+
+
+@pytest.fixture(scope="session")
+def unrelated_views(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Four pictures of noise that share nothing: no two of them can be placed together."""
+    multiview = _multiview()
+    folder = tmp_path_factory.mktemp("unrelated-views")
+    paths = []
+    for k in range(4):
+        paths.append(folder / f"noise_{k}.png")
+        Image.fromarray(multiview.noise_texture(300, 100 + k)).save(paths[-1])
+    return paths

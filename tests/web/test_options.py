@@ -107,3 +107,51 @@ def test_the_form_explains_each_advanced_control_in_one_line() -> None:
     backends = form_schema()["notes"]["depth_backends"]
     assert backends["depth-anything-v2"] and not any("--model" in text for text in backends.values())
     assert "depth-anything-v2" in form_schema()["notes"]["learned_depth"]
+
+
+# -- the reconstruction's form -----------------------------------------------------------------------
+def test_the_reconstruction_form_is_its_declarations_and_runs_motion_and_video_options() -> None:
+    from dioramic.reconstruct.options import RECONSTRUCT_OPTIONS
+    from dioramic.web.options import reconstruct_default_motion, reconstruct_form_schema
+
+    controls = reconstruct_form_schema()["controls"]
+    own = [opt.name for opt in RECONSTRUCT_OPTIONS if opt.web]
+    run = [
+        opt.field for opt in OPTIONS if opt.group in ("motion", "video") and opt.field not in HIDDEN_FIELDS
+    ]
+    assert [c["name"] for c in controls] == [*own, *run]
+    assert all(c["hint"] and "\n" not in c["hint"] for c in controls[: len(own)])
+    motion = next(c for c in controls if c["name"] == "motion")
+    assert motion["default"] == reconstruct_default_motion()
+
+
+def test_parse_reconstruct_form_uses_the_declared_parsers() -> None:
+    from dioramic.reconstruct import ReconstructOptions
+    from dioramic.web.options import parse_reconstruct_form
+
+    options = parse_reconstruct_form(
+        {"max_triangles": "9000", "frames": "30", "backdrop": "false", "motion": "orbit", "size": "320x240"}
+    )
+    assert (options.max_triangles, options.max_frames, options.background) == (9000, 30, False)
+    assert options.run == RunOptions(motion="orbit", size=(320, 240))
+    assert parse_reconstruct_form({}) == ReconstructOptions()  # the motion: the reconstruction's own
+    assert parse_reconstruct_form({"frames": ""}).max_frames is None
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"max_triangles": "0"}, "max_triangles: expected a positive integer"),
+        ({"frames": "lots"}, "frames: expected a positive integer, got 'lots'"),
+        ({"backdrop": "maybe"}, "backdrop: expected true or false"),
+        ({"holdout": "4"}, "unknown option 'holdout'"),
+        ({"depth": "classical"}, "unknown option 'depth'"),
+        ({"motion": "/etc/passwd.yaml"}, "motion: unknown value"),
+    ],
+)
+def test_parse_reconstruct_form_refuses_bad_values(values: dict[str, str], message: str) -> None:
+    from dioramic.web.options import parse_reconstruct_form
+
+    with pytest.raises(UsageError) as err:
+        parse_reconstruct_form(values)
+    assert message in str(err.value)

@@ -37,9 +37,16 @@ def test_serve_arguments_and_defaults() -> None:
         ["serve", "--port", "0", "--workers", "2", "--max-upload", "5", "--keep", "1.5"]
     )
     assert (args.port, args.workers, args.max_upload, args.keep) == (0, 2, 5.0, 1.5)
+    # a reconstruction's limits: its files in all, and how many (or how many frames of a video)
+    assert (args.max_reconstruct_upload, args.max_images) == (500.0, 100)
+    args = _parser().parse_args(["serve", "--max-reconstruct-upload", "80", "--max-images", "12"])
+    assert (args.max_reconstruct_upload, args.max_images) == (80.0, 12)
 
 
-@pytest.mark.parametrize("argv", [["--port", "70000"], ["--port", "x"], ["--workers", "0"], ["--keep", "-1"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["--port", "70000"], ["--port", "x"], ["--workers", "0"], ["--keep", "-1"], ["--max-images", "0"]],
+)
 def test_bad_serve_arguments_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         _parser().parse_args(["serve", *argv])

@@ -1,4 +1,5 @@
-// The options form, rendered from GET /api/options (itself generated from dioramic.config.OPTIONS).
+// The options forms, rendered from GET /api/options (itself generated from dioramic.config.OPTIONS and,
+// for a reconstruction, dioramic.reconstruct.options).
 
 const TIMELINE = "__timeline__";
 
@@ -56,8 +57,9 @@ function inputControl(c, id) {
   }
 }
 
-/** Build the form into `basic` and `advanced` containers; returns {collect, onChange}. */
-export function buildForm(schema, basic, advanced) {
+/** Build the form into `basic` and `advanced` containers, its controls' ids starting with `prefix`
+ * (two forms share the page); returns {collect, onChange}. */
+export function buildForm(schema, basic, advanced, prefix = "opt") {
   const controls = [];
   const titles = Object.fromEntries(schema.groups.map((g) => [g.name, g.title]));
   const basicOrder = schema.controls.filter((c) => c.basic);
@@ -65,7 +67,7 @@ export function buildForm(schema, basic, advanced) {
   let timelineInput = null;
 
   function add(container, c) {
-    const id = `opt-${c.name}`;
+    const id = `${prefix}-${c.name}`;
     const input = inputControl(c, id);
     const label = el("label", { for: id, text: c.label, title: c.help });
     const field = el("div", { class: "field" });

@@ -1,8 +1,11 @@
-// The page of `dioramic serve`: drop a photo -> a preview job (depth + 3D scene) -> "Render video" -> a
-// render job that reuses the preview's depth and scene when their settings did not change.
+// The page of `dioramic serve`, in two modes that share the 3D view and the video:
+// - one photo: drop a photo -> a preview job (depth + 3D scene) -> "Render video" -> a render job that
+//   reuses the preview's depth and scene when their settings did not change;
+// - several photos or a video: see reconstruct.js.
 
 import { createJob, deleteJob, fileUrl, follow, getOptions } from "./api.js";
 import { buildForm } from "./form.js";
+import { initReconstruct } from "./reconstruct.js";
 import { Viewer } from "./viewer.js";
 
 const $ = (id) => document.getElementById(id);
@@ -27,6 +30,18 @@ const state = {
 
 let viewer = null;
 let form = null;
+let reconstruction = null;
+
+// What each mode shows in the shared 3D view and video pane; only the current mode's is on screen.
+const HINTS = {
+  photo: "Drop a photo to see it in 3D. Drag to orbit, scroll to zoom.",
+  multi: "Drop photos or a video, then reconstruct: the 3D model appears here.",
+};
+const shown = {
+  photo: { scene: null, video: null, hint: HINTS.photo },
+  multi: { scene: null, video: null, hint: HINTS.multi },
+};
+let mode = "photo";
 
 function showError(message) {
   const box = $("error");
@@ -82,15 +97,74 @@ function showBackend(name) {
 /** Nothing to show or render: a preview failed, so the page must not offer the old one. */
 function clearPreview() {
   $("render").disabled = true;
-  viewer.clear();
-  $("play").hidden = true;
-  $("reset").disabled = true;
-  $("hint3d").textContent = "No preview: see the message beside the settings";
-  $("hint3d").classList.remove("corner");
+  clearScene("photo", "No preview: see the message beside the settings");
   $("depth").hidden = true;
   $("depth-empty").hidden = false;
   $("depth-empty").textContent = "—";
   showBackend(null);
+}
+
+/** The 3D view with nothing in it, saying `hint` (when `owner` is the mode on screen). */
+function clearScene(owner, hint) {
+  shown[owner].scene = null;
+  shown[owner].hint = hint;
+  if (owner !== mode) return;
+  viewer.clear();
+  $("play").hidden = true;
+  $("reset").disabled = true;
+  $("hint3d").textContent = hint;
+  $("hint3d").classList.remove("corner");
+}
+
+/** The 3D view's message for `owner` while it shows no scene (a reconstruction's stage, ...). */
+function setHint(owner, text) {
+  shown[owner].hint = text;
+  if (owner === mode && !shown[owner].scene) $("hint3d").textContent = text;
+}
+
+/** Show the GLB at `url` for `owner` ('photo' or 'multi'): at once if that mode is on screen, else
+ * when the user comes back to it. */
+async function showScene(owner, url) {
+  shown[owner].scene = url;
+  if (owner === mode) await show3d(url);
+}
+
+/** The video of `owner` ({url, gif}), or none; the Video tab is enabled when there is one. */
+function showVideo(owner, video) {
+  shown[owner].video = video;
+  if (owner !== mode) return;
+  const isGif = Boolean(video && video.gif);
+  $("video").hidden = isGif;
+  $("gif").hidden = !isGif;
+  if (!video) {
+    $("video").removeAttribute("src");
+    $("video").load();
+    $("gif").removeAttribute("src");
+  } else if (isGif) $("gif").src = video.url;
+  else {
+    $("video").src = video.url;
+    $("video").play().catch(() => {});
+  }
+  $("tab-video").disabled = !video;
+}
+
+/** Switch the page to 'photo' (one photo) or 'multi' (several photos or a video). */
+function setMode(which) {
+  if (which === mode) return;
+  mode = which;
+  for (const name of ["photo", "multi"]) {
+    $(`mode-${name}`).classList.toggle("active", name === which);
+    $(`mode-${name}`).setAttribute("aria-selected", String(name === which));
+    $(`${name}-panel`).hidden = name !== which;
+    $(`row-${name}`).hidden = name !== which;
+  }
+  $("tab-3d").textContent = which === "multi" ? "3D model" : "3D preview";
+  viewer.stopMotion();
+  const { scene, video, hint } = shown[which];
+  showVideo(which, video);
+  if (scene) show3d(scene);
+  else clearScene(which, hint);
+  showTab("3d");
 }
 
 function showTab(which) {
@@ -104,9 +178,14 @@ function showTab(which) {
   if (which === "3d") viewer?.resize();
 }
 
-async function show3d(jobId) {
+async function show3d(url) {
   try {
-    const { triangles, animated } = await viewer.load(fileUrl(jobId, "scene.glb"));
+    const { triangles, animated } = await viewer.load(url);
+    if (shown[mode].scene !== url) {
+      // the mode changed (or its scene did) while this one loaded: show what is current instead
+      if (shown[mode].scene) return show3d(shown[mode].scene);
+      return clearScene(mode, shown[mode].hint);
+    }
     $("hint3d").textContent = viewer.slow
       ? "This browser draws 3D slowly (no GPU?): drag to orbit"
       : animated
@@ -118,7 +197,8 @@ async function show3d(jobId) {
     $("play").textContent = viewer.playing ? "Pause motion" : "Play motion";
     $("info").dataset.triangles = String(triangles);
   } catch (err) {
-    showError(`cannot show the 3D scene: ${err.message}`);
+    if (mode === "multi") reconstruction.showError(`cannot show the 3D model: ${err.message}`);
+    else showError(`cannot show the 3D scene: ${err.message}`);
   }
 }
 
@@ -181,8 +261,8 @@ async function preview(file = null) {
     if (!file && previous) deleteJob(previous);
     setIdle("Preview ready · not rendered yet");
     $("render").disabled = false;
-    await show3d(id);
-    showTab("3d");
+    await showScene("photo", fileUrl(id, "scene.glb"));
+    if (mode === "photo") showTab("3d");
   } catch (err) {
     if (token !== state.previewToken) return;
     clearPreview();
@@ -258,20 +338,12 @@ async function render() {
     if (status.state === "failed") throw new Error(status.error);
     setProgress(1, "video rendered", true);
     const videoName = status.files.find((f) => f.startsWith("video."));
-    const isGif = videoName.endsWith(".gif");
-    $("video").hidden = isGif;
-    $("gif").hidden = !isGif;
-    if (isGif) $("gif").src = fileUrl(id, videoName);
-    else {
-      $("video").src = fileUrl(id, videoName);
-      $("video").play().catch(() => {});
-    }
-    $("tab-video").disabled = false;
-    showTab("video");
+    showVideo("photo", { url: fileUrl(id, videoName), gif: videoName.endsWith(".gif") });
+    if (mode === "photo") showTab("video");
     listDownloads(id, status.files);
     showDepth(id);
     showInfo(id);
-    show3d(id);
+    showScene("photo", fileUrl(id, "scene.glb"));
   } catch (err) {
     if (token !== state.renderToken) return;
     $("progress").hidden = true;
@@ -309,6 +381,8 @@ async function init() {
     state.limits = schema.limits;
     state.notes = schema.notes || {};
     form = buildForm(schema, $("basic"), $("advanced"));
+    const page = { showScene, showVideo, clearScene, setHint, showTab, isShown: () => mode === "multi" };
+    reconstruction = initReconstruct(schema.reconstruct, page);
   } catch (err) {
     showError(`cannot load the options: ${err.message}`);
     return;
@@ -318,19 +392,24 @@ async function init() {
   drop.addEventListener("keydown", (e) => {
     if (e.key === "Enter" || e.key === " ") $("file").click();
   });
-  for (const target of [drop, document.body]) {
+  // a drop anywhere on the page goes to the mode on screen
+  const zone = () => (mode === "multi" ? $("mdrop") : drop);
+  for (const target of [drop, $("mdrop"), document.body]) {
     target.addEventListener("dragover", (e) => {
       e.preventDefault();
-      drop.classList.add("over");
+      zone().classList.add("over");
     });
-    target.addEventListener("dragleave", () => drop.classList.remove("over"));
+    target.addEventListener("dragleave", () => zone().classList.remove("over"));
     target.addEventListener("drop", (e) => {
       e.preventDefault();
       e.stopPropagation();
-      drop.classList.remove("over");
-      acceptFiles(e.dataTransfer.files);
+      zone().classList.remove("over");
+      if (mode === "multi") reconstruction.addFiles(e.dataTransfer.files);
+      else acceptFiles(e.dataTransfer.files);
     });
   }
+  $("mode-photo").addEventListener("click", () => setMode("photo"));
+  $("mode-multi").addEventListener("click", () => setMode("multi"));
   $("render").addEventListener("click", render);
   $("tab-3d").addEventListener("click", () => showTab("3d"));
   $("tab-video").addEventListener("click", () => showTab("video"));
@@ -346,7 +425,7 @@ async function init() {
     }, 300);
   });
   window.addEventListener("pagehide", () => {
-    for (const id of [state.previewId, state.renderId]) {
+    for (const id of [state.previewId, state.renderId, reconstruction.jobId()]) {
       if (id) fetch(`/api/jobs/${encodeURIComponent(id)}`, { method: "DELETE", keepalive: true });
     }
   });

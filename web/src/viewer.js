@@ -1,6 +1,8 @@
 // The 3D preview: a scene.glb shown with three.js. The scene is built in the photo's camera space
 // (camera at the origin looking down -Z, Y up, metres), so the view starts from the photo's own camera;
-// OrbitControls turn it around the subject (the scene's `focus`, stored in the glTF scene's extras).
+// OrbitControls turn it around the subject (the scene's `focus`, stored in the glTF scene's extras), a
+// few degrees for one photo's scene, all round for a reconstructed model (whose extras hold `views`,
+// the circle its photos were taken from: the orbit turns about that circle's centre).
 // When the GLB carries animations (the camera move), an AnimationMixer plays them on its camera; without
 // them the view sways gently around the subject until the user takes over, to show the depth.
 
@@ -107,11 +109,16 @@ export class Viewer {
     const box = new Box3().setFromObject(gltf.scene);
     const photoCamera = gltf.cameras.find((c) => c.isPerspectiveCamera);
     const focus = Number(extras.focus) || Math.max(0.1, -box.getCenter(new Vector3()).z);
+    // a reconstructed model: `views` is the circle its photos were taken from; it can be seen all round
+    const centre = extras.views && Array.isArray(extras.views.centre) ? extras.views.centre.map(Number) : null;
+    const around = centre !== null && centre.length === 3 && centre.every(Number.isFinite);
     this.home = {
       fovY: photoCamera ? photoCamera.fov : this.fovFromGeometry(box),
       aspect: photoCamera ? photoCamera.aspect : 4 / 3,
       focus,
       far: Number(extras.far) || -box.min.z,
+      target: around ? new Vector3(...centre) : new Vector3(0, 0, -focus),
+      around,
     };
     if (gltf.animations.length && photoCamera) {
       this.animCamera = photoCamera;
@@ -143,16 +150,27 @@ export class Viewer {
   resetView() {
     if (!this.home) return;
     this.mixer?.setTime(0);
-    const { focus } = this.home;
+    const { focus, target, around } = this.home;
     this.camera.position.set(0, 0, 0);
-    this.controls.target.set(0, 0, -focus);
-    this.camera.lookAt(0, 0, -focus);
-    this.controls.minAzimuthAngle = -MAX_ORBIT_DEG * DEG;
-    this.controls.maxAzimuthAngle = MAX_ORBIT_DEG * DEG;
-    this.controls.minPolarAngle = (90 - 0.6 * MAX_ORBIT_DEG) * DEG;
-    this.controls.maxPolarAngle = (90 + 0.6 * MAX_ORBIT_DEG) * DEG;
-    this.controls.minDistance = focus * 0.3;
-    this.controls.maxDistance = focus * 2.5;
+    this.controls.target.copy(target);
+    this.camera.lookAt(target);
+    if (around) {
+      // a model made from photos all round it: orbit freely, from above and below too
+      const distance = Math.max(1e-3, target.length());
+      this.controls.minAzimuthAngle = -Infinity;
+      this.controls.maxAzimuthAngle = Infinity;
+      this.controls.minPolarAngle = 0.03;
+      this.controls.maxPolarAngle = Math.PI - 0.03;
+      this.controls.minDistance = distance * 0.2;
+      this.controls.maxDistance = distance * 4;
+    } else {
+      this.controls.minAzimuthAngle = -MAX_ORBIT_DEG * DEG;
+      this.controls.maxAzimuthAngle = MAX_ORBIT_DEG * DEG;
+      this.controls.minPolarAngle = (90 - 0.6 * MAX_ORBIT_DEG) * DEG;
+      this.controls.maxPolarAngle = (90 + 0.6 * MAX_ORBIT_DEG) * DEG;
+      this.controls.minDistance = focus * 0.3;
+      this.controls.maxDistance = focus * 2.5;
+    }
     this.controls.update();
     this.fit();
     this.dirty = true;

@@ -1,4 +1,5 @@
-"""`dioramic serve`: a local web app to drop a photo, see its depth and 3D scene, and render videos.
+"""`dioramic serve`: a local web app to drop a photo, see its depth and 3D scene, and render videos,
+or to drop several photos or a video and reconstruct a 3D model of what they show.
 
 The server needs the `web` extra (FastAPI, Uvicorn, python-multipart); the page's JavaScript
 (three.js included) is built from ``web/`` at the repository root into ``static/`` and ships with
@@ -62,7 +63,7 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the `serve` subcommand to the `dioramic` subparsers `sub`; returns its parser."""
     serve = sub.add_parser(
         "serve",
-        help="a local web app: drop a photo, see its depth and 3D scene, render videos",
+        help="a local web app: drop a photo (3D scene, videos) or several photos or a video (3D model)",
         description="Start the web app and print its URL. Jobs run in the background, one per two CPU "
         "cores at once, the rest wait; each job and its files are removed after --keep minutes. Jobs are "
         "private: only a client that holds a job's random id can see it.",
@@ -83,6 +84,20 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
         default=50.0,
         metavar="MB",
         help="largest photo accepted, in megabytes (default: 50)",
+    )
+    serve.add_argument(
+        "--max-reconstruct-upload",
+        type=positive_float,
+        default=500.0,
+        metavar="MB",
+        help="largest total of the photos or the video of one reconstruction, in megabytes (default: 500)",
+    )
+    serve.add_argument(
+        "--max-images",
+        type=_count,
+        default=100,
+        metavar="N",
+        help="most photos in one reconstruction, and most frames it takes from a video (default: 100)",
     )
     serve.add_argument(
         "--keep",
@@ -134,6 +149,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ray_address=config.address,
         ttl=args.keep * 60.0,
         max_upload_bytes=round(args.max_upload * 1_000_000),
+        max_reconstruct_bytes=round(args.max_reconstruct_upload * 1_000_000),
+        max_images=args.max_images,
         allowed_hosts=(*LOOPBACK_NAMES, args.host) if loopback else None,
     )
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET

@@ -1,16 +1,21 @@
 """The web app: a JSON API over `JobManager`, and the page (static files built from ../../web/).
 
     GET    /                          the page
-    GET    /api/options               the form, generated from dioramic.config.OPTIONS
+    GET    /api/options               the forms, generated from dioramic.config.OPTIONS (and the
+                                      reconstruction's declarations, under "reconstruct")
     POST   /api/jobs                  multipart: photo (or source), option fields, timeline -> {"id": ...}
-    GET    /api/jobs/{id}             state, progress, stage, error, files
-    GET    /api/jobs/{id}/files/{f}   depth.png, depth.npy, scene.glb, video.mp4|webm|gif, render.json
+    POST   /api/reconstructions       multipart: files (the photos, or one video), option fields -> {"id"}
+                                      (see dioramic.web.reconstruct_api)
+    GET    /api/jobs/{id}             kind, state, progress, stage, error, files
+    GET    /api/jobs/{id}/files/{f}   depth.png, depth.npy, scene.glb, video.mp4|webm|gif, render.json;
+                                      a reconstruction's scene.glb, video.mp4, report.json
     DELETE /api/jobs/{id}             stop the job and remove its files
 
 Refusals carry ``{"detail": "<one line>"}``: 413 for an upload over the limit, 415 for a photo that
 is not an image, 422 for a bad option or timeline, 404 for an unknown job or file, 429 when too many
-jobs wait, 403 for a request from another web site (or through another host name, when the server
-is bound to the loopback interface).
+jobs wait, 501 for a reconstruction on a server without the `reconstruct` extra, 403 for a request
+from another web site (or through another host name, when the server is bound to the loopback
+interface).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import contextlib
 import logging
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -34,25 +39,25 @@ from starlette.datastructures import UploadFile
 from dioramic import __version__
 from dioramic.errors import DioramicError, UsageError
 from dioramic.executors import Executor, ExecutorSettings, make_executor
+from dioramic.web.http import (
+    FORM_BYTES,
+    MB,
+    PHOTO_FORMATS,
+    BodyTooLargeError,
+    JobCreated,
+    Refusal,
+    limit_body,
+    refuse,
+    save_upload,
+    sniff_photo,
+)
 from dioramic.web.jobs import DOWNLOADS, JobManager, QueueFullError, local_executor
 from dioramic.web.options import form_schema, parse_form
+from dioramic.web.reconstruct_api import RECONSTRUCTIONS_PATH, add_reconstruct_routes, reconstruct_schema
 from dioramic.web.worker import JobSpec
 
 log = logging.getLogger(__name__)
 
-MB = 1_000_000
-PHOTO_FORMATS = {
-    "JPEG": ".jpg",
-    "MPO": ".jpg",
-    "PNG": ".png",
-    "WEBP": ".webp",
-    "TIFF": ".tif",
-    "BMP": ".bmp",
-    "GIF": ".gif",
-    "HEIF": ".heic",
-    "AVIF": ".avif",
-}
-"""Pillow formats accepted as photos, and the suffix they are saved with."""
 TIMELINE_MAX_BYTES = 1 * MB
 _SPECIAL_FIELDS = ("photo", "timeline", "source", "until")
 _MEDIA_TYPES = {
@@ -82,6 +87,10 @@ class WebSettings:
     """Seconds after which a job and its files are removed."""
     max_upload_bytes: int = 50 * MB
     """Largest photo accepted (bytes); larger uploads get 413."""
+    max_reconstruct_bytes: int = 500 * MB
+    """Largest total of the photos (or the video) of one reconstruction (bytes); beyond, 413."""
+    max_images: int = 100
+    """Most photos in one reconstruction, and most frames it may take from a video; beyond, 413."""
     max_queued: int = 32
     """Jobs that may wait for a worker; beyond, 429."""
     allowed_hosts: tuple[str, ...] | None = None
@@ -94,13 +103,9 @@ class WebSettings:
     """The Ray cluster's address; None: start a Ray on this machine (with executor 'ray')."""
 
 
-class JobCreated(BaseModel):
-    id: str = Field(description="the job's unguessable id: the only key to it and its files")
-    status_url: str
-
-
 class JobStatusOut(BaseModel):
     id: str
+    kind: str = Field(description="photo (POST /api/jobs) or reconstruct (POST /api/reconstructions)")
     state: str = Field(description="queued, running, done or failed")
     progress: float = Field(description="0..1")
     stage: str = Field(description="what the job is doing, in words")
@@ -111,41 +116,6 @@ class JobStatusOut(BaseModel):
     depth_backend: str | None = Field(description="the depth backend in use, once the depth is estimated")
     queue_position: int = Field(description="jobs ahead of this one (0 when running or finished)")
     expires_in: float = Field(description="seconds until the job and its files are removed")
-
-
-class Refusal(BaseModel):
-    detail: str
-
-
-class _BodyTooLargeError(Exception):
-    pass
-
-
-def _refuse(status: int, message: str) -> HTTPException:
-    return HTTPException(status_code=status, detail=message)
-
-
-def _limit_body(app: Any, max_body: int) -> Callable[..., Awaitable[None]]:
-    """ASGI middleware: a request body over `max_body` bytes raises `_BodyTooLargeError` while it is read."""
-
-    async def middleware(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
-            await app(scope, receive, send)
-            return
-        seen = 0
-
-        async def counted() -> MutableMapping[str, Any]:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > max_body:
-                    raise _BodyTooLargeError
-            return message
-
-        await app(scope, counted, send)
-
-    return middleware
 
 
 def _host_name(header: str) -> str:
@@ -164,43 +134,6 @@ def _static_dir() -> Path:
     return Path(str(resources.files("dioramic.web") / "static"))
 
 
-def _sniff_photo(path: Path) -> str:
-    """The suffix to save the photo under; HTTPException 415 (413) for a non-image (an enormous one)."""
-    from PIL import Image, UnidentifiedImageError
-
-    with contextlib.suppress(ImportError):
-        import pillow_heif
-
-        pillow_heif.register_heif_opener()
-    accepted = "JPEG, PNG, WebP, TIFF, BMP, GIF or HEIC"
-    try:
-        with Image.open(path) as image:
-            fmt, (width, height) = image.format, image.size
-    except Image.DecompressionBombError:
-        raise _refuse(413, "the photo declares too many pixels to decode safely") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
-        raise _refuse(415, f"the file is not a photo: expected an image ({accepted})") from None
-    if fmt not in PHOTO_FORMATS:
-        raise _refuse(415, f"{fmt} images are not accepted: expected {accepted}")
-    if min(width, height) < 2:
-        raise _refuse(415, f"the image is {width}x{height} pixels: too small to be a photo")
-    return PHOTO_FORMATS[fmt]
-
-
-async def _save_upload(upload: UploadFile, target: Path, limit: int, what: str) -> None:
-    """Copy an upload to `target` (a name the server chose); 413 past `limit` bytes."""
-    written = 0
-    await upload.seek(0)
-    with open(target, "wb") as out:
-        while chunk := await upload.read(1 << 20):
-            written += len(chunk)
-            if written > limit:
-                raise _refuse(413, f"the {what} is larger than the limit of {limit / MB:g} MB")
-            out.write(chunk)
-    if written == 0:
-        raise _refuse(422 if what == "timeline" else 415, f"the {what} file is empty")
-
-
 def _check_timeline(path: Path, fmt: str) -> None:
     """Parse the timeline against a stand-in scene so that its mistakes get 422 before any work."""
     from dioramic.motion import parse_timeline
@@ -211,9 +144,9 @@ def _check_timeline(path: Path, fmt: str) -> None:
         text = path.read_text("utf-8")
         parse_timeline(text, scene, source="timeline", fmt=fmt)  # type: ignore[arg-type]
     except UnicodeDecodeError:
-        raise _refuse(422, "timeline: the file is not UTF-8 text (YAML or JSON)") from None
+        raise refuse(422, "timeline: the file is not UTF-8 text (YAML or JSON)") from None
     except DioramicError as exc:
-        raise _refuse(422, f"timeline: {exc}") from None
+        raise refuse(422, f"timeline: {exc}") from None
 
 
 def _status_out(request: Request, status: Any) -> JobStatusOut:
@@ -285,7 +218,17 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     )
     app.state.jobs = jobs
     app.state.settings = settings
-    app.add_middleware(_limit_body, max_body=settings.max_upload_bytes + TIMELINE_MAX_BYTES + 64 * 1024)  # type: ignore[arg-type]
+
+    def body_limit(path: str) -> tuple[int, str]:
+        """The most bytes a request to `path` may send, and what a larger one is told."""
+        if path == RECONSTRUCTIONS_PATH:
+            limit = settings.max_reconstruct_bytes
+            return limit + FORM_BYTES, f"the files are larger than the limit of {limit / MB:g} MB in all"
+        limit = settings.max_upload_bytes
+        message = f"the upload is larger than the limit of {limit / MB:g} MB"
+        return limit + TIMELINE_MAX_BYTES + FORM_BYTES, message
+
+    app.add_middleware(limit_body, limit=body_limit)  # type: ignore[arg-type]
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -303,12 +246,9 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response
 
-    def too_large_message() -> str:
-        return f"the upload is larger than the limit of {settings.max_upload_bytes / MB:g} MB"
-
-    @app.exception_handler(_BodyTooLargeError)
-    async def too_large(request: Request, exc: _BodyTooLargeError) -> JSONResponse:
-        return JSONResponse({"detail": too_large_message()}, status_code=413)
+    @app.exception_handler(BodyTooLargeError)
+    async def too_large(request: Request, exc: BodyTooLargeError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=413)
 
     static = _static_dir()
 
@@ -326,6 +266,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             "ttl_seconds": settings.ttl,
             "photo_formats": sorted(set(PHOTO_FORMATS)),
         }
+        schema["reconstruct"] = reconstruct_schema(settings.max_reconstruct_bytes, settings.max_images)
         return schema
 
     @app.post(
@@ -338,14 +279,13 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     )
     async def create_job(request: Request) -> JobCreated:
         try:
-            form_cm = request.form(max_files=2, max_fields=64, max_part_size=64 * 1024)
-            form = await form_cm
-        except _BodyTooLargeError:
-            raise _refuse(413, too_large_message()) from None
+            form = await request.form(max_files=2, max_fields=64, max_part_size=64 * 1024)
+        except BodyTooLargeError as exc:
+            raise refuse(413, str(exc)) from None
         except HTTPException:
             raise
         except Exception as exc:  # malformed multipart bodies
-            raise _refuse(422, f"cannot read the form: {exc}") from None
+            raise refuse(422, f"cannot read the form: {exc}") from None
         try:
             return await _create(request, form)
         finally:
@@ -356,39 +296,39 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         uploads = {k: v for k, v in form.multi_items() if not isinstance(v, str)}
         for key in uploads:
             if key not in ("photo", "timeline"):
-                raise _refuse(422, f"unexpected file field '{key}' (send 'photo' and optionally 'timeline')")
+                raise refuse(422, f"unexpected file field '{key}' (send 'photo' and optionally 'timeline')")
         until = texts.get("until", "video").strip() or "video"
         if until not in ("video", "scene"):
-            raise _refuse(422, f"until: expected 'video' or 'scene', got '{until}'")
+            raise refuse(422, f"until: expected 'video' or 'scene', got '{until}'")
         try:
             values = parse_form({k: v for k, v in texts.items() if k not in _SPECIAL_FIELDS})
         except DioramicError as exc:
-            raise _refuse(422, str(exc)) from None
+            raise refuse(422, str(exc)) from None
         source_id = texts.get("source", "").strip()
         source = jobs.get(source_id) if source_id else None
-        if source_id and (source is None or source.spec is None):
-            raise _refuse(404, "no such job (it may have expired): upload the photo again")
+        if source_id and (source is None or not isinstance(source.spec, JobSpec)):
+            raise refuse(404, "no such job (it may have expired): upload the photo again")
         if source is None and "photo" not in uploads:
-            raise _refuse(422, "photo: missing (send the photo as the multipart field 'photo')")
+            raise refuse(422, "photo: missing (send the photo as the multipart field 'photo')")
         try:
             job = jobs.create()
         except QueueFullError as exc:
-            raise _refuse(429, str(exc)) from None
+            raise refuse(429, str(exc)) from None
         try:
             options = values.options
             if "timeline" in uploads:
                 options = replace(options, motion=str(await _take_timeline(uploads["timeline"], job.folder)))
-            if source is not None and source.spec is not None:
+            if source is not None and isinstance(source.spec, JobSpec):
                 photo = job.folder / f"photo{source.spec.photo.suffix}"
                 try:
                     shutil.copyfile(source.spec.photo, photo)
                 except OSError:
-                    raise _refuse(404, "no such job (it may have expired): upload the photo again") from None
+                    raise refuse(404, "no such job (it may have expired): upload the photo again") from None
                 reuse, reuse_options = source.folder / "state", source.spec.options
             else:
                 raw = job.folder / "upload"
-                await _save_upload(uploads["photo"], raw, settings.max_upload_bytes, "photo")
-                photo = raw.rename(job.folder / f"photo{_sniff_photo(raw)}")
+                await save_upload(uploads["photo"], raw, settings.max_upload_bytes, "photo")
+                photo = raw.rename(job.folder / f"photo{sniff_photo(raw)}")
                 reuse, reuse_options = None, None
             spec = JobSpec(photo, job.outdir, options, values.video_format, until, reuse, reuse_options)  # type: ignore[arg-type]
         except BaseException:
@@ -398,11 +338,13 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         log.info("job %s queued (%s)", job.id[:6], until)
         return JobCreated(id=job.id, status_url=str(request.url_for("job_status", job_id=job.id).path))
 
+    add_reconstruct_routes(app, jobs, settings.max_reconstruct_bytes, settings.max_images)
+
     async def _take_timeline(upload: UploadFile, folder: Path) -> Path:
         name = (upload.filename or "").lower()
         fmt = "json" if name.endswith(".json") else "yaml"
         target = folder / f"timeline.{fmt}"
-        await _save_upload(upload, target, TIMELINE_MAX_BYTES, "timeline")
+        await save_upload(upload, target, TIMELINE_MAX_BYTES, "timeline")
         _check_timeline(target, fmt)
         return target
 
@@ -416,7 +358,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     def job_status(job_id: str, request: Request) -> JobStatusOut:
         status = jobs.status(job_id)
         if status is None:
-            raise _refuse(404, "no such job (it may have expired)")
+            raise refuse(404, "no such job (it may have expired)")
         return _status_out(request, status)
 
     @app.get(
@@ -430,8 +372,8 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         path = jobs.file(job_id, name)
         if path is None:
             if name not in DOWNLOADS:
-                raise _refuse(404, f"no file '{name}': a job has {', '.join(sorted(DOWNLOADS))}")
-            raise _refuse(404, "no such job or file (not written yet, or expired)")
+                raise refuse(404, f"no file '{name}': a job has {', '.join(sorted(DOWNLOADS))}")
+            raise refuse(404, "no such job or file (not written yet, or expired)")
         return FileResponse(
             path,
             media_type=_MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
@@ -448,7 +390,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     )
     def delete_job(job_id: str) -> Response:
         if not jobs.discard(job_id):
-            raise _refuse(404, "no such job (it may have expired)")
+            raise refuse(404, "no such job (it may have expired)")
         return Response(status_code=204)
 
     return app

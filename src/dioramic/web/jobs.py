@@ -1,7 +1,10 @@
 """Jobs of the web app: unguessable ids, run by an executor, expiry.
 
-A job lives in ``<root>/<id>/`` (the id is ``secrets.token_urlsafe``, the only key to it: there is
-no listing). Its uploads are saved there under fixed names, its outputs go to ``out/``. Jobs run on a
+A job is a photo's (`run_job`: depth, scene, video) or a reconstruction's (`run_reconstruction`:
+several photos or a video -> a 3D model). It lives in ``<root>/<id>/`` (the id is
+``secrets.token_urlsafe``, the only key to it: there is no listing). Its uploads are saved there
+(a photo under a fixed name, a reconstruction's files in ``inputs/`` under their own names made
+safe), its outputs go to ``out/``. Jobs run on a
 `dioramic.executors` executor, the same that runs `dioramic run` batches: ``local`` (the default) runs
 each job in a fresh process on this machine, `workers` at once, so that a crash, a leak or an OpenGL
 context stays with that job and a job can be stopped; ``ray`` runs them on a Ray cluster (the job
@@ -26,15 +29,26 @@ from typing import Any, Literal
 from dioramic.executors import Executor, ExecutorSettings, JobError, Started, Task, make_executor
 from dioramic.executors.base import cpu_count
 from dioramic.notices import Logged, relog
+from dioramic.web.reconstruct_job import ReconstructSpec, run_reconstruction
 from dioramic.web.worker import Event, JobSpec, page_warning, run_job
 
 log = logging.getLogger(__name__)
 
 State = Literal["queued", "running", "done", "failed"]
 DOWNLOADS = frozenset(
-    {"depth.png", "depth.npy", "scene.glb", "video.mp4", "video.webm", "video.gif", "render.json"}
+    {
+        "depth.png",
+        "depth.npy",
+        "scene.glb",
+        "video.mp4",
+        "video.webm",
+        "video.gif",
+        "render.json",
+        "report.json",
+    }
 )
-"""The only file names a client may ask a job for."""
+"""The only file names a client may ask a job for (report.json: a reconstruction's)."""
+Kind = Literal["photo", "reconstruct"]
 OUT_DIR = "out"
 
 
@@ -56,6 +70,9 @@ class Job:
     id: str
     folder: Path
     created: float
+    kind: Kind = "photo"
+    """'photo': depth, scene and video of one photo (`run_job`); 'reconstruct': a 3D model of
+    several photos or a video (`run_reconstruction`)."""
     state: State = "queued"
     stage: str = "queued"
     progress: float = 0.0
@@ -66,7 +83,7 @@ class Job:
     depth_backend: str | None = None
     """The depth backend the job used, once its depth is estimated."""
     finished: float | None = None
-    spec: JobSpec | None = None
+    spec: JobSpec | ReconstructSpec | None = None
     future: Future[Any] | None = field(default=None, repr=False)
     pid: int | None = None
     """The process running the job (on the machine that runs it), once it started."""
@@ -82,6 +99,8 @@ class JobStatus:
     """A snapshot of a job, as `GET /api/jobs/{id}` shows it."""
 
     id: str
+    kind: Kind
+    """'photo' or 'reconstruct'."""
     state: State
     """queued, running, done or failed."""
     progress: float
@@ -135,25 +154,26 @@ class JobManager:
         self._sweeper.start()
 
     # -- creating and looking up -------------------------------------------------------------
-    def create(self) -> Job:
-        """A new job with its own empty folder; `start` queues it, `discard` drops it."""
+    def create(self, kind: Kind = "photo") -> Job:
+        """A new job of `kind` with its own empty folder; `start` queues it, `discard` drops it."""
         with self._lock:
             if len(self._waiting) >= self.max_queued:
                 raise QueueFullError(f"{len(self._waiting)} jobs are waiting already: try again later")
             job_id = secrets.token_urlsafe(16)
             folder = self.root / job_id
             folder.mkdir()
-            job = Job(job_id, folder, time.time())
+            job = Job(job_id, folder, time.time(), kind)
             self._jobs[job_id] = job
             return job
 
-    def start(self, job: Job, spec: JobSpec) -> None:
-        """Queue `job` to run `spec`."""
+    def start(self, job: Job, spec: JobSpec | ReconstructSpec) -> None:
+        """Queue `job` to run `spec` (`run_job` a photo's, `run_reconstruction` a reconstruction's)."""
         with self._lock:
             job.spec = spec
             self._waiting.append(job.id)
+        runner = run_reconstruction if isinstance(spec, ReconstructSpec) else run_job
         # a dead job process is not retried: the user sees the failure and can try again
-        task = Task(run_job, (spec,), name=f"job {job.id[:6]}", events=True, retries=0)
+        task = Task(runner, (spec,), name=f"job {job.id[:6]}", events=True, retries=0)
         future = self.executor.submit(task, lambda event: self._on_event(job, event))
         with self._lock:
             job.future = future
@@ -174,6 +194,7 @@ class JobManager:
             since = job.finished if job.finished is not None else job.created
             return JobStatus(
                 id=job.id,
+                kind=job.kind,
                 state=job.state,
                 progress=round(job.progress, 4),
                 stage=job.stage,
@@ -287,6 +308,8 @@ class JobManager:
         """The one line a client sees: its own file names, never the server's folders."""
         failure = exc.failure
         if failure.kind == "MemoryError":
+            if job.kind == "reconstruct":
+                return "the job ran out of memory: try fewer or smaller photos, or fewer triangles"
             return "the job ran out of memory: try a smaller photo or video size"
         if failure.reason.startswith("internal error"):
             log.error("job %s failed:\n%s", job.id[:6], failure.traceback)

@@ -6,16 +6,20 @@ parsers and choices as the command line. Two declarations are not offered to web
 they name files on the server: ``depth_map`` (and with it the 'file' depth backend) and ``--model``
 given as a path (variant names such as 'small' or 'base-fp16' are accepted). A motion timeline is
 uploaded as a file instead of named by path, and the video format is a web-only choice.
+
+The reconstruction's form (`reconstruct_form_schema`, `parse_reconstruct_form`) is made the same way
+from the reconstruction's own declarations (`dioramic.reconstruct.options`) and `run`'s motion and
+video options, the ones `dioramic reconstruct` takes.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dioramic.config import (
     FORMAT_DEFAULT_FIELDS,
@@ -30,6 +34,10 @@ from dioramic.config import (
     video_defaults,
 )
 from dioramic.errors import UsageError
+
+if TYPE_CHECKING:
+    from dioramic.reconstruct.options import ReconstructOption
+    from dioramic.reconstruct.run import ReconstructOptions
 
 HIDDEN_FIELDS = frozenset(
     {
@@ -178,6 +186,45 @@ def web_options() -> list[Option]:
     return [opt for opt in OPTIONS if opt.field not in HIDDEN_FIELDS]
 
 
+def _control(opt: Option, defaults: dict[str, Any]) -> dict[str, Any]:
+    """The JSON description of `opt`'s control."""
+    default = None if opt.field in FORMAT_DEFAULT_FIELDS else defaults[opt.field]
+    kind = _kind(opt, defaults[opt.field])
+    choices = _choices(opt)
+    control: dict[str, Any] = {
+        "name": opt.field,
+        "label": _label(opt.field),
+        "help": control_help(opt),
+        "hint": (opt.hint or "").replace("%%", "%"),
+        "flag": opt.flags[0],
+        "group": opt.group,
+        "type": kind,
+        "default": _jsonable_default(kind, default),
+        "placeholder": opt.metavar or "",
+        "basic": opt.field in BASIC_FIELDS,
+    }
+    if choices is not None:
+        control["choices"] = [{"value": v, "help": h} for v, h in choices]
+        if default is None and opt.field != "motion":  # an optional choice: offer 'off' first
+            control["choices"].insert(0, {"value": "", "help": "none (the default)"})
+    if suggestions := _suggestions(opt):
+        control["suggestions"] = suggestions
+    if opt.field in ("size", "amplitude", *FORMAT_DEFAULT_FIELDS):
+        # None: the video's size from the photo, the fitted amplitude, the video format's default
+        control["placeholder"] = "auto"
+    if opt.field == "motion":
+        from dioramic.motion import DEFAULT_MOTION
+
+        control["default"] = DEFAULT_MOTION
+        control["timeline"] = True  # the page offers a timeline upload beside the presets
+    return control
+
+
+def _groups(controls: Sequence[Mapping[str, Any]], titles: Mapping[str, str]) -> list[dict[str, str]]:
+    used = {c["group"] for c in controls}
+    return [{"name": k, "title": v} for k, v in titles.items() if k in used]
+
+
 def form_schema() -> dict[str, Any]:
     """The form as JSON: groups, and one entry per control (type, default, choices, help).
 
@@ -189,38 +236,7 @@ def form_schema() -> dict[str, Any]:
     (None, 'auto')
     """
     defaults = _defaults()
-    controls: list[dict[str, Any]] = []
-    for opt in web_options():
-        default = None if opt.field in FORMAT_DEFAULT_FIELDS else defaults[opt.field]
-        kind = _kind(opt, defaults[opt.field])
-        choices = _choices(opt)
-        control: dict[str, Any] = {
-            "name": opt.field,
-            "label": _label(opt.field),
-            "help": control_help(opt),
-            "hint": (opt.hint or "").replace("%%", "%"),
-            "flag": opt.flags[0],
-            "group": opt.group,
-            "type": kind,
-            "default": _jsonable_default(kind, default),
-            "placeholder": opt.metavar or "",
-            "basic": opt.field in BASIC_FIELDS,
-        }
-        if choices is not None:
-            control["choices"] = [{"value": v, "help": h} for v, h in choices]
-            if default is None and opt.field != "motion":  # an optional choice: offer 'off' first
-                control["choices"].insert(0, {"value": "", "help": "none (the default)"})
-        if suggestions := _suggestions(opt):
-            control["suggestions"] = suggestions
-        if opt.field in ("size", "amplitude", *FORMAT_DEFAULT_FIELDS):
-            # None: the video's size from the photo, the fitted amplitude, the video format's default
-            control["placeholder"] = "auto"
-        if opt.field == "motion":
-            from dioramic.motion import DEFAULT_MOTION
-
-            control["default"] = DEFAULT_MOTION
-            control["timeline"] = True  # the page offers a timeline upload beside the presets
-        controls.append(control)
+    controls = [_control(opt, defaults) for opt in web_options()]
     formats = video_formats()
     controls.append(
         {
@@ -236,11 +252,9 @@ def form_schema() -> dict[str, Any]:
             "choices": [{"value": f, "help": ""} for f in formats],
         }
     )
-    used = {c["group"] for c in controls}
-    groups = [{"name": k, "title": v} for k, v in GROUP_TITLES.items() if k in used]
     depth = {name: text for name, text in _choices(OPTIONS_BY_FIELD["depth"]) or []}
     notes = {"depth_backends": depth, "learned_depth": LEARNED_DEPTH_HINT}
-    return {"groups": groups, "controls": controls, "notes": notes}
+    return {"groups": _groups(controls, GROUP_TITLES), "controls": controls, "notes": notes}
 
 
 OPTIONS_BY_FIELD = {opt.field: opt for opt in OPTIONS}
@@ -285,7 +299,6 @@ def parse_form(values: Mapping[str, str], ignore: Sequence[str] = ()) -> FormVal
     (15, 24)
     """
     declared = {opt.field: opt for opt in web_options()}
-    defaults = _defaults()
     for key in values:
         if key not in declared and key != FORMAT_FIELD and key not in ignore:
             known = ", ".join([*declared, FORMAT_FIELD])
@@ -293,12 +306,110 @@ def parse_form(values: Mapping[str, str], ignore: Sequence[str] = ()) -> FormVal
     fmt = values.get(FORMAT_FIELD, "").strip().lower() or DEFAULT_FORMAT
     if fmt not in (valid := video_formats()):
         raise UsageError(f"format: unknown value '{fmt}' (choose from: {', '.join(valid)})")
+    return FormValues(_run_options(values, declared.values(), fmt), fmt)
+
+
+def _run_options(values: Mapping[str, str], declared: Iterable[Option], fmt: str) -> RunOptions:
+    """RunOptions from the `declared` fields given in `values`; the others keep their defaults (those
+    that depend on the video format, the defaults of `fmt`)."""
+    defaults = _defaults()
     for name in FORMAT_DEFAULT_FIELDS:  # a GIF's own frame rate unless one is given
         defaults[name] = getattr(video_defaults(fmt), name)
-    parsed = {
-        name: _parse_one(opt, values[name], defaults[name])
-        for name, opt in declared.items()
-        if name in values
-    }
+    parsed = {opt.field: _parse_one(opt, values[opt.field], defaults[opt.field]) for opt in declared
+              if opt.field in values}  # fmt: skip
     parsed.update({n: defaults[n] for n in FORMAT_DEFAULT_FIELDS if n not in parsed})
-    return FormValues(RunOptions(**parsed), fmt)
+    return RunOptions(**parsed)
+
+
+# -- the reconstruction's form: several photos or a video -> a 3D model ----------------------------
+RECONSTRUCT_GROUPS = ("motion", "video")
+"""The groups of `run`'s options that a reconstruction takes (as `dioramic reconstruct` does)."""
+
+
+def reconstruct_default_motion() -> str:
+    """The camera move a reconstruction makes when none is asked for: the reconstruction's own
+    choice (`ReconstructOptions`), not the single photo's."""
+    from dioramic.reconstruct.run import DEFAULT_MOTION, ReconstructOptions
+
+    return ReconstructOptions().run.motion or DEFAULT_MOTION
+
+
+def _reconstruct_control(opt: ReconstructOption) -> dict[str, Any]:
+    from dioramic.reconstruct.inputs import MAX_FRAMES
+    from dioramic.reconstruct.options import GROUP, default_of
+
+    switch = opt.parse is None
+    default = default_of(opt)
+    if opt.field == "max_frames" and default is None:
+        default = MAX_FRAMES
+    return {
+        "name": opt.name,
+        "label": opt.label,
+        "help": opt.hint if switch else opt.help,
+        "hint": opt.hint,
+        "flag": opt.flags[0],
+        "group": GROUP,
+        "type": "bool" if switch else "integer",
+        "default": default,
+        "placeholder": opt.metavar or "",
+        "basic": opt.basic,
+    }
+
+
+def reconstruct_form_schema() -> dict[str, Any]:
+    """The reconstruction's form as JSON, like `form_schema`: the model's own settings
+    (`dioramic.reconstruct.options`), then the motion and video settings of `run`. The motion is
+    a preset (no timeline upload) whose default is the reconstruction's; the video is an MP4.
+
+    >>> schema = reconstruct_form_schema()
+    >>> [g["name"] for g in schema["groups"]], [c["name"] for c in schema["controls"]][:4]
+    (['model', 'motion', 'video'], ['max_triangles', 'frames', 'backdrop', 'motion'])
+    """
+    from dioramic.reconstruct.options import GROUP, GROUP_TITLE, RECONSTRUCT_OPTIONS
+
+    defaults = _defaults()
+    controls = [_reconstruct_control(opt) for opt in RECONSTRUCT_OPTIONS if opt.web]
+    for opt in web_options():
+        if opt.group in RECONSTRUCT_GROUPS:
+            control = _control(opt, defaults)
+            if opt.field == "motion":
+                control["default"] = reconstruct_default_motion()
+                del control["timeline"]
+            controls.append(control)
+    titles = {GROUP: GROUP_TITLE, **GROUP_TITLES}
+    return {"groups": _groups(controls, titles), "controls": controls}
+
+
+def parse_reconstruct_form(values: Mapping[str, str]) -> ReconstructOptions:
+    """`ReconstructOptions` from the submitted text fields of the reconstruction's form; an empty or
+    missing field keeps its default (the motion: the reconstruction's). Raises UsageError (one line,
+    naming the field) for an unknown field or a bad value.
+
+    >>> options = parse_reconstruct_form({"max_triangles": "5000", "backdrop": "false", "fps": "12"})
+    >>> options.max_triangles, options.background, options.run.fps, options.run.motion
+    (5000, False, 12, None)
+    """
+    from dioramic.reconstruct.options import RECONSTRUCT_OPTIONS, reconstruct_options
+
+    own = {opt.name: opt for opt in RECONSTRUCT_OPTIONS if opt.web}
+    declared = [opt for opt in web_options() if opt.group in RECONSTRUCT_GROUPS]
+    known = [*own, *(opt.field for opt in declared)]
+    for key in values:
+        if key not in known:
+            raise UsageError(f"unknown option '{key}' (the options are: {', '.join(known)})")
+    run = _run_options(values, declared, DEFAULT_FORMAT)
+    parsed: dict[str, Any] = {}
+    for name, opt in own.items():
+        text = values.get(name, "").strip()
+        if not text:
+            continue
+        if opt.parse is None:
+            if text.lower() not in _TRUE | _FALSE:
+                raise UsageError(f"{name}: expected true or false, got '{text}'")
+            parsed[name] = text.lower() in _TRUE
+            continue
+        try:
+            parsed[name] = opt.parse(text)
+        except (argparse.ArgumentTypeError, ValueError) as exc:
+            raise UsageError(f"{name}: {exc}") from None
+    return reconstruct_options(parsed, run)

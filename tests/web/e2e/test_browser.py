@@ -1,61 +1,19 @@
 """End to end in a real headless Chromium: drop a photo, see the depth and the 3D scene, render, download.
 
-Needs Debian's `chromium` (apt-get install chromium) and Playwright for Python (pip install playwright;
-never `playwright install`: the system browser is used). WebGL runs on SwiftShader, on the CPU. Set
-DIORAMIC_WEB_SCREENSHOTS=/some/folder to keep the screenshots; otherwise they go to the test's tmp_path.
+The browser, and where the screenshots go, are set up in conftest.py.
 """
 
 from __future__ import annotations
 
-import io
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image
 
-CHROMIUM = os.environ.get("DIORAMIC_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
+from .conftest import BACKGROUND, canvas_pixels
+
 PHOTO = Path(__file__).resolve().parents[3] / "assets" / "photos" / "product_coffee_cup.jpg"
-BACKGROUND = np.array([0x11, 0x15, 0x1D])  # the viewer's clear colour
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
-if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-    pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium", allow_module_level=True)
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("DIORAMIC_WEB_SCREENSHOTS", tmp_path))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def browser() -> Any:
-    with sync_api.sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        except sync_api.Error as exc:
-            pytest.skip(f"Chromium does not start here: {str(exc).splitlines()[0]}")
-        yield browser
-        browser.close()
-
-
-def _canvas_pixels(page: Any) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(page.locator("#stage3d canvas").screenshot())).convert("RGB"))
 
 
 @pytest.mark.usefixtures("gl_available")
@@ -85,7 +43,7 @@ def test_photo_to_3d_preview_to_rendered_video(
     if page.locator("#play").inner_text() == "Pause motion":  # a fast browser sways the view: stop it
         page.click("#play")
 
-    pixels = _canvas_pixels(page)
+    pixels = canvas_pixels(page)
     h, w, _ = pixels.shape
     covered = np.abs(pixels.astype(int) - BACKGROUND).sum(axis=2) > 30
     assert covered.mean() > 0.5, "the 3D view shows little but the background"
@@ -98,7 +56,7 @@ def test_photo_to_3d_preview_to_rendered_video(
     page.mouse.move(cx - 150, cy - 40, steps=5)
     page.mouse.up()
     page.wait_for_timeout(500)
-    orbited = _canvas_pixels(page)
+    orbited = canvas_pixels(page)
     assert np.abs(orbited.astype(int) - pixels.astype(int)).mean() > 2, "dragging did not move the view"
     page.screenshot(path=str(shots / "dioramic-web-3-orbited.png"))
 
