@@ -11,6 +11,7 @@ const DOWNLOADS = [
   ["scene.glb", "3D scene (GLB)"],
   ["depth.png", "Depth map (16-bit PNG)"],
   ["depth.npy", "Depth values (NumPy)"],
+  ["splats.ply", "Gaussian splats (3DGS PLY)"],
 ];
 
 const state = {
@@ -83,6 +84,7 @@ function showBackend(name) {
 function clearPreview() {
   $("render").disabled = true;
   viewer.clear();
+  showSplats(null, []);
   $("play").hidden = true;
   $("reset").disabled = true;
   $("hint3d").textContent = "No preview: see the message beside the settings";
@@ -100,6 +102,7 @@ function showTab(which) {
   }
   $("play").hidden = which !== "3d" || !viewer?.hasContent;
   $("reset").hidden = which !== "3d";
+  $("splats").hidden = which !== "3d" || !viewer?.splats?.mesh;
   viewer?.setActive(which === "3d");
   if (which === "3d") viewer?.resize();
 }
@@ -120,6 +123,16 @@ async function show3d(jobId) {
   } catch (err) {
     showError(`cannot show the 3D scene: ${err.message}`);
   }
+}
+
+/** A job's splats.ply (the "Gaussian splats" option), shown by Spark in the 3D view behind the
+ * "Show splats" button; splats.js and Spark load only when a job has splats. */
+function showSplats(jobId, files) {
+  const url = jobId && files.includes("splats.ply") ? fileUrl(jobId, "splats.ply") : null;
+  if (!url && !viewer.splats) return;
+  import("./splats.js")
+    .then((module) => module.offerSplats(viewer, $("splats"), url))
+    .catch((err) => showError(`cannot show the splats: ${err.message}`));
 }
 
 function showDepth(jobId) {
@@ -182,6 +195,7 @@ async function preview(file = null) {
     setIdle("Preview ready · not rendered yet");
     $("render").disabled = false;
     await show3d(id);
+    showSplats(id, status.files);
     showTab("3d");
   } catch (err) {
     if (token !== state.previewToken) return;
@@ -271,7 +285,7 @@ async function render() {
     listDownloads(id, status.files);
     showDepth(id);
     showInfo(id);
-    show3d(id);
+    show3d(id).then(() => showSplats(id, status.files));
   } catch (err) {
     if (token !== state.renderToken) return;
     $("progress").hidden = true;
