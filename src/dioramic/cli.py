@@ -245,8 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--refine-splats",
         type=positive_int,
         metavar="N",
-        help="with --splats: train the splats N iterations against the photos on a CUDA GPU (the "
-        "'splats-gpu' extra: PyTorch and gsplat) and report their PSNR on held-out views",
+        help="write splats.ply (as --splats) trained N iterations against the photos on a CUDA GPU (the "
+        "'splats-gpu' extra: PyTorch and gsplat); report.json gives their PSNR on held-out photos",
     )
     add_options(reconstruct, ["motion", "video", "splats"])
     _add_common(reconstruct)
@@ -596,6 +596,7 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
         background=args.backdrop,
         write_video=args.video,
         run=options_from_namespace(args),
+        refine_splats=args.refine_splats,
     )
     result = reconstruct(
         args.inputs, args.output, options, on_stage=lambda s: log.info("%s", s), progress=not args.quiet

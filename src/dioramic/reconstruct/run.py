@@ -78,6 +78,9 @@ class ReconstructOptions:
     """Surround the model with a textured sphere of what the views show beyond it (see
     `dioramic.reconstruct.background`)."""
     surroundings: BackgroundOptions = field(default_factory=BackgroundOptions)
+    refine_splats: int | None = None
+    """Write the splats (as ``run.splats`` does) and refine them this many steps against the photos
+    on a CUDA GPU (`dioramic.splats.refine`); refused before any work where that cannot run."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,10 @@ def _check(options: ReconstructOptions) -> None:
         raise UsageError(f"--holdout must be 2 or more (every N-th image is held out), got {options.holdout}")
     if options.max_triangles < 100:
         raise UsageError(f"--max-triangles must be at least 100, got {options.max_triangles}")
+    if options.refine_splats is not None:
+        from dioramic.splats.refine import require_gpu
+
+        require_gpu()  # one line (the extra to install, or no CUDA device) before any work
     check_options(_run_options(options))
 
 
@@ -226,6 +233,13 @@ def reconstruct(
         write_sparse(staging / "sparse", model, views, placement, held_out, sfm.reconstruction)
         rendered = _write_holdout(staging / "holdout", scene, model, views, placement, held_out, options)
         motion, settings, glb = _export(scene, staging / "scene.glb", options)
+        splats = None
+        if options.run.splats or options.refine_splats:
+            from dioramic.splats.reconstruction import write_reconstruction_splats
+
+            splats = write_reconstruction_splats(
+                scene, staging, options.run.max_splats, options.refine_splats
+            )
         lap("export")
 
         video = None
@@ -261,6 +275,7 @@ def reconstruct(
             "focus": placement.focus,
             "motion": _run_options(options).motion,
             "video": video,
+            "splats": splats,
             "timings_s": timings,
             "total_s": round(sum(timings.values()), 3),
         }

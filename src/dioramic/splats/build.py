@@ -199,6 +199,23 @@ def _edge_crossings(uv: np.ndarray, tri: np.ndarray, yc: np.ndarray) -> tuple[np
     return left, right
 
 
+def rotation_matrices(quaternions: np.ndarray) -> np.ndarray:
+    """(M, 3, 3) rotation matrices of (M, 4) unit quaternions w, x, y, z (the inverse of `quaternions`).
+
+    >>> rotation_matrices(np.array([[0.0, 1.0, 0.0, 0.0]])).round(6).tolist()[0]
+    [[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]]
+    """
+    w, x, y, z = np.asarray(quaternions, dtype=np.float64).T
+    return np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], axis=1),
+            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], axis=1),
+            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=1),
+        ],
+        axis=1,
+    )
+
+
 def _covered_texels(uv: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For triangles with texel positions `uv` (M, 3, 2): the triangle index, texel column and texel
     row (K,) of every texel whose centre is inside a triangle, by the half-open rule of rasterisers
