@@ -19,10 +19,12 @@ from dioramic.types import Camera
 
 OPAQUE = 0.5
 """Splats at least this opaque hide what is behind them."""
-FOOTPRINT = 1.5
-"""A splat hides what lies behind it within this many standard deviations of its centre."""
-DEPTH_TOLERANCE = 0.02
-"""Centres this much farther (relative) than the nearest splat over their pixel count as hidden."""
+FOOTPRINT = 1.17
+"""A splat hides what lies behind it within this many standard deviations of its centre: where an
+opaque splat (peak opacity 0.99) is at least half opaque, sqrt(2 ln 1.98)."""
+DEPTH_TOLERANCE = 0.002
+"""Centres this much farther (relative), beyond the slant of the nearer splat's surface, than the
+nearest splat over their pixel count as hidden."""
 _MAX_RADIUS = 12
 
 
@@ -33,9 +35,9 @@ def centre_image(
 
     `world_from_camera` (4, 4) places the camera (OpenGL axes: +X right, +Y up, looking down -Z);
     None: at the origin, as the photo's camera of a single-photo scene. A centre is hidden when it
-    lies more than `DEPTH_TOLERANCE` behind a nearer splat whose footprint (`FOOTPRINT` standard
-    deviations) covers its pixel: where a surface's splats are larger than pixels, their centres
-    leave pixels between them that must not show the surfaces behind.
+    lies more than `DEPTH_TOLERANCE` behind the surface of a nearer splat whose footprint
+    (`FOOTPRINT` standard deviations) covers its pixel: where a surface's splats are larger than
+    pixels, their centres leave pixels between them that must not show the surfaces behind.
 
     Returns (H, W, 3) float32 colours in 0..1 and an (H, W) bool mask of the pixels that show one.
     """
@@ -56,29 +58,45 @@ def centre_image(
     v = np.floor(-points[:, 1] / depth * camera.fy + camera.cy).astype(np.int64)
     inside = (u >= 0) & (u < camera.width) & (v >= 0) & (v < camera.height)
     pixel, depth, colours = (v * camera.width + u)[inside], depth[inside], colours[inside]
-    chosen = np.flatnonzero(front)[inside]
-    sigma = _projected_sigma(splats.subset(chosen), points[inside], rotation, camera)
-    radius = np.clip(np.ceil(FOOTPRINT * sigma), 0, _MAX_RADIUS).astype(int)
+    chosen = splats.subset(np.flatnonzero(front)[inside])
+    sigma, normal = _projected_sigma(chosen, points[inside], rotation, camera)
+    radius = np.clip(np.floor(FOOTPRINT * sigma), 0, _MAX_RADIUS).astype(int)  # the pixels it hides
+    # how far a splat's own surface recedes behind its centre within its footprint (a surface seen
+    # at a slant does): it hides only what lies beyond that
+    slant = np.hypot(normal[:, 0], normal[:, 1]) / np.maximum(np.abs(normal[:, 2]), 1e-3)
+    extent = FOOTPRINT * chosen.scales[:, :2].max(axis=1)
+    per_pixel = np.minimum(depth / camera.fx * slant, extent)  # depth change a pixel away, on its plane
+    behind = depth + np.minimum(radius * per_pixel, extent)
     shape = (camera.height, camera.width)
-    nearest = np.full(shape, np.inf)
-    for r in np.unique(radius):  # the nearest depth under any splat's footprint, splats grouped by size
-        layer = np.full(camera.height * camera.width, np.inf)
-        np.minimum.at(layer, pixel[radius == r], depth[radius == r])
-        disc = np.hypot(*np.mgrid[-r : r + 1, -r : r + 1]) <= r + 0.5
-        nearest = np.minimum(nearest, ndimage.minimum_filter(layer.reshape(shape), footprint=disc, mode="constant",
-                                                             cval=np.inf))  # fmt: skip
-    visible = depth <= nearest.reshape(-1)[pixel] * (1.0 + DEPTH_TOLERANCE)
-    pixel, colours = pixel[visible], colours[visible].astype(np.float64)
     size = camera.height * camera.width
+    occluder = np.full(shape, np.inf)
+    for r in np.unique(radius):  # the nearest occluding surface under any footprint, by footprint size
+        layer = np.full(size, np.inf)
+        np.minimum.at(layer, pixel[radius == r], behind[radius == r])
+        disc = np.hypot(*np.mgrid[-r : r + 1, -r : r + 1]) <= r + 0.5
+        filtered = ndimage.minimum_filter(layer.reshape(shape), footprint=disc, mode="constant", cval=np.inf)
+        occluder = np.minimum(occluder, filtered)
+    visible = depth <= occluder.reshape(-1)[pixel] * (1.0 + DEPTH_TOLERANCE)
+    pixel, depth, colours = pixel[visible], depth[visible], colours[visible].astype(np.float64)
+    per_pixel = per_pixel[visible]
+    # per pixel, the mean colour of the visible centres of its nearest surface (those within a pixel's
+    # recession of the nearest, on their own planes)
+    nearest = np.full(size, np.inf)
+    np.minimum.at(nearest, pixel, depth)
+    front_surface = depth <= nearest[pixel] * (1.0 + DEPTH_TOLERANCE) + per_pixel
+    pixel, colours = pixel[front_surface], colours[front_surface]
     count = np.bincount(pixel, minlength=size)
     image = np.stack([np.bincount(pixel, colours[:, k], minlength=size) for k in range(3)], axis=1)
     image /= np.maximum(count, 1)[:, None]
     return image.reshape(camera.height, camera.width, 3).astype(np.float32), (count > 0).reshape(shape)
 
 
-def _projected_sigma(splats: Splats, points: np.ndarray, rotation: np.ndarray, camera: Camera) -> np.ndarray:
-    """The larger standard deviation (pixels) of each splat's footprint in the image: its covariance
-    through the projection's Jacobian at its centre (`points`: camera coordinates, OpenGL axes)."""
+def _projected_sigma(
+    splats: Splats, points: np.ndarray, rotation: np.ndarray, camera: Camera
+) -> tuple[np.ndarray, np.ndarray]:
+    """The larger standard deviation (pixels) of each splat's footprint in the image (its covariance
+    through the projection's Jacobian at its centre; `points`: camera coordinates, OpenGL axes), and
+    its flat axis, the normal of its surface, in camera coordinates (N, 3)."""
     from dioramic.splats.build import rotation_matrices
 
     axes = rotation @ rotation_matrices(splats.rotations)  # camera-from-splat
@@ -93,7 +111,7 @@ def _projected_sigma(splats: Splats, points: np.ndarray, rotation: np.ndarray, c
     cov = projected @ projected.transpose(0, 2, 1)
     mid = 0.5 * (cov[:, 0, 0] + cov[:, 1, 1])
     spread = np.hypot(0.5 * (cov[:, 0, 0] - cov[:, 1, 1]), cov[:, 0, 1])
-    return np.sqrt(mid + spread)
+    return np.sqrt(mid + spread), axes[:, :, 2]
 
 
 def psnr(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:
@@ -109,10 +127,11 @@ def psnr(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:
     return math.inf if error == 0 else 10.0 * math.log10(1.0 / error)
 
 
-def reconstruction_psnr(folder: Path, splats: Splats) -> tuple[float, float]:
+def reconstruction_psnr(folder: Path, splats: Splats, details: bool = False) -> tuple:
     """(PSNR in dB, covered fraction) of the splat centres against the reference photo of the
     reconstruction written in `folder` (report.json's ``reference_view``: the scene's own camera),
-    undistorted as the scene sees it, through its camera from sparse/transforms.json."""
+    undistorted as the scene sees it, through its camera from sparse/transforms.json. With `details`,
+    also the undistorted photo ((H, W, 3) float 0..1) and the mask of the covered pixels."""
     import json
 
     import cv2
@@ -129,4 +148,5 @@ def reconstruction_psnr(folder: Path, splats: Splats) -> tuple[float, float]:
         rgb = cv2.undistort(rgb, K, distortion)
     camera = Camera(frame["w"], frame["h"], frame["fl_x"], frame["fl_y"], frame["cx"], frame["cy"])
     image, mask = centre_image(splats, camera, np.asarray(frame["transform_matrix"]))
-    return psnr(image, rgb / 255.0, mask), float(mask.mean())
+    value = psnr(image, rgb / 255.0, mask)
+    return (value, float(mask.mean()), rgb / 255.0, mask) if details else (value, float(mask.mean()))
