@@ -56,7 +56,9 @@ def cost_in_run(photo: Path, repeat: int) -> None:
 def centre_psnr(name: str, photo: Photo, depth: DepthMap) -> None:
     options = RunOptions(depth="classical")
     settings = render_settings(options, photo)
-    scene = make_scene(photo, depth, options, settings.width / settings.height, (settings.width, settings.height))
+    scene = make_scene(
+        photo, depth, options, settings.width / settings.height, (settings.width, settings.height)
+    )
     splats = splats_from_scene(scene)
     image, covered = centre_image(splats, scene.camera)
     value = psnr(image, photo.rgb / 255.0, covered)
@@ -77,29 +79,17 @@ def two_planes(width: int = 640, height: int = 480) -> tuple[Photo, DepthMap]:
 def reconstruction_psnr(out: Path) -> None:
     import json
 
-    import cv2
-    from PIL import Image
-
     from dioramic.scene_file import load_scene
     from dioramic.splats.ply import read_ply
-    from dioramic.types import Camera
+    from dioramic.splats.view import reconstruction_psnr as measure
 
     path = out / "splats.ply"
     splats = read_ply(path) if path.is_file() else splats_from_scene(load_scene(out / "scene.glb"))
     reference = json.loads((out / "report.json").read_text())["reference_view"]
-    frames = json.loads((out / "sparse" / "transforms.json").read_text())["frames"]
-    frame = next(f for f in frames if Path(f["file_path"]).name == reference)
-    K = np.array([[frame["fl_x"], 0, frame["cx"]], [0, frame["fl_y"], frame["cy"]], [0, 0, 1]])  # noqa: N806
-    with Image.open(out / "images" / reference) as picture:
-        rgb = cv2.undistort(np.asarray(picture.convert("RGB")), K, np.array([frame[k] for k in ("k1", "k2", "p1", "p2")]))
     print(f"  {out.name} (reference photo {reference}, {len(splats):,} splats):")
     for scale in (1, 2, 4):
-        camera = Camera(frame["w"] // scale, frame["h"] // scale, frame["fl_x"] / scale, frame["fl_y"] / scale,
-                        frame["cx"] / scale, frame["cy"] / scale)  # fmt: skip
-        photo = cv2.resize(rgb, (camera.width, camera.height), interpolation=cv2.INTER_AREA)
-        image, covered = centre_image(splats, camera, np.asarray(frame["transform_matrix"]))
-        print(f"    at 1/{scale} size ({camera.width}x{camera.height}): {psnr(image, photo / 255.0, covered):.2f} dB "
-              f"over {100 * covered.mean():.1f} %")  # fmt: skip
+        value, covered = measure(out, splats, scale)
+        print(f"    at 1/{scale} of its size: {value:.2f} dB over {100 * covered:.1f} %")
 
 
 def large(photo_path: Path) -> None:
@@ -110,7 +100,9 @@ def large(photo_path: Path) -> None:
     options = RunOptions(depth="classical")
     depth = estimate_depth(big, options)
     settings = render_settings(options, big)
-    scene = make_scene(big, depth, options, settings.width / settings.height, (settings.width, settings.height))
+    scene = make_scene(
+        big, depth, options, settings.width / settings.height, (settings.width, settings.height)
+    )
     texels = sum(m.texture.shape[0] * m.texture.shape[1] for m in scene.meshes)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()

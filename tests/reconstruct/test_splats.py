@@ -1,4 +1,5 @@
-"""Splats of a reconstruction (`reconstruct --splats`) and the GPU refinement's refusal where it cannot run."""
+"""Splats of a reconstruction (`reconstruct --splats`), and the GPU refinement's refusal where it
+cannot run."""
 
 from __future__ import annotations
 

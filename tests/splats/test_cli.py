@@ -25,7 +25,9 @@ def dioramic(*args: str | Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.usefixtures("gl_available")
 def test_run_with_splats_writes_splats_ply_beside_scene_glb(tmp_path: Path) -> None:
     video = ["--size", "160x108", "--fps", "5", "--duration", "0.4", "--max-triangles", "20000"]
-    dioramic("run", PHOTO, "-o", tmp_path, "--depth", "classical", "--splats", "--max-splats", "50000", *video)
+    dioramic(
+        "run", PHOTO, "-o", tmp_path, "--depth", "classical", "--splats", "--max-splats", "50000", *video
+    )
     folder = tmp_path / PHOTO.stem
     splats = read_ply(folder / "splats.ply")
     assert 40_000 < len(splats) <= 50_000

@@ -51,7 +51,12 @@ def _quad(texture: np.ndarray, depth: float = 2.0) -> Scene:
     half_h = depth * math.tan(math.radians(30))
     half_w = half_h * width / height
     vertices = np.array(
-        [[-half_w, half_h, -depth], [half_w, half_h, -depth], [half_w, -half_h, -depth], [-half_w, -half_h, -depth]],
+        [
+            [-half_w, half_h, -depth],
+            [half_w, half_h, -depth],
+            [half_w, -half_h, -depth],
+            [-half_w, -half_h, -depth],
+        ],
         np.float32,
     )
     uvs = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float32)

@@ -12,8 +12,9 @@ and y is a pair of 3D vectors ``a`` and ``b`` in that plane. A splat's covarianc
 surface is tilted or the atlas scaled) and `FLAT` of its smaller axis along the normal. With
 ``SIGMA = 0.7`` a piece's neighbours overlap it so that less than 1 % of what lies behind a layer shows
 through it (3 % at 0.6, 6 % at 0.55), in 3D, so from every view, the moves the scene is built for
-included; a layer's cuts stay open, as they are in the meshes. Opacity is the texel's alpha turned into the peak opacity that gives that coverage
-where the splats overlap (`opacity_for_alpha`); fully transparent texels give no splat.
+included; a layer's cuts stay open, as they are in the meshes. Opacity is the texel's alpha turned
+into the peak opacity that gives that coverage where the splats overlap (`opacity_for_alpha`); fully
+transparent texels give no splat.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def opacity_for_alpha(alpha: np.ndarray) -> np.ndarray:
     """Peak opacities (float32) that make overlapping splats cover a surface as much as `alpha`
     (0..1) says; `MAX_OPACITY` for alpha 1.
 
-    >>> opacity_for_alpha(np.array([0.0, 1.0])).round(3).tolist()
+    >>> [round(float(o), 3) for o in opacity_for_alpha(np.array([0.0, 1.0]))]
     [0.0, 0.99]
     >>> bool(opacity_for_alpha(np.array([0.5]))[0] < 0.5)  # neighbours overlap: less each
     True
@@ -163,7 +164,8 @@ def quaternions(rotation: np.ndarray) -> np.ndarray:
     trace = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
     candidates = np.stack(
         [
-            np.stack([1 + trace, m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]], 1),
+            np.stack([1 + trace, m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0],
+                      m[:, 1, 0] - m[:, 0, 1]], 1),
             np.stack([m[:, 2, 1] - m[:, 1, 2], 1 + 2 * m[:, 0, 0] - trace, m[:, 0, 1] + m[:, 1, 0],
                       m[:, 0, 2] + m[:, 2, 0]], 1),
             np.stack([m[:, 0, 2] - m[:, 2, 0], m[:, 0, 1] + m[:, 1, 0], 1 + 2 * m[:, 1, 1] - trace,
@@ -231,7 +233,11 @@ def _covered_texels(uv: np.ndarray, width: int, height: int) -> tuple[np.ndarray
         base = ends[start - 1] if start else 0
         stop = max(start + 1, int(np.searchsorted(ends, base + _CANDIDATES // 8, side="right")))
         tri = np.repeat(np.arange(start, stop), rows[start:stop])
-        y = first[tri] + np.arange(len(tri)) - np.repeat(ends[start:stop] - rows[start:stop] - base, rows[start:stop])
+        y = (
+            first[tri]
+            + np.arange(len(tri))
+            - np.repeat(ends[start:stop] - rows[start:stop] - base, rows[start:stop])
+        )
         left, right = _edge_crossings(uv, tri, y + 0.5)
         x0 = np.clip(np.ceil(left - 0.5), 0, width).astype(np.int64)
         x1 = np.clip(np.ceil(right - 0.5), 0, width).astype(np.int64)  # exclusive
@@ -266,21 +272,23 @@ def mesh_splats(mesh: Mesh, texture: np.ndarray) -> Splats:
     else:
         alpha = np.ones(len(texel))
     # the surface is affine in the texture: p = V0 + a (x - u0) + b (y - v0) at texel centre (x, y)
-    # (float32 is exact enough: a texel is far larger than its rounding error)
-    origin = (corners[:, 0] - steps[:, 0] * uv[:, 0, 0:1] - steps[:, 1] * uv[:, 0, 1:2]).astype(np.float32)
-    steps = steps.astype(np.float32)
-    means = origin[tri]
-    means += steps[tri, 0] * (x.astype(np.float32) + np.float32(0.5))[:, None]
-    means += steps[tri, 1] * (y.astype(np.float32) + np.float32(0.5))[:, None]
-    along = (SIGMA * stds).astype(np.float32)
-    shape = np.concatenate([along, FLAT * along[:, 1:2]], axis=1)
+    # everything a splat takes from its triangle, in one table gathered once (float32 is exact
+    # enough: a texel is far larger than its rounding error)
+    along = SIGMA * stds
+    origin = corners[:, 0] - steps[:, 0] * uv[:, 0, 0:1] - steps[:, 1] * uv[:, 0, 1:2]
+    table = np.concatenate(
+        [origin, steps[:, 0], steps[:, 1], normal, along, FLAT * along[:, 1:2], quaternions(rotation)], axis=1
+    ).astype(np.float32)[tri]
+    means = table[:, 0:3]
+    means += table[:, 3:6] * (x.astype(np.float32) + np.float32(0.5))[:, None]
+    means += table[:, 6:9] * (y.astype(np.float32) + np.float32(0.5))[:, None]
     return Splats(
         means=means,
-        normals=normal.astype(np.float32)[tri],
+        normals=table[:, 9:12],
         colours=texel[:, :3].astype(np.float32) / np.float32(255.0),
         opacities=opacity_for_alpha(alpha),
-        scales=shape[tri],
-        rotations=quaternions(rotation).astype(np.float32)[tri],
+        scales=table[:, 12:15],
+        rotations=table[:, 15:19],
     )
 
 
@@ -290,7 +298,9 @@ def splats_from_scene(scene: Scene, max_splats: int) -> Splats:
     if max_splats < 1:
         raise UsageError(f"the splat budget must be at least 1, got {max_splats}")
     meshes = [m for m in scene.meshes if len(m.faces)]
-    texels = sum(texel_count(m) for m in meshes)
+    # the textures' sizes bound the count: only when they exceed the budget are the covered texels counted
+    whole = sum(m.texture.shape[0] * m.texture.shape[1] for m in meshes)
+    texels = whole if whole <= max_splats else sum(texel_count(m) for m in meshes)
     factor = max(1.0, math.sqrt(texels / max_splats))
     for _ in range(4):
         splats = Splats.concatenate([mesh_splats(m, downsampled(m.texture, factor)) for m in meshes])

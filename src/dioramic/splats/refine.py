@@ -73,7 +73,7 @@ class PhotoView:
     name: str
     image: np.ndarray
     """(H, W, 3) float32 0..1 sRGB."""
-    K: np.ndarray  # noqa: N815 - the usual name of the intrinsic matrix
+    K: np.ndarray
     """(3, 3) float64 pinhole intrinsics at the image's size."""
     viewmat: np.ndarray
     """(4, 4) float64 camera-from-world, OpenCV axes (x right, y down, z ahead), as gsplat takes it."""
@@ -122,18 +122,20 @@ def load_views(out: Path, max_side: int) -> tuple[list[PhotoView], list[PhotoVie
         path = (sparse / frame["file_path"]).resolve()
         with Image.open(path) as picture:
             rgb = np.asarray(picture.convert("RGB"))
-        K = np.array([[frame["fl_x"], 0, frame["cx"]], [0, frame["fl_y"], frame["cy"]], [0, 0, 1]], np.float64)
+        intrinsics = np.array(
+            [[frame["fl_x"], 0, frame["cx"]], [0, frame["fl_y"], frame["cy"]], [0, 0, 1]], np.float64
+        )
         distortion = np.array([frame.get(k, 0.0) for k in ("k1", "k2", "p1", "p2")], np.float64)
         if distortion.any():
-            rgb = cv2.undistort(rgb, K, distortion)
+            rgb = cv2.undistort(rgb, intrinsics, distortion)
         scale = min(1.0, max_side / max(rgb.shape[:2]))
         if scale < 1.0:
             size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
             rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-            K = np.diag([rgb.shape[1] / frame["w"], rgb.shape[0] / frame["h"], 1.0]) @ K
+            intrinsics = np.diag([rgb.shape[1] / frame["w"], rgb.shape[0] / frame["h"], 1.0]) @ intrinsics
         world_from_camera = np.asarray(frame["transform_matrix"], np.float64) @ _GL_TO_CV
-        view = PhotoView(Path(frame["file_path"]).name, rgb.astype(np.float32) / 255.0, K,
-                         np.linalg.inv(world_from_camera))  # fmt: skip
+        image = rgb.astype(np.float32) / 255.0
+        view = PhotoView(Path(frame["file_path"]).name, image, intrinsics, np.linalg.inv(world_from_camera))
         (test_views if frame["file_path"] in test else train_views).append(view)
     if not train_views or not test_views:
         raise InputError(f"{sparse}: too few photos to refine the splats and hold some out")

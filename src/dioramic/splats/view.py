@@ -127,11 +127,12 @@ def psnr(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:
     return math.inf if error == 0 else 10.0 * math.log10(1.0 / error)
 
 
-def reconstruction_psnr(folder: Path, splats: Splats, details: bool = False) -> tuple:
+def reconstruction_psnr(folder: Path, splats: Splats, scale: int = 1, details: bool = False) -> tuple:
     """(PSNR in dB, covered fraction) of the splat centres against the reference photo of the
     reconstruction written in `folder` (report.json's ``reference_view``: the scene's own camera),
-    undistorted as the scene sees it, through its camera from sparse/transforms.json. With `details`,
-    also the undistorted photo ((H, W, 3) float 0..1) and the mask of the covered pixels."""
+    undistorted as the scene sees it, through its camera from sparse/transforms.json; with `scale`,
+    both at 1/scale of the photo's size. With `details`, also the undistorted photo ((H, W, 3) float
+    0..1) and the mask of the covered pixels."""
     import json
 
     import cv2
@@ -142,11 +143,14 @@ def reconstruction_psnr(folder: Path, splats: Splats, details: bool = False) -> 
     frame = next(f for f in frames if Path(f["file_path"]).name == reference)
     with Image.open(folder / "images" / reference) as picture:
         rgb = np.asarray(picture.convert("RGB"))
-    K = np.array([[frame["fl_x"], 0, frame["cx"]], [0, frame["fl_y"], frame["cy"]], [0, 0, 1]])  # noqa: N806
+    intrinsics = np.array([[frame["fl_x"], 0, frame["cx"]], [0, frame["fl_y"], frame["cy"]], [0, 0, 1]])
     distortion = np.array([frame.get(k, 0.0) for k in ("k1", "k2", "p1", "p2")])
     if distortion.any():
-        rgb = cv2.undistort(rgb, K, distortion)
+        rgb = cv2.undistort(rgb, intrinsics, distortion)
     camera = Camera(frame["w"], frame["h"], frame["fl_x"], frame["fl_y"], frame["cx"], frame["cy"])
+    if scale > 1:
+        camera = camera.resized(camera.width // scale, camera.height // scale)
+        rgb = cv2.resize(rgb, (camera.width, camera.height), interpolation=cv2.INTER_AREA)
     image, mask = centre_image(splats, camera, np.asarray(frame["transform_matrix"]))
     value = psnr(image, rgb / 255.0, mask)
     return (value, float(mask.mean()), rgb / 255.0, mask) if details else (value, float(mask.mean()))

@@ -32,7 +32,16 @@ log = logging.getLogger(__name__)
 
 State = Literal["queued", "running", "done", "failed"]
 DOWNLOADS = frozenset(
-    {"depth.png", "depth.npy", "scene.glb", "splats.ply", "video.mp4", "video.webm", "video.gif", "render.json"}
+    {
+        "depth.png",
+        "depth.npy",
+        "scene.glb",
+        "splats.ply",
+        "video.mp4",
+        "video.webm",
+        "video.gif",
+        "render.json",
+    }
 )
 """The only file names a client may ask a job for."""
 OUT_DIR = "out"

@@ -25,7 +25,13 @@ from dioramic.scene import SceneOptions, build_scene
 from dioramic.types import DepthMap, Photo, Pose
 
 CHROMIUM = os.environ.get("DIORAMIC_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
 STATIC = Path(__file__).resolve().parents[3] / "src" / "dioramic" / "web" / "static"
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
