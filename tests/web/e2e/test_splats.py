@@ -136,6 +136,15 @@ def test_spark_draws_the_splats_like_our_frames(browser: Any, site: Any, shots: 
     print("SSIM of Spark's frames against ours:", [round(s, 4) for s in scores])
     assert scores[0] >= 0.9, scores
     assert min(scores[1:]) >= 0.8, scores
+    # the compressed SPZ of the same splats draws the same frames (its positions, turns and colours)
+    export_scene(scene, root / "splats.spz")
+    compressed = page.evaluate(
+        "([w, h, views]) => window.renderViews('/splats.spz', {width: w, height: h, views})", [*size, views]
+    )
+    for data, reference in zip(compressed, frames, strict=True):
+        a, b = (np.asarray(Image.open(io.BytesIO(base64.b64decode(d.split(",", 1)[1]))).convert("RGB"))
+                for d in (data, reference))  # fmt: skip
+        assert structural_similarity(a, b, channel_axis=2, data_range=255) > 0.95
 
 
 @pytest.mark.usefixtures("gl_available")
