@@ -12,9 +12,10 @@ Training: gsplat's rasteriser (``rasterization``, classic 3DGS kernel: +0.3 px^2
 compensation, the kernel our splats are made for) draws the splats from a training photo's camera;
 the loss is the 3DGS paper's ``0.8 * L1 + 0.2 * (1 - SSIM)``; Adam moves centres, log-scales,
 rotations, logit-opacities and colours with the paper's learning rates (the centres' scaled by the
-scene's extent and decaying 100x over the run). The splat count stays as it is (no densification):
-the splats of a reconstruction already tile its surfaces. Held-out photos (``--holdout``'s, else
-every 8th by name) are never trained on; their PSNR is measured before and after.
+cameras' spread and decaying 100x over the run). The splat count stays as it is (no densification):
+the splats of a reconstruction already tile its surfaces. Held-out photos (``--holdout``'s, kept out
+of the reconstruction too; else every 8th by name, which the reconstruction used) are never trained
+on; their PSNR is measured before and after.
 """
 
 from __future__ import annotations
@@ -182,7 +183,9 @@ class _Model:
         }
         self.normals = splats.normals
 
-    def render(self, view: PhotoView, device: str) -> Any:
+    def render(self, view: PhotoView, device: str, clamp: bool = True) -> Any:
+        """(H, W, 3) the splats drawn from `view`'s camera (clamped to 0..1 for measuring; unclamped
+        for training, where a clamp would stop the gradient of saturated pixels)."""
         import torch
         from gsplat import rasterization
 
@@ -195,7 +198,7 @@ class _Model:
             torch.tensor(view.K, dtype=torch.float32, device=device)[None],
             width, height, packed=False, rasterize_mode="classic",
         )  # fmt: skip
-        return image[0].clamp(0.0, 1.0)
+        return image[0].clamp(0.0, 1.0) if clamp else image[0]
 
     def splats(self) -> Splats:
         import torch
@@ -239,7 +242,9 @@ def refine(
     device = "cuda"
     start = time.perf_counter()
     model = _Model(splats, device)
-    extent = float(np.linalg.norm(splats.means.max(axis=0) - splats.means.min(axis=0))) or 1.0
+    # the centres' learning rate scales with the scene as 3DGS scales it: 1.1 x the cameras' spread
+    centres = np.array([-v.viewmat[:3, :3].T @ v.viewmat[:3, 3] for v in train_views])
+    extent = 1.1 * float(np.linalg.norm(centres - centres.mean(axis=0), axis=1).max()) or 1.0
     rates = {"means": 1.6e-4 * extent, "scales": 5e-3, "quats": 1e-3, "opacities": 5e-2, "sh0": 2.5e-3}
     optimisers = {k: torch.optim.Adam([v], lr=rates[k], eps=1e-15) for k, v in model.params.items()}
     decay = torch.optim.lr_scheduler.ExponentialLR(
@@ -250,7 +255,7 @@ def refine(
     images = [torch.tensor(v.image, device=device).permute(2, 0, 1)[None] for v in train_views]
     for step in range(settings.iterations):
         k = int(rng.integers(len(train_views)))
-        rendered = model.render(train_views[k], device).permute(2, 0, 1)[None]
+        rendered = model.render(train_views[k], device, clamp=False).permute(2, 0, 1)[None]
         target = images[k]
         loss = 0.8 * torch.abs(rendered - target).mean() + 0.2 * (1.0 - _ssim(rendered, target))
         loss.backward()
