@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip photos whose outputs already exist (resume a batch)",
     )
     add_executor_options(run)
-    add_options(run, ["depth", "scene", "motion", "video", "render"])
+    add_options(run, ["depth", "scene", "motion", "video", "render", "splats"])
     _add_common(run)
 
     depth = sub.add_parser(
@@ -150,9 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         required=True,
         metavar="OUT",
-        help="scene.glb, scene.gltf, scene.obj or scene.ply",
+        help="scene.glb, scene.gltf, scene.obj, scene.ply, splats.ply or scene.spz",
     )
-    add_options(mesh, ["depth", "scene"])
+    add_options(mesh, ["depth", "scene", "splats"])
     _add_common(mesh)
 
     render = sub.add_parser(
@@ -186,12 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         type=Path,
         metavar="OUT",
-        help="scene.glb, scene.gltf, scene.obj, scene.ply or points.ply",
+        help="scene.glb, scene.gltf, scene.obj, scene.ply, points.ply, or Gaussian splats: splats.ply, "
+        "NAME.splat.ply, NAME.spz",
     )
     export.add_argument("--blend", type=Path, metavar="FILE.blend", help="also write a Blender scene")
     # the camera move's size, rate and length, and Blender's settings for --blend; no frames are
     # rendered here, so not the renderer's or the encoder's options
-    add_options(export, ["depth", "scene", "motion", "video", "render"], exclude=_RENDERING_ONLY)
+    add_options(export, ["depth", "scene", "motion", "video", "render", "splats"], exclude=_RENDERING_ONLY)
     _add_common(export)
 
     reconstruct = sub.add_parser(
@@ -218,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (replaced if it exists)",
     )
     add_reconstruct_options(reconstruct)
-    add_options(reconstruct, ["motion", "video"])
+    add_options(reconstruct, ["motion", "video", "splats"])
     _add_common(reconstruct)
 
     add_serve_parser(sub)
@@ -392,9 +393,27 @@ def _cmd_mesh(args: argparse.Namespace) -> int:
     check_export(args.output)  # an unknown format, or Blender missing: before any stage runs
     photo = load_photo(args.photo)
     scene = make_scene(photo, estimate_depth(photo, options), options)
-    out = export_scene(scene, args.output)
-    print(f"{args.photo}: wrote {out} ({scene.triangle_count} triangles)")
+    out = export_scene(scene, args.output, **_splat_options(args.output, options))
+    written = [out, *_splats_beside(scene, out, options)]
+    print(f"{args.photo}: wrote {', '.join(map(str, written))} ({scene.triangle_count} triangles)")
     return 0
+
+
+def _splat_options(path: Path, options: RunOptions) -> dict[str, object]:
+    """The exporter options `--max-splats` gives a splat file at `path` (none for other formats)."""
+    from dioramic.export import format_for_path
+
+    return {"max_splats": options.max_splats} if format_for_path(path) == "splats" else {}
+
+
+def _splats_beside(scene: Scene, out: Path, options: RunOptions) -> list[Path]:
+    """With --splats, splats.ply in the folder of `out` (unless `out` is already a splat file)."""
+    from dioramic.export import format_for_path
+    from dioramic.pipeline import write_splats_beside
+
+    if not options.splats or format_for_path(out) == "splats":
+        return []
+    return [write_splats_beside(scene, out, options)]
 
 
 _OTHER_3D_SUFFIXES = {".obj", ".ply", ".stl", ".fbx", ".blend", ".usd", ".usdz", ".usdc", ".dae", ".3ds"}
@@ -514,7 +533,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         from dioramic.blender import export_blend
 
         export_blend(args.source, args.blend, **blender)  # type: ignore[arg-type]
-        print(f"{args.source}: wrote {args.blend} (with the scene file's own camera move)")
+        written = [args.blend, *_splats_beside(_scene_from(args.source, options), args.blend, options)]
+        print(f"{args.source}: wrote {', '.join(map(str, written))} (with the scene file's own camera move)")
         return 0
     scene = _scene_from(args.source, options)
     settings = render_settings(options, scene.camera)
@@ -531,9 +551,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
         exporter = EXPORTERS.get(format_for_path(args.output))
         animated = "motion" in exporter.options()
         extra = {**animation, **(blender if exporter.name == "blend" else {})} if animated else {}
-        written.append(export_scene(scene, args.output, **extra))
+        written.append(export_scene(scene, args.output, **extra, **_splat_options(args.output, options)))
     if args.blend is not None:
         written.append(export_scene(scene, args.blend, **animation, **blender))
+    written += _splats_beside(scene, written[0], options)
     print(f"{args.source}: wrote {', '.join(map(str, written))}")
     return 0
 

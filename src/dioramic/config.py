@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dioramic.errors import UsageError
+from dioramic.splats import DEFAULT_MAX_SPLATS
 
 DEFAULT_LONG_SIDE = 1280
 
@@ -172,6 +173,8 @@ class RunOptions:
     samples: int | None = None
     motion_blur: bool = False
     measure: str = "sample"
+    splats: bool = False
+    max_splats: int = DEFAULT_MAX_SPLATS
 
 
 @dataclass(frozen=True)
@@ -469,6 +472,25 @@ OPTIONS: tuple[Option, ...] = (
         "render",
         parse=None,
     ),
+    Option(
+        "splats",
+        ("--splats",),
+        "also write splats.ply beside scene.glb: the scene as 3D Gaussian splats (the 3DGS PLY that "
+        "splat viewers such as SuperSplat and Spark open), one per texel-sized piece of every layer",
+        "splats",
+        parse=None,
+        hint="also write the scene as Gaussian splats (splats.ply) for splat viewers",
+    ),
+    Option(
+        "max_splats",
+        ("--max-splats",),
+        "most splats in a splat file: larger scenes get pieces of several texels (2M: about 136 MB "
+        "of PLY, which browsers load)",
+        "splats",
+        parse=positive_int,
+        metavar="N",
+        hint="fewer splats: a smaller file and faster viewing, coarser detail",
+    ),
 )
 
 GROUP_TITLES = {
@@ -477,6 +499,7 @@ GROUP_TITLES = {
     "motion": "motion",
     "video": "video",
     "render": "renderer",
+    "splats": "Gaussian splats",
 }
 
 

@@ -311,6 +311,14 @@ def check_export(path: Path) -> None:
         find_blender_python()
 
 
+def write_splats_beside(scene: Scene, path: Path, options: RunOptions) -> Path:
+    """Write the scene's Gaussian splats as splats.ply in `path`'s folder (`--splats`), at most
+    `options.max_splats` of them."""
+    from dioramic.export import export_scene
+
+    return export_scene(scene, path.parent / "splats.ply", format="splats", max_splats=options.max_splats)
+
+
 def run_photo(
     path: str | os.PathLike[str],
     outdir: str | os.PathLike[str],
@@ -376,6 +384,11 @@ def run_photo(
     )
     files.append(glb)
     timings["export"] = time.perf_counter() - t0
+    if options.splats:
+        t0 = time.perf_counter()
+        stage("writing the splats")
+        files.append(write_splats_beside(scene, glb, options))
+        timings["splats"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     stage(f"rendering the video ({options.renderer})")
