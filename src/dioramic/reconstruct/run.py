@@ -203,7 +203,7 @@ def reconstruct(
         texture_views = [
             view_of(model.images[k], pixels[model.images[k].name], options.texture_side) for k in fused
         ]
-        textured = bake(vertices, faces, texture_views, options.texture)
+        textured = bake(vertices, faces, texture_views, options.texture, fused.index(placement.reference))
         meshes = [_mesh("model", textured, placement)]
         if options.background:
             axis = placement.rotation.T @ placement.views.axis  # back to the world's axes
