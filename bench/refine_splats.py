@@ -3,6 +3,11 @@
     .venv/bin/pip install -e '.[splats-gpu]'       # PyTorch with CUDA and gsplat, on a GPU machine
     .venv/bin/python bench/refine_splats.py                        # entry-P10, 7000 iterations
     .venv/bin/python bench/refine_splats.py templeSparseRing --iterations 3000 --keep OUT
+    python bench/refine_splats.py --from OUT --iterations 3000   # an earlier reconstruction's splats
+
+With --from, the splats.ply of an existing `dioramic reconstruct ... --holdout 4 --splats` output are
+refined as they are (its sparse/transforms.json and images/): for a GPU machine without the
+reconstruction's own packages (pycolmap, Open3D); the refined splats are written to OUT/refined.ply.
 
 Runs `dioramic reconstruct SCENE -o OUT --holdout 4 --splats --refine-splats N --no-video` on a scene
 of ../shared/multiview (or --data DIR) and prints what report.json says of the splats: how many, the
@@ -32,7 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=7000)
     parser.add_argument("--holdout", type=int, default=4)
     parser.add_argument("--keep", type=Path, help="keep the output folder here")
+    parser.add_argument("--from", dest="source", type=Path, help="refine this reconstruction's splats.ply")
     args = parser.parse_args(argv)
+    if args.source is not None:
+        return refine_existing(args.source, args.iterations)
     scene = args.data / args.scene
     images = scene / "images" if (scene / "images").is_dir() else scene
     with tempfile.TemporaryDirectory(prefix="dioramic-refine-") as tmp:
@@ -57,6 +65,32 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  held-out PSNR (gsplat's drawing of the splats): {before:.2f} dB before, "
           f"{after:.2f} dB after {refined['iterations']} iterations")  # fmt: skip
     print(f"  refinement {refined['seconds']:.0f} s; the whole reconstruction {seconds:.0f} s")
+    return 0
+
+
+def refine_existing(out: Path, iterations: int) -> int:
+    """Refine OUT/splats.ply against OUT's photos; print the held-out PSNR before and after."""
+    from dioramic.errors import DioramicError
+    from dioramic.splats import write_splats
+    from dioramic.splats.ply import read_ply
+    from dioramic.splats.refine import RefineSettings, refine_output, require_gpu
+
+    try:
+        require_gpu()
+        splats = read_ply(out / "splats.ply")
+        start = time.perf_counter()
+        refined, report = refine_output(out, splats, RefineSettings(iterations=iterations))
+    except DioramicError as exc:
+        print(exc)
+        return 1
+    write_splats(refined, out / "refined.ply")
+    print(f"{out.name}: {len(splats):,} splats, {len(report.train_views)} photos trained on, "
+          f"held out: {', '.join(report.held_out)}")  # fmt: skip
+    print(f"  held-out PSNR (gsplat's drawing of the splats): {report.psnr_before:.2f} dB before, "
+          f"{report.psnr_after:.2f} dB after {report.iterations} iterations")  # fmt: skip
+    print(f"  refinement {report.seconds:.0f} s (with the first use's compilation: "
+          f"{time.perf_counter() - start:.0f} s)")  # fmt: skip
+    print(json.dumps(report.as_dict()))
     return 0
 
 
