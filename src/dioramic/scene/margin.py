@@ -2,12 +2,12 @@
 
 The scene is built on a canvas larger than the photo by a margin on each side: the margin a side
 needs is the largest shift of its border that the allowed moves make (`margin_widths`). Its depth
-continues the border's outwards (`pad_depth`: each border pixel's depth carried straight out for a
-while, then stepping back to the farthest along that stretch of the border, the background that goes
-on, and fading into its running median: steps, never a slope from a near thing to a far one); its
-colour is inpainted from the photo (`pad_colour`), never mirrored, so no mirrored pattern shows when
-the margin comes into view. The layers (`dioramic.scene.peel`) are then built on the canvas as if it
-were the photo.
+continues the border's outwards (`pad_depth`: each border pixel's depth carried straight out, eased
+farther out towards the running median along the border, so that narrow detail fades and the edges
+of larger things go on as steps: no edge is invented, none is smeared into a slope); its colour is
+inpainted from the photo (`pad_colour`), never mirrored, so no mirrored pattern shows when the
+margin comes into view. The layers (`dioramic.scene.peel`)
+are then built on the canvas as if it were the photo.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ __all__ = ["margin_widths", "pad_colour", "pad_depth"]
 _SAFETY = 1.1
 _EXTRA_PX = 2.0
 _HOLD = 0.15  # the margin's depth is the border's carried straight out this fraction of the way out,
-_FAR_FRACTION = 0.1  # then the farthest along the border within this fraction of the long side,
-_EASE = 0.5  # eased to its running median by this fraction of the way out
+_EASE = 0.5  # and the border's running median from this fraction on,
+_MEDIAN_FRACTION = 0.1  # taken over this fraction of the long side
 _COLOUR_SIDE = 256  # the margin's colour is inpainted on an image of about this size (long side)
 _INPAINT_RADIUS = 5
 _COLOUR_FADE = 0.5  # ... and fades into its wide average (what is least wrong when unknown) over
@@ -84,45 +84,41 @@ def _outwards(shape: tuple[int, int], pads: tuple[int, int, int, int]) -> np.nda
     return np.clip(np.maximum(fx[None, :], fy[:, None]), 0.0, 1.0)
 
 
-def _along_border(inverse: np.ndarray, window: int, reduce) -> np.ndarray:
-    """`inverse` (H, W) with each of its four border lines replaced by `reduce` (a scipy.ndimage
-    filter: minimum, median) over `window` pixels along it."""
+def _border_medians(inverse: np.ndarray, window: int) -> np.ndarray:
+    """`inverse` (H, W) with its four border lines replaced by their running medians over `window`
+    pixels along them: the detail narrower than half the window is gone, the edges of larger things
+    stay where they are, as sharp as they were."""
+    from scipy.ndimage import median_filter
+
     out = inverse.copy()
     for line in (np.s_[0, :], np.s_[-1, :], np.s_[:, 0], np.s_[:, -1]):
-        out[line] = reduce(inverse[line], size=window, mode="nearest")
+        out[line] = median_filter(inverse[line], size=window, mode="nearest")
     return out
 
 
 def pad_depth(depth: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
     """(H, W) float32 depth (metres) on the canvas padded by (left, top, right, bottom) pixels.
 
-    Each margin pixel takes the inverse depth of its nearest border pixel, carried straight out, for
-    the first `_HOLD` of the way: a depth edge that meets the border goes on. Beyond, what stands in
-    front at the border is not assumed to go on: the margin steps back to the farthest depth along
-    that stretch of the border (`_FAR_FRACTION` of the long side), the background that continues,
-    and from there to `_EASE` of the way eases to that depth's running median along the border
-    (detail fades). Every change of depth across the margin is a step or a slow blend of two
-    backgrounds, never a ramp from a near thing to a far one: a ramp would be cut half-way by the
-    lattice and the hidden layers behind that cut would continue it at depths the photo never shows,
-    reaching back into the frame.
+    Each margin pixel takes the inverse depth of its nearest border pixel, carried straight out; farther
+    out (from `_HOLD` to `_EASE` of the way) it eases to the running median along the border, carried
+    out the same way: narrow detail at the border (noise, a thin branch) fades, the edges of larger
+    things go on, as steps. No depth edge is made that the photo does not show and none is smoothed
+    into a ramp, so the hidden layers behind the margin's edges continue the photo's own (a near
+    object ending just outside the frame, or an edge smeared into a slope, would get hidden layers of
+    their own reaching back into the frame, at depths the photo never shows).
     """
     import cv2
-    from scipy.ndimage import median_filter, minimum_filter
 
     left, top, right, bottom = pads
     inverse = (1.0 / depth).astype(np.float32)
-    window = round(_FAR_FRACTION * max(depth.shape)) | 1  # odd: a step along the border stays put
-
-    def carry(image: np.ndarray) -> np.ndarray:
-        return cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REPLICATE)
-
-    farthest = _along_border(inverse, window, minimum_filter)  # least inverse depth: farthest
-    out = _outwards(depth.shape, pads)
-    padded = np.where(out > _HOLD, carry(farthest), carry(inverse))
-    steady = carry(_along_border(farthest, window, median_filter))
-    ease = np.clip((out - _HOLD) / (_EASE - _HOLD), 0.0, 1.0)
+    carried = cv2.copyMakeBorder(inverse, top, bottom, left, right, cv2.BORDER_REPLICATE)
+    window = round(_MEDIAN_FRACTION * max(depth.shape)) | 1  # odd: a step stays where it is
+    steady = cv2.copyMakeBorder(
+        _border_medians(inverse, window), top, bottom, left, right, cv2.BORDER_REPLICATE
+    )
+    ease = np.clip((_outwards(depth.shape, pads) - _HOLD) / (_EASE - _HOLD), 0.0, 1.0)
     ease = ease * ease * (3.0 - 2.0 * ease)
-    padded += ease * (steady - padded)
+    padded = carried + ease * (steady - carried)
     padded[top : top + depth.shape[0], left : left + depth.shape[1]] = inverse
     return (1.0 / padded).astype(np.float32)
 
