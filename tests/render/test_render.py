@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass, field
+from typing import Any
 
 import av
 import numpy as np
@@ -140,14 +141,14 @@ def test_a_failing_motion_leaves_no_output(scene, camera, tmp_path):
 @pytest.mark.usefixtures("gl")
 def test_an_encoder_error_stops_the_render(scene, camera, tmp_path, monkeypatch):
     # Fault injection: the real writer fails on its fourth frame, on the encoder thread.
-    real_write = MP4Writer._write
+    real_encode = MP4Writer._encode
 
-    def failing_write(self: MP4Writer, frame: np.ndarray) -> None:
+    def failing_encode(self: MP4Writer, frame: Any) -> None:
         if self.frames_written == 3:
             raise OSError("disk full")
-        real_write(self, frame)
+        real_encode(self, frame)
 
-    monkeypatch.setattr(MP4Writer, "_write", failing_write)
+    monkeypatch.setattr(MP4Writer, "_encode", failing_encode)
     motion = Slide(camera.fov_y, duration=3.0)
     settings = RenderSettings(**{**SMALL, "duration": 3.0})
     with pytest.raises(OSError, match="disk full"):
