@@ -183,3 +183,29 @@ def test_stereo_side_by_side_and_anaglyph(scene, camera, tmp_path):
     report = render_video(scene, motion, tmp_path / "frames/", settings, progress=False)
     assert (report.width, report.height, report.frames) == (128, 48, 10)
     assert len(list((tmp_path / "frames").glob("frame_*.png"))) == 10
+
+
+@pytest.mark.usefixtures("gl")
+def test_on_a_gpu_the_renderer_hands_the_encoder_yuv(scene, camera, tmp_path, monkeypatch):
+    """Where the renderer runs on a GPU, the frames reach the encoder as I420 planes converted there;
+    the video is the same as from RGB frames, within the encoder's rounding."""
+    from dioramic.render.opengl import GLRenderer
+
+    motion = Slide(camera.fov_y)
+    settings = RenderSettings(**{**SMALL, "crf": 0})
+    rgb = render_video(scene, motion, tmp_path / "rgb.mp4", settings, progress=False)
+    written = []
+    real = MP4Writer.write_yuv420
+
+    def spy(self: MP4Writer, planes: np.ndarray) -> None:
+        written.append(planes.shape)
+        real(self, planes)
+
+    monkeypatch.setattr(GLRenderer, "software", property(lambda self: False))
+    monkeypatch.setattr(MP4Writer, "write_yuv420", spy)
+    yuv = render_video(scene, motion, tmp_path / "yuv.mp4", settings, progress=False)
+    assert len(written) == yuv.frames == rgb.frames
+    with av.open(str(tmp_path / "rgb.mp4")) as a, av.open(str(tmp_path / "yuv.mp4")) as b:
+        for x, y in zip(a.decode(video=0), b.decode(video=0), strict=True):
+            diff = np.abs(x.to_ndarray(format="rgb24").astype(int) - y.to_ndarray(format="rgb24"))
+            assert diff.mean() < 2.0

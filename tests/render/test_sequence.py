@@ -20,12 +20,16 @@ def _poses(camera, count: int = 5) -> list[Pose]:
     return [Pose(np.array([0.05 * i, -0.02 * i, 0.1 * i]), np.eye(3), camera.fov_y) for i in range(count)]
 
 
-@pytest.mark.parametrize("supersample", [1, 2])
-def test_a_sequence_gives_the_frames_render_gives(make_quad, make_scene, camera, pattern, supersample):
+@pytest.mark.parametrize(("supersample", "in_flight"), [(1, 1), (2, 1), (1, 2), (2, 2)])
+def test_a_sequence_gives_the_frames_render_gives(
+    make_quad, make_scene, camera, pattern, supersample, in_flight
+):
+    """One frame drawn at a time (a CPU rasteriser), or two (a GPU): the same frames as `render`."""
     near = make_quad(camera, 1.0, pattern[::-1], box=(20, 10, 40, 30), name="near")
     scene = make_scene(camera, make_quad(camera, 3.0, pattern), near)
     poses = _poses(camera)
     with GLRenderer(scene, 64, 48, supersample=supersample) as renderer:
+        renderer._in_flight = in_flight
         one_by_one = [renderer.render(pose) for pose in poses]
         drawn = list(renderer.render_sequence((pose, 0.0, None) for pose in poses))
         again = renderer.render(poses[2])  # the renderer is usable after a sequence
@@ -45,10 +49,12 @@ def _i420_of(rgb: np.ndarray) -> np.ndarray:
     return np.concatenate([y.ravel(), cb.ravel(), cr.ravel()]).reshape(h * 3 // 2, w)
 
 
-def test_yuv420_frames_are_the_rgb_frames_converted(make_quad, make_scene, camera, pattern):
+@pytest.mark.parametrize("supersample", [1, 2])
+def test_yuv420_frames_are_the_rgb_frames_converted(make_quad, make_scene, camera, pattern, supersample):
     scene = make_scene(camera, make_quad(camera, 2.0, pattern))
     poses = _poses(camera, 3)
-    with GLRenderer(scene, 64, 48) as renderer:
+    with GLRenderer(scene, 64, 48, supersample=supersample) as renderer:
+        renderer._in_flight = 2  # the planes of two frames in flight stay apart
         rgb = [renderer.render(pose) for pose in poses]
         planes = list(renderer.render_sequence(((p, 0.0, None) for p in poses), yuv420=True))
     for frame, i420 in zip(rgb, planes, strict=True):

@@ -364,7 +364,9 @@ class _RenderWorker(threading.Thread):
         self.seconds = 0.0
         self.measure_seconds = 0.0
         self.yuv420 = False
-        """Queue I420 planes (`dioramic.render.yuv`) rather than RGB frames; set before `start`."""
+        """Queue I420 planes (`dioramic.render.yuv`) rather than RGB frames where the renderer runs
+        on a GPU (on a CPU rasteriser the conversion costs more than the encoder's own); set before
+        `start`."""
 
     def run(self) -> None:
         try:
@@ -392,7 +394,8 @@ class _RenderWorker(threading.Thread):
                         poses.append(self.motion.pose(t))
                         yield poses[-1]
 
-                frames = _frames(renderer, posed(), self.settings, self.scene.focus, self.yuv420)
+                yuv420 = self.yuv420 and not renderer.software
+                frames = _frames(renderer, posed(), self.settings, self.scene.focus, yuv420)
                 for index in range(len(self.times)):
                     tick = time.perf_counter()
                     if self.stop.is_set():
@@ -478,18 +481,22 @@ def render_video(
     )
     try:
         with open_writer(output, width, height, settings.fps, **settings.codec_options()) as writer:
-            # the renderer converts to the encoder's YUV where it can (one view, an even size)
+            # a GPU converts to the encoder's YUV where it can (one view, an even size, a width
+            # that is a multiple of 8); 2-D frames are I420 planes
             worker.yuv420 = (
                 writer.takes_yuv420
                 and settings.stereo is None
                 and (writer.out_width, writer.out_height) == (width, height)
+                and width % 8 == 0
             )
-            write = writer.write_yuv420 if worker.yuv420 else writer.write
             worker.start()
             for done in range(1, len(times) + 1):
                 frame, stats = worker.next_result()
                 tick = time.perf_counter()
-                write(frame)
+                if frame.ndim == 2:
+                    writer.write_yuv420(frame)
+                else:
+                    writer.write(frame)
                 encode_seconds += time.perf_counter() - tick
                 if stats is not None:
                     measured.append(stats)

@@ -338,6 +338,7 @@ class GLRenderer:
         self._released = False
         self._ctx = create_context(backend)
         self._gl = gl_calls(backend)  # the long calls without the GIL, where the driver allows
+        self._in_flight = 1 if self.software else 2  # frames `render_sequence` draws ahead (see there)
         try:
             self._setup(mipmaps)
         except BaseException:
@@ -499,6 +500,11 @@ class GLRenderer:
         return texture
 
     @property
+    def software(self) -> bool:
+        """Whether the OpenGL driver rasterises on the CPU (Mesa's llvmpipe or softpipe)."""
+        return any(name in str(self._ctx.info["GL_RENDERER"]) for name in ("llvmpipe", "softpipe"))
+
+    @property
     def device(self) -> str:
         """The OpenGL renderer and version, e.g. 'llvmpipe (LLVM 15.0.6, 256 bits), 4.5 ...'."""
         return f"{self._ctx.info['GL_RENDERER']}, {self._ctx.info['GL_VERSION']}"
@@ -592,33 +598,35 @@ class GLRenderer:
         frame as `render` returns it, in order, or with `yuv420` as (height * 3 / 2, width) uint8
         I420 planes, BT.709 limited range (`dioramic.render.yuv`; an even width and height).
 
-        Two frames are in flight: each is drawn before the one before it is read back, so that a
-        rasteriser that works while the next frame's triangles are set up (llvmpipe's threads, a
-        GPU) does not wait for the caller. The renderer's other methods may be called between
-        frames (they wait for what is in flight)."""
+        On a GPU two frames are in flight: each is drawn before the one before it is read back, so
+        that the GPU draws while the CPU sets up the next frame. A CPU rasteriser (llvmpipe) already
+        keeps every core busy while it rasterises, and drawing ahead would only make its threads
+        compete with the setup of the next frame: there one frame is drawn at a time. Either way the
+        waits for the rasteriser release the GIL (`dioramic.render.nogil`). The renderer's other
+        methods may be called between frames (they wait for what is in flight)."""
         self._check_open()
         with self._ctx:
-            while len(self._frame_slots) < 2:
+            while len(self._frame_slots) < self._in_flight:
                 self._frame_slots.append(self._frame_slot())
             if yuv420 and self._yuv is None:
                 from dioramic.render.yuv import Yuv420
 
                 self._yuv = Yuv420(self._ctx, self.width, self.height)
-                self._yuv_planes = [self._yuv.planes() for _ in self._frame_slots]
-        pending: tuple[int, int | None] | None = None  # (slot, fence) of the frame in flight
+                self._yuv_planes = [self._yuv.planes() for _ in range(2)]
+        pending: list[tuple[int, int | None]] = []  # (slot, fence) of the frames in flight
         for index, (pose, eye_offset, convergence) in enumerate(views):
+            slot = index % self._in_flight
             with self._ctx:
-                self._draw_frame(pose, eye_offset, convergence, slot=self._frame_slots[index % 2])
+                self._draw_frame(pose, eye_offset, convergence, slot=self._frame_slots[slot])
                 if yuv420:
-                    self._yuv.draw(self._frame_slots[index % 2].colour, self._yuv_planes[index % 2])
-                fence = None if self._gl is None else self._gl.fence()
-                frame = None if pending is None else self._read_slot(*pending, yuv420)
+                    self._yuv.draw(self._frame_slots[slot].colour, self._yuv_planes[slot])
+                pending.append((slot, None if self._gl is None else self._gl.fence()))
+                frame = self._read_slot(*pending.pop(0), yuv420) if len(pending) == self._in_flight else None
             if frame is not None:
                 yield frame
-            pending = (index % 2, fence)
-        if pending is not None:
+        while pending:
             with self._ctx:
-                frame = self._read_slot(*pending, yuv420)
+                frame = self._read_slot(*pending.pop(0), yuv420)
             yield frame
 
     def _read_slot(self, index: int, fence: int | None, yuv420: bool) -> np.ndarray:

@@ -42,28 +42,41 @@ void main() {
 
 _WEIGHTS = f"vec3({_LUMA[0]}, {_LUMA[1]}, {_LUMA[2]})"
 
+# Each fragment writes four 8-bit samples as one RGBA texel (the renderer's fast format, and a
+# quarter of the fragments): luma of pixels 4x .. 4x + 3 of its row; Cb and Cr of four 2 x 2 blocks,
+# each block's mean read as one bilinear sample at the block's centre.
 _LUMA_SHADER = f"""
 #version 330
 uniform sampler2D u_rgb;
-out float f_y;
+out vec4 f_y;
 void main() {{
-    vec3 c = texelFetch(u_rgb, ivec2(gl_FragCoord.xy), 0).rgb;
-    f_y = (16.0 + 219.0 * dot(c, {_WEIGHTS})) / 255.0;
+    ivec2 p = ivec2(4 * int(gl_FragCoord.x), int(gl_FragCoord.y));
+    vec4 y = vec4(
+        dot(texelFetch(u_rgb, p, 0).rgb, {_WEIGHTS}),
+        dot(texelFetch(u_rgb, p + ivec2(1, 0), 0).rgb, {_WEIGHTS}),
+        dot(texelFetch(u_rgb, p + ivec2(2, 0), 0).rgb, {_WEIGHTS}),
+        dot(texelFetch(u_rgb, p + ivec2(3, 0), 0).rgb, {_WEIGHTS}));
+    f_y = (16.0 + 219.0 * y) / 255.0;
 }}
 """
 
 _CHROMA_SHADER = f"""
 #version 330
 uniform sampler2D u_rgb;
-layout(location = 0) out float f_u;
-layout(location = 1) out float f_v;
+layout(location = 0) out vec4 f_u;
+layout(location = 1) out vec4 f_v;
 void main() {{
-    ivec2 p = 2 * ivec2(gl_FragCoord.xy);
-    vec3 c = 0.25 * (texelFetch(u_rgb, p, 0).rgb + texelFetch(u_rgb, p + ivec2(1, 0), 0).rgb
-        + texelFetch(u_rgb, p + ivec2(0, 1), 0).rgb + texelFetch(u_rgb, p + ivec2(1, 1), 0).rgb);
-    float y = dot(c, {_WEIGHTS});
-    f_u = (128.0 + 224.0 * (c.b - y) / {_CB_SCALE}) / 255.0;
-    f_v = (128.0 + 224.0 * (c.r - y) / {_CR_SCALE}) / 255.0;
+    vec2 texel = 1.0 / vec2(textureSize(u_rgb, 0));
+    vec2 at = vec2(8.0 * floor(gl_FragCoord.x) + 1.0, 2.0 * floor(gl_FragCoord.y) + 1.0) * texel;
+    vec3 c0 = texture(u_rgb, at).rgb;
+    vec3 c1 = texture(u_rgb, at + vec2(2.0, 0.0) * texel).rgb;
+    vec3 c2 = texture(u_rgb, at + vec2(4.0, 0.0) * texel).rgb;
+    vec3 c3 = texture(u_rgb, at + vec2(6.0, 0.0) * texel).rgb;
+    vec4 r = vec4(c0.r, c1.r, c2.r, c3.r);
+    vec4 b = vec4(c0.b, c1.b, c2.b, c3.b);
+    vec4 y = vec4(dot(c0, {_WEIGHTS}), dot(c1, {_WEIGHTS}), dot(c2, {_WEIGHTS}), dot(c3, {_WEIGHTS}));
+    f_u = (128.0 + 224.0 * (b - y) / {_CB_SCALE}) / 255.0;
+    f_v = (128.0 + 224.0 * (r - y) / {_CR_SCALE}) / 255.0;
 }}
 """
 
@@ -85,8 +98,10 @@ class Yuv420:
     first)."""
 
     def __init__(self, ctx: Any, width: int, height: int) -> None:
-        if width % 2 or height % 2:
-            raise ValueError(f"4:2:0 needs an even width and height, got {width}x{height}")
+        if width % 8 or height % 2:
+            raise ValueError(
+                f"the planes need a width that is a multiple of 8 and an even height, got {width}x{height}"
+            )
         self._ctx = ctx
         self.width, self.height = width, height
         luma = ctx.program(vertex_shader=_VERTEX, fragment_shader=_LUMA_SHADER)
@@ -99,10 +114,10 @@ class Yuv420:
     def planes(self) -> _Planes:
         """New framebuffers for one frame's planes (one set per frame in flight)."""
         ctx = self._ctx
-        half = (self.width // 2, self.height // 2)
+        chroma = (self.width // 8, self.height // 2)
         return _Planes(
-            ctx.framebuffer([ctx.renderbuffer((self.width, self.height), 1)]),
-            ctx.framebuffer([ctx.renderbuffer(half, 1), ctx.renderbuffer(half, 1)]),
+            ctx.framebuffer([ctx.renderbuffer((self.width // 4, self.height), 4)]),
+            ctx.framebuffer([ctx.renderbuffer(chroma, 4), ctx.renderbuffer(chroma, 4)]),
         )
 
     def draw(self, rgb: Any, planes: _Planes) -> None:
@@ -119,7 +134,7 @@ class Yuv420:
         """The planes as a new (height * 3 / 2, width) uint8 I420 array."""
         size = self.width * self.height
         out = np.empty((self.height * 3 // 2, self.width), dtype=np.uint8)
-        planes.luma.read_into(out, components=1, alignment=1)
-        planes.chroma.read_into(out, components=1, attachment=0, alignment=1, write_offset=size)
-        planes.chroma.read_into(out, components=1, attachment=1, alignment=1, write_offset=size * 5 // 4)
+        planes.luma.read_into(out, components=4, alignment=1)
+        planes.chroma.read_into(out, components=4, attachment=0, alignment=1, write_offset=size)
+        planes.chroma.read_into(out, components=4, attachment=1, alignment=1, write_offset=size * 5 // 4)
         return out
