@@ -673,6 +673,16 @@ class GLRenderer:
             self._draw(pose, eye_offset, convergence)
             return self._read_stats()
 
+    def measure_pixels(self, pose: Pose) -> tuple[np.ndarray, np.ndarray]:
+        """What `measure` averages, per pixel: (height, width) uint8 coverage (255 = covered) and
+        (height, width, 3) uint8 flags (stretched, revealed, beyond; 255 = the whole pixel), new
+        arrays, top row first."""
+        self._check_open()
+        with self._ctx:
+            self._draw(pose, 0.0, None)
+            self._read_stats()
+            return self._rgba[:, :, 3].copy(), self._flags.copy()
+
     def _read_stats(self) -> FrameStats:
         self._out_fbo.read_into(self._flags, components=3, attachment=1, alignment=1)
         self._out_fbo.read_into(self._rgba, components=4, alignment=1)

@@ -42,25 +42,36 @@ def margin_widths(
     """Margins (left, top, right, bottom) in pixels of `camera` for border points at (u, v), inverse
     depth z (1/m).
 
-    A sideways move of T = lateral_move * focus metres shifts the image of a point at depth d by
-    f * T / d pixels facing ahead, by f * T * |1/d - 1/focus| while turning to keep the subject in
-    view; backing away along the view axis by A = axial_move * focus while
-    zooming to keep the subject's size (dolly-zoom) pulls a point at distance r from the image centre
-    inwards by about r * A * (1/d - 1/focus). Each side gets the largest sum over its border, capped at
-    `limit` pixels.
+    A sideways move of T = lateral_move * focus metres, in any direction, shifts the image of a point
+    at depth d by f * T / d pixels facing ahead. Turning to keep the subject in view adds the turn's
+    own shift, which grows towards the frame's edges: at normalised image coordinates (s across the
+    side, o along it; s = (u - cx) / fx for the left and right sides) the shift across the side is
+    f * T * hypot(1/d - (1 + s^2) / focus, s o / focus) at most (the first-order image motion of a
+    translation and a rotation; at the centre, f * T * |1/d - 1/focus|). Backing away along the view
+    axis by A = axial_move * focus while zooming to keep the subject's size (dolly-zoom) pulls a point
+    at distance r from the image centre inwards by about r * A * (1/d - 1/focus). Each side gets the
+    largest sum over its border, capped at `limit` pixels.
     """
     width, height = camera.width, camera.height
     r = np.hypot(u - camera.cx, v - camera.cy)
-    sideways = np.maximum(z, np.abs(z - 1.0 / focus))
-    need = camera.fx * lateral_move * focus * sideways + r * axial_move * focus * np.maximum(
-        z - 1.0 / focus, 0.0
-    )
-    need = _SAFETY * need + _EXTRA_PX
+    x, y = (u - camera.cx) / camera.fx, (v - camera.cy) / camera.fy
+    axial = r * axial_move * focus * np.maximum(z - 1.0 / focus, 0.0)
+
+    def need(across: np.ndarray, along: np.ndarray) -> np.ndarray:
+        turning = np.hypot(z - (1.0 + across * across) / focus, across * along / focus)
+        return _SAFETY * (camera.fx * lateral_move * focus * np.maximum(z, turning) + axial) + _EXTRA_PX
+
+    across_x, across_y = need(x, y), need(y, x)
     out = []
-    sides = ((u <= 0.5, width), (v <= 0.5, height), (u >= width - 0.5, width), (v >= height - 0.5, height))
-    for on, extent in sides:
+    sides = (
+        (u <= 0.5, width, across_x),
+        (v <= 0.5, height, across_y),
+        (u >= width - 0.5, width, across_x),
+        (v >= height - 0.5, height, across_y),
+    )
+    for on, extent, needs in sides:
         cap = max(1.0, min(limit, 0.9 * extent))
-        out.append(float(min(cap, need[on].max())) if on.any() else min(cap, _EXTRA_PX))
+        out.append(float(min(cap, needs[on].max())) if on.any() else min(cap, _EXTRA_PX))
     return out[0], out[1], out[2], out[3]
 
 
