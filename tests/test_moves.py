@@ -144,6 +144,23 @@ def test_a_scene_file_holds_every_preset(planes: tuple[Path, Path], tmp_path: Pa
     assert len(frames[0]) == 30 and all(np.array_equal(a, b) for a, b in zip(*frames, strict=True))
 
 
+def test_a_photo_scene_file_shows_no_background_in_any_preset(tmp_path: Path) -> None:
+    # the bundled photo, meshed by `mesh` with the default (classical) depth: every preset at
+    # amplitude 1 films it without a pixel of the background (cracks closed, margins wide enough)
+    scene = load_scene(dioramic("mesh", PHOTO, "-o", tmp_path / "cup.glb", "-q") and tmp_path / "cup.glb")
+    width, height = 480, 320
+    with (
+        GLRenderer(scene, width, height, background=(255, 0, 255)) as magenta,
+        GLRenderer(scene, width, height, background=(0, 255, 0)) as green,
+    ):
+        for name in photo_presets():
+            motion = make_motion(name, scene, duration=1.0)
+            for t in np.linspace(0.0, 1.0, 16):
+                pose = motion.pose(float(t))
+                apart = np.abs(magenta.render(pose).astype(int) - green.render(pose)).max(axis=2) > 2
+                assert not apart.any(), (name, t, int(apart.sum()))
+
+
 def test_a_scene_file_records_the_move_it_holds(planes: tuple[Path, Path], tmp_path: Path) -> None:
     every = load_scene(_mesh(planes, tmp_path / "every.glb", "--amplitude", "2")).reach
     circle = load_scene(

@@ -10,6 +10,7 @@ import pytest
 from dioramic.errors import UsageError
 from dioramic.render.context import GLContextError, create_context
 from dioramic.render.opengl import GLRenderer, perspective
+from dioramic.render.yuv import rgb_to_yuv709
 
 pytestmark = pytest.mark.usefixtures("gl")
 
@@ -67,6 +68,36 @@ def test_background_and_coverage(make_quad, make_scene, camera, pattern, identit
         assert tuple(frame[y, x]) == BLUE
     # The quad shows the whole texture squeezed into 32 x 24 pixels: its top-left quadrant is red.
     assert np.abs(frame[14:22, 18:30].astype(int) - (220, 40, 40)).max() <= 3
+
+
+def test_the_frames_close_a_crack_but_not_the_open_background(make_quad, make_scene, camera, identity_pose):
+    # two quads side by side with a 2-pixel crack between them (as where a hidden layer's fill
+    # meets the surface in front of it): the video's frame shows no background in the crack, only
+    # what its two sides show; render_rgba keeps the coverage as drawn
+    left = make_quad(camera, 2.0, solid((220, 40, 40)), box=(16, 12, 31, 36), name="left")
+    right = make_quad(camera, 2.0, solid((40, 200, 60)), box=(33, 12, 48, 36), name="right")
+    with GLRenderer(make_scene(camera, left, right), 64, 48, background=BLUE) as renderer:
+        frame = renderer.render(identity_pose)
+        (sequence,) = list(renderer.render_sequence([(identity_pose, 0.0, None)]))
+        rgba = renderer.render_rgba(identity_pose)
+    crack = (slice(14, 34), slice(31, 33))
+    assert (rgba[crack][:, :, 3] == 0).all()
+    red, green = np.array((220, 40, 40)), np.array((40, 200, 60))
+    seen = frame[crack].astype(int)  # a blend of its sides, the nearer one weighing more
+    np.testing.assert_allclose(seen[:, 0], np.broadcast_to((2 * red + green) / 3, seen[:, 0].shape), atol=2)
+    np.testing.assert_allclose(seen[:, 1], np.broadcast_to((red + 2 * green) / 3, seen[:, 1].shape), atol=2)
+    np.testing.assert_array_equal(sequence, frame)
+    # the open background around the quads keeps its colour, to the quads' very edges
+    assert (frame[:, :15] == BLUE).all() and (frame[:11] == BLUE).all() and (frame[:, 49:] == BLUE).all()
+    # the frames drawn into YUV on the GPU are sealed by the same rule, in a shader
+    (i420,) = list(renderer_yuv(make_scene(camera, left, right), identity_pose))
+    luma = rgb_to_yuv709(*(frame[:, :, k].astype(np.float64) for k in range(3)))[0]
+    assert np.abs(i420[:48].astype(float) - luma).max() <= 1.0
+
+
+def renderer_yuv(scene, pose):
+    with GLRenderer(scene, 64, 48, background=BLUE) as renderer:
+        return list(renderer.render_sequence([(pose, 0.0, None)], yuv420=True))
 
 
 def test_object_translation_moves_the_image(make_quad, make_scene, camera, pattern, identity_pose):

@@ -24,6 +24,7 @@ import numpy as np
 from dioramic.errors import UsageError
 from dioramic.render.context import GLContextError, create_context
 from dioramic.render.nogil import gl_calls
+from dioramic.render.seal import SEAL_SHADER, seal_frame
 from dioramic.types import Camera, Mesh, Pose, Scene, is_hidden_layer
 
 if TYPE_CHECKING:
@@ -429,6 +430,10 @@ class GLRenderer:
         self._downsample_program["u_source"].value = 0
         self._downsample_program["u_stretch"].value = 1
         self._downsample_vao = ctx.vertex_array(self._downsample_program, [])
+        seal = ctx.program(vertex_shader=_FULLSCREEN_VERTEX_SHADER, fragment_shader=SEAL_SHADER)
+        seal["u_source"].value = 0
+        seal["u_background"].value = tuple(c / 255.0 for c in self.background)
+        self._seal_vao = ctx.vertex_array(seal, [])
         # the video's frames: drawn straight into the output at 1x, else downsampled from a
         # supersampled colour buffer; a second slot is made for `render_sequence`
         self._frame_slots = [self._frame_slot(self._ss_color, self._ss_depth)]
@@ -453,19 +458,21 @@ class GLRenderer:
         import moderngl
 
         ctx = self._ctx
-        colour = ctx.texture((self.width, self.height), 4)  # a texture: the YUV passes read it
+        colour = ctx.texture((self.width, self.height), 4)  # a texture: the seal pass reads it
         out = ctx.framebuffer(
             [colour], ctx.depth_renderbuffer((self.width, self.height)) if self.supersample == 1 else None
         )
+        sealed_colour = ctx.texture((self.width, self.height), 4)  # and the YUV passes this one
+        sealed = ctx.framebuffer([sealed_colour])
         if self.supersample == 1:
-            return _Slot(out, out, None, colour)
+            return _Slot(out, out, None, colour, sealed, sealed_colour)
         size = (self.width * self.supersample, self.height * self.supersample)
         if ss_color is None:
             ss_color = ctx.texture(size, 4)
             ss_color.filter = (moderngl.LINEAR, moderngl.LINEAR)
             ss_color.repeat_x = ss_color.repeat_y = False
             ss_depth = ctx.depth_renderbuffer(size)
-        return _Slot(ctx.framebuffer([ss_color], ss_depth), out, ss_color, colour)
+        return _Slot(ctx.framebuffer([ss_color], ss_depth), out, ss_color, colour, sealed, sealed_colour)
 
     def _upload_texture(self, mesh: Mesh, max_size: int, mipmaps: bool) -> moderngl.Texture:
         import moderngl
@@ -617,9 +624,9 @@ class GLRenderer:
         for index, (pose, eye_offset, convergence) in enumerate(views):
             slot = index % self._in_flight
             with self._ctx:
-                self._draw_frame(pose, eye_offset, convergence, slot=self._frame_slots[slot])
+                self._draw_frame(pose, eye_offset, convergence, slot=self._frame_slots[slot], seal=yuv420)
                 if yuv420:
-                    self._yuv.draw(self._frame_slots[slot].colour, self._yuv_planes[slot])
+                    self._yuv.draw(self._frame_slots[slot].sealed_colour, self._yuv_planes[slot])
                 pending.append((slot, None if self._gl is None else self._gl.fence()))
                 frame = self._read_slot(*pending.pop(0), yuv420) if len(pending) == self._in_flight else None
             if frame is not None:
@@ -638,10 +645,10 @@ class GLRenderer:
         return self._read_rgb(self._frame_slots[index])
 
     def _read_rgb(self, slot: _Slot) -> np.ndarray:
-        """A slot's frame as a new (height, width, 3) uint8 RGB array, top row first."""
-        frame = np.empty((self.height, self.width, 3), dtype=np.uint8)
-        slot.out.read_into(frame, components=3, alignment=1)
-        return frame
+        """A slot's frame as a new (height, width, 3) uint8 RGB array, top row first, its pinhole gaps
+        sealed (`dioramic.render.seal`)."""
+        slot.out.read_into(self._rgba, components=4, alignment=1)
+        return seal_frame(self._rgba, self.background)
 
     def render_rgba(
         self, pose: Pose, *, eye_offset: float = 0.0, convergence: float | None = None
@@ -727,9 +734,11 @@ class GLRenderer:
         convergence: float | None,
         projection: np.ndarray | None = None,
         slot: _Slot | None = None,
+        seal: bool = False,
     ) -> None:
         """Draw the video's frame (colour only) into `slot.out` (the first slot by default), to be
-        read top row first."""
+        read top row first; with `seal`, then into `slot.sealed` with its pinhole gaps closed on the
+        GPU (`dioramic.render.seal`; frames read back as RGB are sealed on the CPU)."""
         import moderngl
 
         ctx = self._ctx
@@ -765,6 +774,10 @@ class GLRenderer:
             slot.out.use()
             slot.ss_color.use(0)
             self._colour_down_vao.render(moderngl.TRIANGLES, vertices=3)
+        if seal:
+            slot.sealed.use()
+            slot.colour.use(0)
+            self._seal_vao.render(moderngl.TRIANGLES, vertices=3)
 
     def _underlay(self, fbo: Any, projection: np.ndarray, pose: Pose) -> None:
         """Draw into the cleared `fbo` (clip-from-world `projection`) before the frame's layers, which
@@ -843,6 +856,10 @@ class _Slot:
     """The supersampled colour texture `draw` renders into; None at 1x."""
     colour: Any
     """The frame's colour texture, `out`'s attachment."""
+    sealed: Any
+    """The frame with its pinhole gaps closed on the GPU (`dioramic.render.seal`), for the YUV passes."""
+    sealed_colour: Any
+    """`sealed`'s colour texture."""
 
 
 _FLIP = np.diag([1.0, -1.0, 1.0, 1.0])

@@ -1,0 +1,126 @@
+"""Closing the pinhole gaps of a video frame: cracks of a pixel or two that no surface covers.
+
+Where a hidden layer's fill meets the surface in front of it, or two fragments of an occluder's
+fill meet, the rasteriser can leave a crack a pixel or two wide that nothing covers. In the right
+colour nobody would notice it; in the background's colour it is a speck that flickers through the
+video. A pixel no surface covers, or covers in part, that has covered pixels (at least half
+covered) on both sides of it along some line (across, down or along a diagonal) within
+`SEAL_RADIUS` pixels takes what they show, the nearer side weighing more (the pair of sides nearest
+together wins). An open stretch of background, such as beyond a scene's margin or at the frame's
+edge, has no such pair and keeps the background's colour: the coverage the frame measures
+(`GLRenderer.render_rgba`, `FrameStats`) is untouched.
+
+The same rule runs on the CPU on the frames read back as RGBA (`seal_frame`: cheaper there than a
+second pass of llvmpipe over the whole frame, and nearly free when nothing is uncovered) and as a
+fragment shader (`SEAL_SHADER`) where frames go to the encoder as YUV drawn on the GPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SEAL_RADIUS = 6
+"""Widest half-gap (pixels) that `seal` closes in the video's frames."""
+
+SEAL_SHADER = f"""
+#version 330
+uniform sampler2D u_source;
+uniform vec3 u_background;
+out vec4 f_color;
+const ivec2 STEPS[4] = ivec2[4](ivec2(1, 0), ivec2(0, 1), ivec2(1, 1), ivec2(1, -1));
+// The first pixel at least half covered along `step` from `pixel` within the radius: its distance
+// (0 if none: past the frame's edge is not found) and what it shows (premultiplied by coverage).
+float hit(ivec2 pixel, ivec2 step, ivec2 size, out vec4 seen) {{
+    seen = vec4(0.0);
+    for (int r = 1; r <= {SEAL_RADIUS}; ++r) {{
+        ivec2 at = pixel + r * step;
+        if (any(lessThan(at, ivec2(0))) || any(greaterThanEqual(at, size)))
+            return 0.0;
+        vec4 near = texelFetch(u_source, at, 0);
+        if (near.a >= 0.5) {{
+            seen = vec4(near.rgb - u_background * (1.0 - near.a), near.a);
+            return float(r);
+        }}
+    }}
+    return 0.0;
+}}
+void main() {{
+    ivec2 pixel = ivec2(gl_FragCoord.xy);
+    vec4 colour = texelFetch(u_source, pixel, 0);
+    if (colour.a >= 1.0) {{
+        f_color = colour;
+        return;
+    }}
+    // a gap enclosed along some line through it (covered pixels on both sides within the radius):
+    // what the nearer sides show, weighted by nearness; an open stretch of background stays
+    ivec2 size = textureSize(u_source, 0);
+    vec4 best = vec4(0.0);
+    float shortest = 1e9;
+    for (int k = 0; k < 4; ++k) {{
+        vec4 a, b;
+        float da = hit(pixel, STEPS[k], size, a), db = hit(pixel, -STEPS[k], size, b);
+        if (da > 0.0 && db > 0.0 && da + db < shortest) {{
+            shortest = da + db;
+            best = a / da + b / db;
+        }}
+    }}
+    if (best.a > 0.0) {{
+        colour.rgb += (1.0 - colour.a) * (best.rgb / best.a - u_background);
+        colour.a = 1.0;
+    }}
+    f_color = colour;
+}}
+"""
+
+
+_STEPS = np.array([(1, 0), (0, 1), (1, 1), (1, -1)])
+
+
+def seal_frame(rgba: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of the (H, W, 4) uint8 RGBA frame (alpha = coverage, colour blended over
+    `background`) with its pinhole gaps closed (see the module)."""
+    import cv2
+
+    rgb = cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)
+    alpha = cv2.extractChannel(rgba, 3)
+    gaps = cv2.findNonZero(cv2.bitwise_not(alpha))  # x, y of the pixels not fully covered
+    if gaps is None:
+        return rgb
+    gaps = gaps.reshape(-1, 2).astype(np.int64)
+    xs, ys = gaps[:, 0], gaps[:, 1]
+    height, width = alpha.shape
+    bg = np.asarray(background, dtype=np.float64)
+
+    def shown(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """What the pixels show, premultiplied by their coverage, and the coverage."""
+        cover = alpha[y, x, None] / 255.0
+        return np.concatenate([rgba[y, x, :3] - bg * (1.0 - cover), cover], axis=1)
+
+    best = np.zeros((len(ys), 4))
+    shortest = np.full(len(ys), np.inf)
+    for dx, dy in _STEPS:
+        sides = []
+        for sign in (1, -1):
+            found = np.zeros(len(ys))  # distance to the first covered pixel; 0: none yet, -1: none
+            seen = np.zeros((len(ys), 4))
+            for r in range(1, SEAL_RADIUS + 1):
+                x, y = xs + sign * r * dx, ys + sign * r * dy
+                outside = (x < 0) | (x >= width) | (y < 0) | (y >= height)
+                looking = found == 0
+                found[looking & outside] = -1  # past the frame's edge: not found
+                x, y = np.clip(x, 0, width - 1), np.clip(y, 0, height - 1)
+                hit = looking & ~outside & (alpha[y, x] >= 128)
+                found[hit] = r
+                seen[hit] = shown(y[hit], x[hit])
+            sides.append((np.where(found > 0, found, 0.0), seen))
+        (da, sa), (db, sb) = sides
+        enclosed = (da > 0) & (db > 0) & (da + db < shortest)
+        shortest[enclosed] = (da + db)[enclosed]
+        best[enclosed] = (sa / np.maximum(da, 1)[:, None] + sb / np.maximum(db, 1)[:, None])[enclosed]
+    fill = best[:, 3] > 0
+    if fill.any():
+        y, x = ys[fill], xs[fill]
+        cover = alpha[y, x, None] / 255.0
+        colour = rgba[y, x, :3] + (1.0 - cover) * (best[fill, :3] / best[fill, 3:] - bg)
+        rgb[y, x] = np.clip(np.rint(colour), 0, 255).astype(np.uint8)
+    return rgb
