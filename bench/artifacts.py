@@ -3,14 +3,15 @@
     .venv/bin/python bench/artifacts.py                        # layered scenes, every preset, amplitude 1
     .venv/bin/python bench/artifacts.py --single               # the one-mesh scene, for comparison
     .venv/bin/python bench/artifacts.py --amplitude auto       # the amplitude `--amplitude auto` picks
+    .venv/bin/python bench/artifacts.py --overscan 0           # the moves' own framing (no zoom)
     .venv/bin/python bench/artifacts.py --photos assets/photos/pet_cat_closeup.jpg --frames 60
 
 Depth: the classical estimator. Each scene is built for its move as `dioramic run` builds it
 (`pipeline.make_scene`); each motion lasts 5 s and is sampled at --frames evenly spaced times; frames
 are rendered at --size (long side) with 2x supersampling through `GLRenderer.render_stats`. Printed
 per photo and preset: the worst frame's uncovered, stretched, rebuilt (hidden layers shown) and
-beyond-the-frame percentages, the amplitude used, the scene's build time and the render time per
-frame. Limits: those of `dioramic.render.fit`.
+beyond-the-frame percentages, the amplitude and the zoom (`--overscan`, auto by default) used, the
+scene's build time and the render time per frame. Limits: those of `dioramic.render.fit`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dioramic.config import RunOptions
-from dioramic.motion import MOTION_PRESETS
+from dioramic.config import RunOptions, parse_overscan
+from dioramic.motion import photo_presets
 from dioramic.photo import load_photo
 from dioramic.pipeline import choose_motion, estimate_depth, make_scene
 from dioramic.render.fit import ArtifactLimits
@@ -43,21 +44,22 @@ def main() -> None:
         "--presets",
         nargs="+",
         default=None,
-        help="default: all but spin (a full turn, for reconstructed models)",
+        help="default: all but spin and capture (made for reconstructed models)",
     )
     parser.add_argument("--size", type=int, default=640, help="long side of the frames (default 640)")
     parser.add_argument("--frames", type=int, default=30, help="frames per motion (default 30)")
     parser.add_argument("--amplitude", default="1", help="a number, or 'auto' (default 1)")
+    parser.add_argument("--overscan", type=parse_overscan, default=None, help="auto (default) or X")
     parser.add_argument("--single", action="store_true", help="one mesh, no layers (the old scene)")
     args = parser.parse_args()
-    presets = args.presets or [name for name in MOTION_PRESETS.names() if name != "spin"]
+    presets = args.presets or photo_presets()
     limits = ArtifactLimits()
     print(
         f"limits: uncovered <= {100 * limits.uncovered:.2f} %, stretched <= {100 * limits.stretched:.2f} %, "
         f"rebuilt <= {100 * limits.revealed:.0f} %, beyond the frame <= {100 * limits.beyond:.0f} %"
     )
     header = (
-        f"{'photo':<24}{'preset':<16}{'ampl':>6}{'uncov %':>9}{'stretch %':>11}{'rebuilt %':>11}"
+        f"{'photo':<24}{'preset':<16}{'ampl':>6}{'zoom':>6}{'uncov %':>9}{'stretch %':>11}{'rebuilt %':>11}"
         f"{'beyond %':>10}{'scene s':>9}{'ms/frame':>10}"
     )
     worst = np.zeros(4)
@@ -67,6 +69,7 @@ def main() -> None:
             depth="classical",
             duration=DURATION,
             amplitude=None if args.amplitude == "auto" else float(args.amplitude),
+            overscan=args.overscan,
         )
         depth = estimate_depth(photo, options)
         scale = args.size / max(photo.width, photo.height)
@@ -92,7 +95,7 @@ def main() -> None:
             top = np.max(stats, axis=0)
             worst = np.maximum(worst, top)
             print(
-                f"{path.stem[:23]:<24}{name:<16}{choice.amplitude:6.2f}{100 * top[0]:9.3f}"
+                f"{path.stem[:23]:<24}{name:<16}{choice.amplitude:6.2f}{choice.zoom:6.3f}{100 * top[0]:9.3f}"
                 f"{100 * top[1]:11.3f}{100 * top[2]:11.2f}{100 * top[3]:10.2f}{build:9.2f}{ms:10.1f}"
             )
     print(

@@ -4,12 +4,14 @@
     .venv/bin/python bench/render.py --photos all          # the four bundled photos
     .venv/bin/python bench/render.py --sizes 1280x720 --no-reference
     .venv/bin/python bench/render.py --supersample 2       # the frames drawn with 2x2 samples
+    .venv/bin/python bench/render.py --render-only --sizes 1920x1080 --duration 20   # a GPU's speed
 
 For each photo and size, the scene is what `dioramic run` builds for that video (classical depth, the
 layered scene with its mesh detail judged in pixels of that size, the default move at its auto
 amplitude), rendered with the default settings. In one run it prints:
 
-* render only: every frame drawn and read back (`render_frames`), kept in memory;
+* render only: every frame drawn and read back as RGB (`render_frames`), kept in memory (with
+  --render-only, only this: counted, not kept);
 * encode only: those frames through the .mp4 writer (libx264 'veryfast', the defaults);
 * render + encode: `render_video` to an .mp4, overlapped, as `dioramic run` does it (including its
   sampled artifact measures);
@@ -85,7 +87,7 @@ def line(name: str, frames: int, seconds: float, cpu: float) -> str:
 
 
 def bench(path: Path, size: tuple[int, int], args: argparse.Namespace, out: Path) -> dict[str, float]:
-    options = RunOptions(depth="classical", size=size, supersample=args.supersample)
+    options = RunOptions(depth="classical", size=size, supersample=args.supersample, duration=args.duration)
     photo = load_photo(path)
     depth = estimate_depth(photo, options)
     settings = render_settings(options, photo)
@@ -103,6 +105,11 @@ def bench(path: Path, size: tuple[int, int], args: argparse.Namespace, out: Path
     with GLRenderer(scene, 64, 36) as probe:  # warm up: shader compilation, the first context
         probe.render(motion.pose(0.0))
         print(f"   OpenGL: {probe.device}")
+    if args.render_only:
+        wall, cpu = time.perf_counter(), time.process_time()
+        count = sum(1 for _ in render_frames(scene, motion, settings))
+        print(line("render only", count, time.perf_counter() - wall, time.process_time() - cpu))
+        return {"fps": count / (time.perf_counter() - wall)}
     wall, cpu = time.perf_counter(), time.process_time()
     frames = list(render_frames(scene, motion, settings))
     render = (time.perf_counter() - wall, time.process_time() - cpu)
@@ -157,7 +164,13 @@ def main() -> None:
     parser.add_argument("--no-reference", dest="reference", action="store_false", help="skip the SSIM")
     parser.add_argument("--supersample", type=int, default=1, help="the frames' supersampling (default 1)")
     parser.add_argument("--keep", type=Path, default=None, help="folder for the videos and frames")
+    parser.add_argument("--duration", type=float, default=5.0, help="video length, seconds (default 5)")
+    parser.add_argument(
+        "--render-only", action="store_true", help="only draw and read back the frames (no encoding, no SSIM)"
+    )
     args = parser.parse_args()
+    if args.render_only:
+        args.reference = False
     photos = (
         sorted(PHOTOS.glob("*.jpg")) if args.photos == "all" else [Path(p) for p in args.photos.split(",")]
     )

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dioramic import __version__
-from dioramic.config import RunOptions, add_options, options_from_namespace
+from dioramic.config import OPTIONS, RunOptions, add_options, options_from_namespace
 from dioramic.errors import DioramicError, InputError, UsageError
 from dioramic.executors.base import Task
 from dioramic.executors.options import add_executor_options, executor_from_args
@@ -27,6 +27,9 @@ log = logging.getLogger("dioramic")
 
 _RENDERING_ONLY = ("supersample", "crf", "preset", "stereo", "renderer", "measure")
 """Options of the commands that render frames (run, render), not of `export`."""
+_MESH_MOTION = ("motion", "amplitude")
+"""The motion options of `mesh`: the move its scene is built for (the others do not change how far
+the camera goes)."""
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"}
 
@@ -108,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip photos whose outputs already exist (resume a batch)",
     )
     add_executor_options(run)
-    add_options(run, ["depth", "scene", "motion", "video", "render"])
+    add_options(run, ["depth", "scene", "motion", "video", "render", "splats"])
     _add_common(run)
 
     depth = sub.add_parser(
@@ -141,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     mesh = sub.add_parser(
         "mesh",
         help="photo -> 3D scene file only (GLB, glTF, OBJ, PLY)",
-        description="Build the textured 3D scene and write it; the format follows the extension of OUT.",
+        description="Build the textured 3D scene and write it; the format follows the extension of OUT. "
+        "Without --motion the scene holds every camera move preset at the amplitude (default 1); with "
+        "--motion (a preset or a timeline) it is built for that move.",
     )
     mesh.add_argument("photo", type=Path, metavar="PHOTO")
     mesh.add_argument(
@@ -150,9 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         required=True,
         metavar="OUT",
-        help="scene.glb, scene.gltf, scene.obj or scene.ply",
+        help="scene.glb, scene.gltf, scene.obj, scene.ply, splats.ply or scene.spz",
     )
-    add_options(mesh, ["depth", "scene"])
+    add_options(mesh, ["depth", "scene", "splats"])
+    add_options(mesh, ["motion"], exclude=[o.field for o in OPTIONS if o.field not in _MESH_MOTION])
     _add_common(mesh)
 
     render = sub.add_parser(
@@ -186,12 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         type=Path,
         metavar="OUT",
-        help="scene.glb, scene.gltf, scene.obj, scene.ply or points.ply",
+        help="scene.glb, scene.gltf, scene.obj, scene.ply, points.ply, or Gaussian splats: splats.ply, "
+        "NAME.splat.ply, NAME.spz",
     )
     export.add_argument("--blend", type=Path, metavar="FILE.blend", help="also write a Blender scene")
     # the camera move's size, rate and length, and Blender's settings for --blend; no frames are
     # rendered here, so not the renderer's or the encoder's options
-    add_options(export, ["depth", "scene", "motion", "video", "render"], exclude=_RENDERING_ONLY)
+    add_options(export, ["depth", "scene", "motion", "video", "render", "splats"], exclude=_RENDERING_ONLY)
     _add_common(export)
 
     reconstruct = sub.add_parser(
@@ -218,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (replaced if it exists)",
     )
     add_reconstruct_options(reconstruct)
-    add_options(reconstruct, ["motion", "video"])
+    add_options(reconstruct, ["motion", "video", "splats"])
     _add_common(reconstruct)
 
     add_serve_parser(sub)
@@ -391,17 +398,37 @@ def _cmd_mesh(args: argparse.Namespace) -> int:
     check_options(options)
     check_export(args.output)  # an unknown format, or Blender missing: before any stage runs
     photo = load_photo(args.photo)
-    scene = make_scene(photo, estimate_depth(photo, options), options)
-    out = export_scene(scene, args.output)
-    print(f"{args.photo}: wrote {out} ({scene.triangle_count} triangles)")
+    # a scene file: for the move named, else for every preset (the user may film it with any)
+    scene = make_scene(photo, estimate_depth(photo, options), options, any_move=True)
+    out = export_scene(scene, args.output, **_splat_options(args.output, options))
+    written = [out, *_splats_beside(scene, out, options)]
+    print(f"{args.photo}: wrote {', '.join(map(str, written))} ({scene.triangle_count} triangles)")
     return 0
+
+
+def _splat_options(path: Path, options: RunOptions) -> dict[str, object]:
+    """The exporter options `--max-splats` gives a splat file at `path` (none for other formats)."""
+    from dioramic.export import format_for_path
+
+    return {"max_splats": options.max_splats} if format_for_path(path) == "splats" else {}
+
+
+def _splats_beside(scene: Scene, out: Path, options: RunOptions) -> list[Path]:
+    """With --splats, splats.ply in the folder of `out` (unless `out` is already a splat file)."""
+    from dioramic.export import format_for_path
+    from dioramic.pipeline import write_splats_beside
+
+    if not options.splats or format_for_path(out) == "splats":
+        return []
+    return [write_splats_beside(scene, out, options)]
 
 
 _OTHER_3D_SUFFIXES = {".obj", ".ply", ".stl", ".fbx", ".blend", ".usd", ".usdz", ".usdc", ".dae", ".3ds"}
 
 
-def _scene_from(source: Path, options: RunOptions) -> Scene:
-    """The scene of a .glb/.gltf file, or built from a photo with the run's depth and scene options."""
+def _scene_from(source: Path, options: RunOptions, any_move: bool = False) -> Scene:
+    """The scene of a .glb/.gltf file, or built from a photo with the run's depth and scene options
+    (with `any_move`, for every preset when no motion is named: see `pipeline.scene_options`)."""
     from dioramic.photo import load_photo
     from dioramic.pipeline import estimate_depth, make_scene
     from dioramic.scene_file import SCENE_SUFFIXES, load_scene
@@ -416,7 +443,7 @@ def _scene_from(source: Path, options: RunOptions) -> Scene:
     from dioramic.config import video_size
 
     size = video_size(options, photo.width, photo.height)
-    return make_scene(photo, estimate_depth(photo, options), options, aspect, size)
+    return make_scene(photo, estimate_depth(photo, options), options, aspect, size, any_move=any_move)
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
@@ -514,9 +541,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
         from dioramic.blender import export_blend
 
         export_blend(args.source, args.blend, **blender)  # type: ignore[arg-type]
-        print(f"{args.source}: wrote {args.blend} (with the scene file's own camera move)")
+        scene = _scene_from(args.source, options, any_move=True)
+        written = [args.blend, *_splats_beside(scene, args.blend, options)]
+        print(f"{args.source}: wrote {', '.join(map(str, written))} (with the scene file's own camera move)")
         return 0
-    scene = _scene_from(args.source, options)
+    scene = _scene_from(args.source, options, any_move=True)  # Blender users animate their own camera
     settings = render_settings(options, scene.camera)
     motion = make_motion_for(scene, options, settings.width / settings.height)
     settings = replace(settings, duration=motion.duration)
@@ -531,9 +560,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
         exporter = EXPORTERS.get(format_for_path(args.output))
         animated = "motion" in exporter.options()
         extra = {**animation, **(blender if exporter.name == "blend" else {})} if animated else {}
-        written.append(export_scene(scene, args.output, **extra))
+        written.append(export_scene(scene, args.output, **extra, **_splat_options(args.output, options)))
     if args.blend is not None:
         written.append(export_scene(scene, args.blend, **animation, **blender))
+    written += _splats_beside(scene, written[0], options)
     print(f"{args.source}: wrote {', '.join(map(str, written))}")
     return 0
 

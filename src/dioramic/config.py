@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dioramic.errors import UsageError
+from dioramic.splats import DEFAULT_MAX_SPLATS
 
 DEFAULT_LONG_SIDE = 1280
 
@@ -139,6 +140,30 @@ def parse_amplitude(text: str) -> float | None:
     return value
 
 
+MAX_OVERSCAN = 1.0
+"""The largest zoom `--overscan X` takes: a focal length twice the move's own."""
+
+
+def parse_overscan(text: str) -> float | None:
+    """'auto' -> None (zoom just enough), else X from 0 (the move's own framing) to `MAX_OVERSCAN`:
+    the focal length 1 + X times the move's.
+
+    >>> parse_overscan("auto"), parse_overscan("0"), parse_overscan("0.1")
+    (None, 0.0, 0.1)
+    """
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got '{text}'") from None
+    if not 0.0 <= value <= MAX_OVERSCAN:
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto' or a number from 0 to {MAX_OVERSCAN:g}, got '{text}'"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """Every setting of `dioramic run` (and of the stages it drives), with its default."""
@@ -157,6 +182,7 @@ class RunOptions:
     inpaint_model: Path | None = None
     motion: str | None = None
     amplitude: float | None = None  # None: auto
+    overscan: float | None = None  # None: auto
     easing: str | None = None
     loop: bool | None = None
     size: tuple[int, int] | None = None
@@ -172,6 +198,8 @@ class RunOptions:
     samples: int | None = None
     motion_blur: bool = False
     measure: str = "sample"
+    splats: bool = False
+    max_splats: int = DEFAULT_MAX_SPLATS
 
 
 @dataclass(frozen=True)
@@ -344,6 +372,19 @@ OPTIONS: tuple[Option, ...] = (
         metavar="X|auto",
     ),
     Option(
+        "overscan",
+        ("--overscan",),
+        "zoom in so that the frame's edges show the photo, not the scene's inpainted margin beyond it: "
+        "auto (the default: just enough that no frame is predicted to show more than 0.1 %% of it "
+        "beyond the photo, at most 1.25x, which keeps the title-safe 80 %% of each side; a timeline "
+        "that sets its fov keeps it), 0 (the move's own framing) or X (the focal length 1 + X times "
+        "the move's, 0.1 = 10 %% closer)",
+        "motion",
+        parse=parse_overscan,
+        metavar="X|auto",
+        hint="zoom in so the move never shows past the photo's edges; 0: no zoom",
+    ),
+    Option(
         "easing",
         ("--easing",),
         "timing of the preset: linear, ease-in, ease-out, ease-in-out, ease, sine or "
@@ -471,6 +512,25 @@ OPTIONS: tuple[Option, ...] = (
         "render",
         parse=None,
     ),
+    Option(
+        "splats",
+        ("--splats",),
+        "also write splats.ply beside scene.glb: the scene as 3D Gaussian splats (the 3DGS PLY that "
+        "splat viewers such as SuperSplat and Spark open), one per texel-sized piece of every layer",
+        "splats",
+        parse=None,
+        hint="also write the scene as Gaussian splats (splats.ply) for splat viewers",
+    ),
+    Option(
+        "max_splats",
+        ("--max-splats",),
+        "most splats in a splat file: larger scenes get pieces of several texels (2M: about 136 MB "
+        "of PLY, which browsers load)",
+        "splats",
+        parse=positive_int,
+        metavar="N",
+        hint="fewer splats: a smaller file and faster viewing, coarser detail",
+    ),
 )
 
 GROUP_TITLES = {
@@ -479,6 +539,7 @@ GROUP_TITLES = {
     "motion": "motion",
     "video": "video",
     "render": "renderer",
+    "splats": "Gaussian splats",
 }
 
 

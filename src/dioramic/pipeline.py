@@ -15,14 +15,29 @@ from dioramic.config import RunOptions, video_size
 from dioramic.depth import DepthOptions, estimate
 from dioramic.errors import UsageError
 from dioramic.files import ensure_dir, save_depth, write_bytes
+from dioramic.moves import MotionChoice, choose_motion, make_motion_for, scene_reach
 from dioramic.photo import load_photo
 from dioramic.types import Camera, DepthMap, Photo, Scene
 
 if TYPE_CHECKING:
-    from dioramic.motion import Motion
     from dioramic.render import RenderSettings
-    from dioramic.render.fit import FitResult
     from dioramic.scene import SceneOptions
+
+__all__ = [
+    "OUTPUT_FILES",
+    "MotionChoice",
+    "RunResult",
+    "check_export",
+    "check_options",
+    "choose_motion",
+    "depth_options",
+    "estimate_depth",
+    "make_motion_for",
+    "make_scene",
+    "render_settings",
+    "run_photo",
+    "scene_options",
+]
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +87,15 @@ def make_scene(
     options: RunOptions,
     aspect: float | None = None,
     view_size: tuple[int, int] | None = None,
+    *,
+    any_move: bool = False,
 ) -> Scene:
     """The textured scene for `photo` with the run's scene settings (`scene_options`)."""
     from dioramic.scene import build_scene
 
-    return build_scene(photo, depth, scene_options(photo, depth, options, aspect, view_size))
+    return build_scene(
+        photo, depth, scene_options(photo, depth, options, aspect, view_size, any_move=any_move)
+    )
 
 
 def scene_options(
@@ -85,22 +104,23 @@ def scene_options(
     options: RunOptions,
     aspect: float | None = None,
     view_size: tuple[int, int] | None = None,
+    *,
+    any_move: bool = False,
 ) -> SceneOptions:
     """The run's scene settings, for its motion: what the scene rebuilds behind depth edges and
     beyond the frame reaches as far as the motion (at its largest amplitude) can look, and never less
     than `SceneOptions`' defaults (so the scene file still suits other gentle moves), and it has no
     more triangles than frames of `view_size` (width, height) need. `aspect`: the video's width /
-    height (see `choose_motion`)."""
+    height (see `choose_motion`). With `any_move` and no motion named (a scene file for any move:
+    `dioramic mesh`, `export`), it reaches as far as every preset at the amplitude (see
+    `dioramic.moves.scene_reach`)."""
     from dioramic.camera import camera_for_photo
-    from dioramic.motion import motion_reach
     from dioramic.scene import SceneOptions, subject_distance
 
     camera = camera_for_photo(photo, options.fov)
     focus = subject_distance(depth.depth)
     proxy = Scene((), camera, near=float(depth.depth.min()), far=float(depth.depth.max()), focus=focus)
-    lateral, axial = motion_reach(
-        _motion(proxy, options, 1.0 if options.amplitude is None else options.amplitude, aspect), focus
-    )
+    lateral, axial = scene_reach(proxy, options, aspect, any_move)
     return SceneOptions(
         max_triangles=options.max_triangles,
         edge_threshold=SceneOptions.edge_threshold
@@ -136,89 +156,6 @@ def render_settings(
         stereo=options.stereo,  # type: ignore[arg-type]  # checked by RenderSettings
         measure=options.measure,  # type: ignore[arg-type]  # checked by RenderSettings
     )
-
-
-@dataclass(frozen=True)
-class MotionChoice:
-    """The motion of a run and how its amplitude was chosen."""
-
-    motion: Motion
-    """The motion."""
-    spec: str
-    """The preset name or timeline file."""
-    amplitude: float
-    """The amplitude used."""
-    auto: bool
-    """True when `--amplitude auto` chose it, False when the user gave it."""
-    fit: FitResult
-    """The artifact prediction at that amplitude."""
-
-
-def _motion(scene: Scene, options: RunOptions, amplitude: float, aspect: float | None) -> Motion:
-    """The run's motion over `scene` at `amplitude`, framed for a video of width / height `aspect`."""
-    from dioramic.camera import cover
-    from dioramic.motion import DEFAULT_MOTION, make_motion
-
-    framed = scene if aspect is None else replace(scene, camera=cover(scene.camera, aspect))
-    return make_motion(
-        options.motion or DEFAULT_MOTION,
-        framed,
-        duration=options.duration,
-        amplitude=amplitude,
-        easing=options.easing,
-        loop=options.loop,
-        fps=options.fps,
-    )
-
-
-def choose_motion(scene: Scene, options: RunOptions, aspect: float | None = None) -> MotionChoice:
-    """The run's motion; with ``amplitude=None`` (auto) the strongest amplitude <= 1 whose predicted
-    frames keep within the artifact limits (`dioramic.render.fit`). A given amplitude is used as is,
-    with a warning when its frames are predicted to go past them (holes, stretched surfaces, wide
-    rebuilt areas). A reconstructed model (`Scene.views`) keeps amplitude 1 under auto, without the
-    warning.
-
-    `aspect` is the video's width / height: when it differs from the photo's, the motion frames the
-    largest part of the photo with that aspect (the field of view narrows), so no frame looks past the
-    photo's edges."""
-    from dioramic.motion import DEFAULT_MOTION
-    from dioramic.render.fit import ArtifactLimits, fit_amplitude
-
-    spec = options.motion or DEFAULT_MOTION
-
-    def make(amplitude: float) -> Motion:
-        return _motion(scene, options, amplitude, aspect)
-
-    limits = ArtifactLimits()
-    # A model reconstructed from several photos has no photo frame to keep filled: its empty
-    # surroundings count as uncovered in every view, so `auto` keeps the preset's own strength.
-    reconstructed = scene.views is not None
-    if options.amplitude is None and not reconstructed:
-        fit = fit_amplitude(scene, make, limits)
-        amplitude = fit.amplitude
-        log.info(
-            "amplitude %.3g (auto): predicted worst frame %s (%.2f s)",
-            amplitude, fit.prediction.describe(), fit.seconds,
-        )  # fmt: skip
-    else:
-        amplitude = 1.0 if options.amplitude is None else float(options.amplitude)
-        # one amplitude to judge: more poses, as the video's frames will be measured
-        fit = fit_amplitude(scene, make, limits, maximum=amplitude, iterations=0, samples=9, size=384)
-        if not fit.within_limits and not reconstructed:
-            log.warning(
-                "amplitude %.3g goes past what the scene holds: its worst frame is predicted to show %s "
-                "(limits %.2f %%, %.2f %%, %.0f %% and %.0f %%); --amplitude auto keeps within them",
-                amplitude, fit.prediction.describe(), 100 * limits.uncovered, 100 * limits.stretched,
-                100 * limits.revealed, 100 * limits.beyond,
-            )  # fmt: skip
-        else:
-            log.info("amplitude %.3g: predicted worst frame %s", amplitude, fit.prediction.describe())
-    return MotionChoice(make(amplitude), str(spec), amplitude, options.amplitude is None, fit)
-
-
-def make_motion_for(scene: Scene, options: RunOptions, aspect: float | None = None) -> Motion:
-    """The run's motion for a video of width / height `aspect` (see `choose_motion`)."""
-    return choose_motion(scene, options, aspect).motion
 
 
 def render_with_blender_for(
@@ -311,6 +248,14 @@ def check_export(path: Path) -> None:
         find_blender_python()
 
 
+def write_splats_beside(scene: Scene, path: Path, options: RunOptions) -> Path:
+    """Write the scene's Gaussian splats as splats.ply in `path`'s folder (`--splats`), at most
+    `options.max_splats` of them."""
+    from dioramic.export import export_scene
+
+    return export_scene(scene, path.parent / "splats.ply", format="splats", max_splats=options.max_splats)
+
+
 def run_photo(
     path: str | os.PathLike[str],
     outdir: str | os.PathLike[str],
@@ -376,6 +321,11 @@ def run_photo(
     )
     files.append(glb)
     timings["export"] = time.perf_counter() - t0
+    if options.splats:
+        t0 = time.perf_counter()
+        stage("writing the splats")
+        files.append(write_splats_beside(scene, glb, options))
+        timings["splats"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     stage(f"rendering the video ({options.renderer})")
@@ -405,6 +355,7 @@ def run_photo(
             "duration": motion.duration,
             "fps": settings.fps,
         },
+        "overscan": choice.report(),
         "amplitude_fit": {
             "predicted_uncovered": fit.prediction.uncovered,
             "predicted_stretched": fit.prediction.stretched,

@@ -1,7 +1,8 @@
 """Reading a scene file (.glb / .gltf) back into a `Scene`, for `dioramic render SCENE.glb`.
 
-Scenes written by Dioramic carry their subject distance and depth range in the glTF scene's extras
-(and, for a reconstructed model, the circle its input views stood on);
+Scenes written by Dioramic carry their subject distance and depth range in the glTF scene's extras,
+the move they were built for (`Scene.reach`) and, for a reconstructed model, the circle its input
+views stood on;
 other glTF files work too: their textured meshes are read (node transforms applied), the depth range is
 measured from the geometry, and the camera comes from the file's first perspective camera or a default.
 """
@@ -66,7 +67,32 @@ def load_scene(path: str | Path) -> Scene:
     focus = float(extras.get("focus", np.median(depths)))
     camera = _camera(extras.get("photo_camera"), loaded)
     views = _views(extras.get("views"))
-    return Scene(meshes=tuple(meshes), camera=camera, near=near, far=far, focus=focus, views=views)
+    return Scene(
+        meshes=tuple(meshes),
+        camera=camera,
+        near=near,
+        far=far,
+        focus=focus,
+        views=views,
+        reach=_reach(extras.get("reach")),
+    )
+
+
+def _reach(stored: object) -> tuple[float, float] | None:
+    """The move a scene was built for, as our extras store it (`Scene.reach`), else None.
+
+    >>> _reach({"lateral": 0.06, "axial": 0.25}), _reach(None), _reach({"lateral": "far"})
+    ((0.06, 0.25), None, None)
+    """
+    if not isinstance(stored, dict):
+        return None
+    try:
+        lateral, axial = float(stored["lateral"]), float(stored["axial"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (math.isfinite(lateral) and math.isfinite(axial) and lateral >= 0 and axial >= 0):
+        return None
+    return lateral, axial
 
 
 def _views(stored: object) -> ViewCircle | None:

@@ -251,6 +251,11 @@ class Scene:
     photos: tuple[PhotoSurface, ...] = ()
     """A reconstruction's photos with their own surfaces: renderers that can blend them show these
     near the photos' viewpoints (the meshes remain what exports hold). Empty for other scenes."""
+    reach: tuple[float, float] | None = None
+    """The largest camera move the scene was built for, (sideways, along the view axis) as fractions
+    of `focus` (`dioramic.scene.SceneOptions.lateral_move`, `axial_move`): how far its hidden layers
+    and its margin beyond the frame reach. A move that goes farther may look past them. None: not
+    known (a reconstruction, a glTF file from elsewhere)."""
 
     @property
     def triangle_count(self) -> int:

@@ -20,6 +20,7 @@ EXTENSION = {
     "obj": ".obj",
     "ply": ".ply",
     "points": ".points.ply",
+    "splats": ".splat.ply",  # read back in tests/splats
     "blend": ".blend",  # needs Blender: tested in tests/blender
 }
 
@@ -144,6 +145,11 @@ def test_transparent_photo_points_skip_transparent_pixels(tmp_path: Path) -> Non
         ("scene.points.ply", "points"),
         ("scene_points.ply", "points"),
         ("checkpoints.ply", "ply"),
+        ("splats.ply", "splats"),
+        ("scene.splat.ply", "splats"),
+        ("scene_splats.ply", "splats"),
+        ("scene.spz", "splats"),
+        ("nosplat.ply", "ply"),
     ],
 )
 def test_format_from_the_file_name(name: str, expected: str) -> None:

@@ -288,10 +288,21 @@ def test_render_and_export_work_on_the_model(cli_out: Path, tmp_path: Path) -> N
     video = tmp_path / "spin.mp4"
     assert main(["render", str(cli_out / "scene.glb"), "-o", str(video), "--motion", "spin", *VIDEO]) == 0
     assert video.stat().st_size > 0
-    for preset in ("circle", "orbit", "turntable", "dolly-zoom"):
+    for preset in ("capture", "circle", "orbit", "turntable", "dolly-zoom"):
         out = tmp_path / f"{preset}.glb"
         assert main(["export", str(cli_out / "scene.glb"), "-o", str(out), "--motion", preset, *VIDEO]) == 0
         assert load_scene(out).views is not None
+    # the scene file keeps where the photos were taken: the capture move stays near them
+    views = load_scene(tmp_path / "capture.glb").views
+    assert views is not None and views.cameras is not None and len(views.cameras) == 8
+    # a timeline works on the model too (relative units: 1.0 = the distance to the model's centre)
+    timeline = tmp_path / "look.yaml"
+    timeline.write_text("keyframes:\n  - time: 0\n    camera: {position: [0, 0, 0]}\n"
+                        "  - time: 1\n    camera: {position: [0.1, 0.05, 0]}\n")  # fmt: skip
+    video = tmp_path / "timeline.mp4"
+    command = ["render", str(cli_out / "scene.glb"), "-o", str(video), "--motion", str(timeline), *VIDEO]
+    assert main(command) == 0
+    assert video.stat().st_size > 0
 
 
 @pytest.mark.skipif(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dioramic.reconstruct.holdout import sample
-from dioramic.reconstruct.texture import bake
+from dioramic.reconstruct.texture import TextureOptions, bake, choose_labels
 
 from .conftest import render_views, textured_wall
 from .test_stereo import _poses
@@ -59,3 +59,14 @@ def test_faces_turn_to_the_views_and_all_are_textured(baked) -> None:
     assert len(textured.faces) == len(faces) and textured.unseen < 0.1
     assert textured.uvs.min() >= 0 and textured.uvs.max() <= 1
     assert textured.charts < 50  # two views: a few large charts, not one per triangle
+
+
+def test_the_scene_camera_s_photo_textures_what_it_sees_well() -> None:
+    """The preferred view (the scene's own camera) takes a triangle it sees at least half as large as
+    the best view does, so that from its camera the model shows its photo; not one it sees worse."""
+    scores = np.array([[10.0, 5.0, 0.0], [15.0, 15.0, 4.0]], np.float32)  # 2 views x 3 triangles
+    faces = np.array([[0, 1, 2], [3, 4, 5], [6, 7, 8]])  # unconnected: no neighbour voting
+    label, seen = choose_labels(scores, faces, TextureOptions())
+    assert label.tolist() == [1, 1, 1] and seen.all()
+    label, _ = choose_labels(scores, faces, TextureOptions(), preferred=0)
+    assert label.tolist() == [0, 1, 1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass, field
+from typing import Any
 
 import av
 import numpy as np
@@ -140,14 +141,14 @@ def test_a_failing_motion_leaves_no_output(scene, camera, tmp_path):
 @pytest.mark.usefixtures("gl")
 def test_an_encoder_error_stops_the_render(scene, camera, tmp_path, monkeypatch):
     # Fault injection: the real writer fails on its fourth frame, on the encoder thread.
-    real_write = MP4Writer._write
+    real_encode = MP4Writer._encode
 
-    def failing_write(self: MP4Writer, frame: np.ndarray) -> None:
+    def failing_encode(self: MP4Writer, frame: Any) -> None:
         if self.frames_written == 3:
             raise OSError("disk full")
-        real_write(self, frame)
+        real_encode(self, frame)
 
-    monkeypatch.setattr(MP4Writer, "_write", failing_write)
+    monkeypatch.setattr(MP4Writer, "_encode", failing_encode)
     motion = Slide(camera.fov_y, duration=3.0)
     settings = RenderSettings(**{**SMALL, "duration": 3.0})
     with pytest.raises(OSError, match="disk full"):
@@ -182,3 +183,29 @@ def test_stereo_side_by_side_and_anaglyph(scene, camera, tmp_path):
     report = render_video(scene, motion, tmp_path / "frames/", settings, progress=False)
     assert (report.width, report.height, report.frames) == (128, 48, 10)
     assert len(list((tmp_path / "frames").glob("frame_*.png"))) == 10
+
+
+@pytest.mark.usefixtures("gl")
+def test_on_a_gpu_the_renderer_hands_the_encoder_yuv(scene, camera, tmp_path, monkeypatch):
+    """Where the renderer runs on a GPU, the frames reach the encoder as I420 planes converted there;
+    the video is the same as from RGB frames, within the encoder's rounding."""
+    from dioramic.render.opengl import GLRenderer
+
+    motion = Slide(camera.fov_y)
+    settings = RenderSettings(**{**SMALL, "crf": 0})
+    rgb = render_video(scene, motion, tmp_path / "rgb.mp4", settings, progress=False)
+    written = []
+    real = MP4Writer.write_yuv420
+
+    def spy(self: MP4Writer, planes: np.ndarray) -> None:
+        written.append(planes.shape)
+        real(self, planes)
+
+    monkeypatch.setattr(GLRenderer, "software", property(lambda self: False))
+    monkeypatch.setattr(MP4Writer, "write_yuv420", spy)
+    yuv = render_video(scene, motion, tmp_path / "yuv.mp4", settings, progress=False)
+    assert len(written) == yuv.frames == rgb.frames
+    with av.open(str(tmp_path / "rgb.mp4")) as a, av.open(str(tmp_path / "yuv.mp4")) as b:
+        for x, y in zip(a.decode(video=0), b.decode(video=0), strict=True):
+            diff = np.abs(x.to_ndarray(format="rgb24").astype(int) - y.to_ndarray(format="rgb24"))
+            assert diff.mean() < 2.0

@@ -44,7 +44,7 @@ def test_options_endpoint_serves_the_generated_form(api: Api) -> None:
     names = [c["name"] for c in schema["controls"]]
     assert names[0] == "depth" and "motion" in names and names[-1] == "format"
     assert schema["limits"]["max_upload_bytes"] == 200_000
-    assert [g["name"] for g in schema["groups"]] == ["depth", "scene", "motion", "video"]
+    assert [g["name"] for g in schema["groups"]] == ["depth", "scene", "motion", "video", "splats"]
 
 
 def test_openapi_describes_the_multipart_job_form(api: Api) -> None:

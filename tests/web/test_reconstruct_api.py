@@ -200,7 +200,7 @@ def test_too_few_images_fail_with_the_command_lines_words(
     status = api.wait(api.reconstruct(ring_views[:2]).json()["id"])
     assert status["state"] == "failed" and status["files"] == []
     assert status["error"] == _cli_error(ring_views[:2], tmp_path / "out", capsys)
-    assert "at least 3 images, got 2: view_00.png, view_01.png" in status["error"]
+    assert "at least 3 photos" in status["error"] and "got 2: view_00.png, view_01.png" in status["error"]
 
 
 def test_images_that_do_not_overlap_fail_in_one_line_naming_them(

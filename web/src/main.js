@@ -14,6 +14,7 @@ const DOWNLOADS = [
   ["scene.glb", "3D scene (GLB)"],
   ["depth.png", "Depth map (16-bit PNG)"],
   ["depth.npy", "Depth values (NumPy)"],
+  ["splats.ply", "Gaussian splats (3DGS PLY)"],
 ];
 
 const state = {
@@ -98,6 +99,7 @@ function showBackend(name) {
 function clearPreview() {
   $("render").disabled = true;
   clearScene("photo", "No preview: see the message beside the settings");
+  showSplats(null, []);
   $("depth").hidden = true;
   $("depth-empty").hidden = false;
   $("depth-empty").textContent = "—";
@@ -160,6 +162,7 @@ function setMode(which) {
   }
   $("tab-3d").textContent = which === "multi" ? "3D model" : "3D preview";
   viewer.stopMotion();
+  showSplats(null, []);
   const { scene, video, hint } = shown[which];
   showVideo(which, video);
   if (scene) show3d(scene);
@@ -174,6 +177,7 @@ function showTab(which) {
   }
   $("play").hidden = which !== "3d" || !viewer?.hasContent;
   $("reset").hidden = which !== "3d";
+  $("splats").hidden = which !== "3d" || !viewer?.splats?.mesh;
   viewer?.setActive(which === "3d");
   if (which === "3d") viewer?.resize();
 }
@@ -200,6 +204,16 @@ async function show3d(url) {
     if (mode === "multi") reconstruction.showError(`cannot show the 3D model: ${err.message}`);
     else showError(`cannot show the 3D scene: ${err.message}`);
   }
+}
+
+/** A job's splats.ply (the "Gaussian splats" option), shown by Spark in the 3D view behind the
+ * "Show splats" button; splats.js and Spark load only when a job has splats. */
+function showSplats(jobId, files) {
+  const url = jobId && files.includes("splats.ply") ? fileUrl(jobId, "splats.ply") : null;
+  if (!url && !viewer.splats) return;
+  import("./splats.js")
+    .then((module) => module.offerSplats(viewer, $("splats"), url))
+    .catch((err) => showError(`cannot show the splats: ${err.message}`));
 }
 
 function showDepth(jobId) {
@@ -262,7 +276,10 @@ async function preview(file = null) {
     setIdle("Preview ready · not rendered yet");
     $("render").disabled = false;
     await showScene("photo", fileUrl(id, "scene.glb"));
-    if (mode === "photo") showTab("3d");
+    if (mode === "photo") {
+      showSplats(id, status.files);
+      showTab("3d");
+    }
   } catch (err) {
     if (token !== state.previewToken) return;
     clearPreview();
@@ -343,7 +360,9 @@ async function render() {
     listDownloads(id, status.files);
     showDepth(id);
     showInfo(id);
-    showScene("photo", fileUrl(id, "scene.glb"));
+    showScene("photo", fileUrl(id, "scene.glb")).then(() => {
+      if (mode === "photo") showSplats(id, status.files);
+    });
   } catch (err) {
     if (token !== state.renderToken) return;
     $("progress").hidden = true;

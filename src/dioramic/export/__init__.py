@@ -1,4 +1,5 @@
-"""Writing a `Scene` to files: glTF (.glb, .gltf), OBJ (+ MTL + texture), PLY mesh, PLY point cloud.
+"""Writing a `Scene` to files: glTF (.glb, .gltf), OBJ (+ MTL + texture), PLY mesh, PLY point cloud,
+Gaussian splats (3DGS PLY, SPZ).
 
     >>> from dioramic.export import export_scene                  # doctest: +SKIP
     >>> export_scene(scene, "out/scene.glb")                      # doctest: +SKIP
@@ -18,6 +19,8 @@ gltf        .gltf (data embedded, one file)  as glb
 obj         .obj (+ .mtl + texture)          image_format, jpeg_quality
 ply         .ply                             texture_file, image_format, jpeg_quality
 points      points.ply, NAME.points.ply      density, max_points, seed
+splats      splats.ply, NAME.splat.ply,      max_splats
+            .spz (compressed)
 blend       .blend (needs 'make blender')    motion, fps, size, duration, engine, samples,
                                              background, motion_blur
 ==========  ===============================  =====================================================
@@ -31,7 +34,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dioramic.export import blend, glb, obj, ply  # noqa: F401 - register the built-in formats
+from dioramic.export import blend, glb, obj, ply, splats  # noqa: F401 - register the built-in formats
 from dioramic.export.base import EXPORTERS, Exporter, check_options, format_for_path
 from dioramic.types import Scene
 

@@ -53,13 +53,16 @@ def format_for_path(path: Path) -> str:
     """The registered format whose extension ends `path`'s name.
 
     A PLY file whose name ends in 'points' (points.ply, scene.points.ply, scene_points.ply) is the
-    point cloud format 'points'; any other .ply is the mesh format 'ply'.
+    point cloud format 'points', one whose name ends in 'splats' or 'splat' (splats.ply,
+    scene.splat.ply, scene_splats.ply) the Gaussian splats 'splats'; any other .ply is the mesh
+    format 'ply'.
     """
     name = path.name.lower()
     stem = path.stem.lower()
-    is_points = stem == "points" or stem.endswith((".points", "_points", "-points"))
-    if name.endswith(".ply") and is_points and "points" in EXPORTERS:
-        return "points"
+    for kind, words in (("points", ("points",)), ("splats", ("splats", "splat"))):
+        named = stem in words or stem.endswith(tuple(f"{sep}{w}" for w in words for sep in "._-"))
+        if name.endswith(".ply") and named and kind in EXPORTERS:
+            return kind
     matches = [
         (len(ext), fmt) for fmt, exp in EXPORTERS.items() for ext in exp.extensions if name.endswith(ext)
     ]

@@ -2,8 +2,9 @@
 
 The document, written by hand from numpy buffers so that later additions (animations) stay simple:
 
-* scene "dioramic scene" (extras: near, far, focus in metres; the photo's camera intrinsics; for a
-  reconstructed model, `views`: the circle its input views stood on, see `ViewCircle`) with one
+* scene "dioramic scene" (extras: near, far, focus in metres; the photo's camera intrinsics; the
+  move the scene was built for, `reach` {lateral, axial} as fractions of focus, see `Scene.reach`;
+  for a reconstructed model, `views`: the circle its input views stood on, see `ViewCircle`) with one
   node per mesh layer, named after the layer (`Mesh.name`), and a node "photo camera": a perspective
   camera at the origin looking down -Z with the photo's vertical field of view and aspect ratio;
 * Y up, metres, triangles counter-clockwise from the camera (glTF's own conventions);
@@ -245,6 +246,9 @@ def build_gltf(
         "nodes": nodes,
         "cameras": cameras,
     }
+    if scene.reach is not None:  # how far a move may go before it looks past what the scene holds
+        lateral, axial = scene.reach
+        document["scenes"][0]["extras"]["reach"] = {"lateral": float(lateral), "axial": float(axial)}
     if scene.views is not None:  # a reconstructed model: where its input views stood (for `spin`)
         document["scenes"][0]["extras"]["views"] = {
             "centre": [float(v) for v in scene.views.centre],

@@ -29,6 +29,7 @@ from dioramic.types import Scene
 __all__ = [
     "DEFAULT_MOTION",
     "EASINGS",
+    "MODEL_PRESETS",
     "MOTION_PRESETS",
     "TIMELINE_SUFFIXES",
     "CubicBezier",
@@ -44,12 +45,21 @@ __all__ = [
     "make_motion",
     "motion_reach",
     "parse_timeline",
+    "photo_presets",
+    "presets_reach",
 ]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MOTION = "circle"
 """The move `dioramic run` makes unless told otherwise: a small circle that suits any photo."""
+MODEL_PRESETS = frozenset({"spin", "capture"})
+"""Presets made for models reconstructed from several photos (a full turn, the photos' path)."""
+
+
+def photo_presets() -> list[str]:
+    """The presets that film a scene built from one photo: every registered one but `MODEL_PRESETS`."""
+    return [name for name in MOTION_PRESETS.names() if name not in MODEL_PRESETS]
 
 
 def is_timeline_file(spec: str | Path) -> bool:
@@ -130,3 +140,24 @@ def motion_reach(motion: Motion, focus: float, samples: int = 97) -> tuple[float
         lateral = max(lateral, math.hypot(x, y))
         axial = max(axial, abs(z))
     return lateral / focus, axial / focus
+
+
+def presets_reach(scene: Scene, amplitude: float = 1.0) -> tuple[float, float]:
+    """How far every preset of `photo_presets` takes the camera at `amplitude` (the largest sideways
+    and the largest axial reach among them, see `motion_reach`): what a scene must hold to serve any
+    of them. A preset that refuses the amplitude (a dolly into the subject) is left out.
+
+    >>> from dioramic.types import Camera, Scene
+    >>> scene = Scene((), Camera.from_fov(64, 48, 40.0), near=1.0, far=8.0, focus=2.0)
+    >>> [round(x, 3) for x in presets_reach(scene)]  # orbit's sin 3 degrees; dolly-zoom's 25 %
+    [0.052, 0.25]
+    """
+    lateral = axial = 0.0
+    for name in photo_presets():
+        try:
+            motion = make_motion(name, scene, duration=1.0, amplitude=amplitude)
+        except UsageError:
+            continue
+        side, ahead = motion_reach(motion, scene.focus)
+        lateral, axial = max(lateral, float(side)), max(axial, float(ahead))
+    return lateral, axial

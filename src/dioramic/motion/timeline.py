@@ -91,6 +91,9 @@ class Timeline:
     pivot: np.ndarray
     """(3,) float64 point, metres, that object rotations and scales turn about."""
     source: str = "<timeline>"
+    sets_fov: bool = False
+    """Whether a keyframe gives the field of view: the file frames its shots itself, so
+    ``--overscan auto`` leaves them as they are (see `dioramic.motion.zoom`)."""
 
     def pose(self, t: float) -> Pose:
         """The pose at `t` seconds (clamped to [0, duration])."""
@@ -402,7 +405,8 @@ class _Reader:
         end = self.end_time(top, keyframes[-1].time, duration, loop)
         if loop:  # close the loop: back to the first keyframe's values at the end
             keyframes.append(replace(keyframes[0], time=end))
-        return Timeline(tuple(keyframes), end, pivot, self.source)
+        sets_fov = any(isinstance(k, dict) and "fov" in k.get("camera", {}) for k in raw)
+        return Timeline(tuple(keyframes), end, pivot, self.source, sets_fov)
 
     def keyframe(
         self,

@@ -100,6 +100,14 @@ RECONSTRUCT_OPTIONS: tuple[ReconstructOption, ...] = (
         parse=None,
     ),
     ReconstructOption("video", "write_video", ("--no-video",), "skip video.mp4", parse=None),
+    ReconstructOption(
+        "refine_splats",
+        "refine_splats",
+        ("--refine-splats",),
+        "write splats.ply (as --splats) trained N iterations against the photos on a CUDA GPU (the "
+        "'splats-gpu' extra: PyTorch and gsplat); report.json gives their PSNR on held-out photos",
+        metavar="N",
+    ),
 )
 
 

@@ -83,6 +83,9 @@ class ReconstructOptions:
     over their own surfaces (`dioramic.render.blend`); else from the model's texture atlas alone (what
     scene.glb holds either way)."""
     surfaces: SurfaceOptions = field(default_factory=SurfaceOptions)
+    refine_splats: int | None = None
+    """Write the splats (as ``run.splats`` does) and refine them this many steps against the photos
+    on a CUDA GPU (`dioramic.splats.refine`); refused before any work where that cannot run."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,10 @@ def _check(options: ReconstructOptions) -> None:
         raise UsageError(f"--holdout must be 2 or more (every N-th image is held out), got {options.holdout}")
     if options.max_triangles < 100:
         raise UsageError(f"--max-triangles must be at least 100, got {options.max_triangles}")
+    if options.refine_splats is not None:
+        from dioramic.splats.refine import require_gpu
+
+        require_gpu()  # one line (the extra to install, or no CUDA device) before any work
     check_options(_run_options(options), probe=model_probe())
 
 
@@ -196,7 +203,7 @@ def reconstruct(
         texture_views = [
             view_of(model.images[k], pixels[model.images[k].name], options.texture_side) for k in fused
         ]
-        textured = bake(vertices, faces, texture_views, options.texture)
+        textured = bake(vertices, faces, texture_views, options.texture, fused.index(placement.reference))
         meshes = [_mesh("model", textured, placement)]
         if options.background:
             axis = placement.rotation.T @ placement.views.axis  # back to the world's axes
@@ -232,6 +239,13 @@ def reconstruct(
         write_sparse(staging / "sparse", model, views, placement, held_out, sfm.reconstruction)
         rendered = _write_holdout(staging / "holdout", scene, model, views, placement, held_out, options)
         motion, settings, glb = _export(scene, staging / "scene.glb", options)
+        splats = None
+        if options.run.splats or options.refine_splats:
+            from dioramic.splats.reconstruction import write_reconstruction_splats
+
+            splats = write_reconstruction_splats(
+                scene, staging, options.run.max_splats, options.refine_splats
+            )
         lap("export")
 
         video = None
@@ -270,6 +284,7 @@ def reconstruct(
             "focus": placement.focus,
             "motion": _run_options(options).motion,
             "video": video,
+            "splats": splats,
             "timings_s": timings,
             "total_s": round(sum(timings.values()), 3),
         }

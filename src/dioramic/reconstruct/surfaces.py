@@ -31,11 +31,13 @@ from dioramic.types import PhotoSurface
 class SurfaceOptions:
     """Settings of the photos' surfaces."""
 
-    resolution: int = 480
-    """Lattice cells on the long side of each photo's surface mesh."""
-    max_error: float = 1.0
+    resolution: int = 320
+    """Lattice cells on the long side of each photo's surface mesh (the photo's own pixels give the
+    detail; the mesh gives where they go)."""
+    max_error: float = 2.0
     """Most parallax (pixels of the depth map) the decimation may change for a camera moved by the
-    typical spacing of the photos."""
+    typical spacing of the photos. On entry-P10, 480 cells and 1 pixel gave 0.15 dB more on held-out
+    views for 2.7 times the triangles and 35 % more time per video frame."""
     max_triangles: int = 150_000
     """Most triangles per photo."""
     edge_threshold: float = 0.03

@@ -5,9 +5,10 @@ best, and the atlas is made of crops of the views themselves.
    `visibility_side` pixels on the long side); a triangle is visible in a view when the ray through its
    centre hits it (or hits within `depth_tolerance` of it) and all its corners fall inside the image.
 2. Labels: a triangle's candidate views are scored by the area it covers in their images (large when
-   seen close and face-on); it takes the best, then a few rounds of neighbour voting make neighbouring
-   triangles share a view where that view is nearly as good (fewer seams). Triangles no view sees take
-   a neighbour's label.
+   seen close and face-on); it takes the best, or the scene's own view (the reference photo, whose
+   camera is the scene's) where that sees it at least `keep_ratio` as large, so that from its camera the
+   model shows that photo; then a few rounds of neighbour voting make neighbouring triangles share a
+   view where that view is nearly as good (fewer seams). Triangles no view sees take a neighbour's label.
 3. Charts: the edge-connected runs of triangles with the same label. A chart's texture coordinates are
    its corners projected into its view, so its texture is a crop of that photo (no resampling beyond
    the undistortion), with a margin of `padding` pixels so filtering at its borders picks up the
@@ -148,11 +149,16 @@ def neighbours(faces: np.ndarray) -> np.ndarray:
 
 
 def choose_labels(
-    scores: np.ndarray, faces: np.ndarray, options: TextureOptions
+    scores: np.ndarray, faces: np.ndarray, options: TextureOptions, preferred: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(M,) int64 the view each triangle takes its colour from, and (M,) bool whether a view saw it."""
+    """(M,) int64 the view each triangle takes its colour from, and (M,) bool whether a view saw it.
+    The `preferred` view (the scene's own camera) takes every triangle it sees at least
+    `options.keep_ratio` as large as the best view does: from that camera the model shows that photo."""
     label = scores.argmax(axis=0).astype(np.int64)
     seen = scores.max(axis=0) > 0
+    if preferred is not None:
+        label[scores[preferred] >= options.keep_ratio * scores.max(axis=0)] = preferred
+        label[~seen] = scores.argmax(axis=0)[~seen]
     around = neighbours(faces)
     index = np.arange(len(faces))
     for _ in range(options.smoothing):
@@ -177,16 +183,22 @@ def choose_labels(
     return label, seen
 
 
-def bake(vertices: np.ndarray, faces: np.ndarray, views: Sequence[View],
-         options: TextureOptions = TextureOptions()) -> TexturedMesh:  # fmt: skip
-    """Texture the mesh (`vertices` (N, 3), `faces` (M, 3), world coordinates) from `views`."""
+def bake(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    views: Sequence[View],
+    options: TextureOptions = TextureOptions(),
+    preferred: int | None = None,
+) -> TexturedMesh:
+    """Texture the mesh (`vertices` (N, 3), `faces` (M, 3), world coordinates) from `views`, the
+    `preferred` one (an index into `views`: the scene's own camera) first where it sees well enough."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
     scores, winding = view_scores(vertices, faces, views, options)
     if winding.sum() < 0:  # one orientation for all (marching cubes makes it consistent): as seen
         faces = faces[:, ::-1]
-    label, seen = choose_labels(scores, faces, options)
+    label, seen = choose_labels(scores, faces, options, preferred)
     # a triangle its view cannot project (behind the camera, far off the image) gets no photo: it
     # takes a plain patch (label len(views)); only triangles no view saw can be in that case
     blank = len(views)

@@ -19,7 +19,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -259,12 +259,30 @@ def _views(pose: Pose, settings: RenderSettings, focus: float) -> list[tuple[flo
     return [(-half, convergence), (half, convergence)]
 
 
-def _draw(renderer: GLRenderer, pose: Pose, settings: RenderSettings, focus: float) -> np.ndarray:
-    """One output frame: mono, or both eyes side by side or as a red-cyan anaglyph."""
-    views = [
-        renderer.render(pose, eye_offset=offset, convergence=convergence)
-        for offset, convergence in _views(pose, settings, focus)
-    ]
+def _frames(
+    renderer: GLRenderer,
+    poses: Iterable[Pose],
+    settings: RenderSettings,
+    focus: float,
+    yuv420: bool = False,
+) -> Iterator[np.ndarray]:
+    """The output frame of each pose, drawn through `GLRenderer.render_sequence` (the next frame is
+    drawn while the last one is read back); `yuv420` (one view a frame only): as I420 planes."""
+    per_frame = 1 if settings.stereo is None else 2
+    views = (
+        (pose, offset, convergence) for pose in poses for offset, convergence in _views(pose, settings, focus)
+    )
+    drawn = renderer.render_sequence(views, yuv420=yuv420)
+    while True:
+        try:
+            eyes = [next(drawn) for _ in range(per_frame)]
+        except StopIteration:
+            return
+        yield _combine(eyes, settings)
+
+
+def _combine(views: list[np.ndarray], settings: RenderSettings) -> np.ndarray:
+    """One output frame from its views: mono, or both eyes side by side or as a red-cyan anaglyph."""
     if settings.stereo is None:
         return views[0]
     left, right = views
@@ -315,8 +333,8 @@ def render_frames(
     """
     settings = settings or RenderSettings()
     with _renderer(scene, settings) as renderer:
-        for t in frame_times(settings, motion):
-            yield _draw(renderer, motion.pose(t), settings, scene.focus)
+        poses = (motion.pose(t) for t in frame_times(settings, motion))
+        yield from _frames(renderer, poses, settings, scene.focus)
 
 
 class _RenderWorker(threading.Thread):
@@ -345,6 +363,10 @@ class _RenderWorker(threading.Thread):
         )
         self.seconds = 0.0
         self.measure_seconds = 0.0
+        self.yuv420 = False
+        """Queue I420 planes (`dioramic.render.yuv`) rather than RGB frames where the renderer runs
+        on a GPU (on a CPU rasteriser the conversion costs more than the encoder's own); set before
+        `start`."""
 
     def run(self) -> None:
         try:
@@ -363,21 +385,39 @@ class _RenderWorker(threading.Thread):
                             mipmaps=False,
                         )
                     )
-                for index, t in enumerate(self.times):
-                    if self.stop.is_set():
-                        return
+                poses: list[Pose] = []
+
+                def posed() -> Iterator[Pose]:  # poses made as the frames are drawn, kept for measuring
+                    for t in self.times:
+                        if self.stop.is_set():
+                            return
+                        poses.append(self.motion.pose(t))
+                        yield poses[-1]
+
+                yuv420 = self.yuv420 and not renderer.software
+                frames = _frames(renderer, posed(), self.settings, self.scene.focus, yuv420)
+                for index in range(len(self.times)):
                     tick = time.perf_counter()
-                    pose = self.motion.pose(t)
-                    frame = _draw(renderer, pose, self.settings, self.scene.focus)
-                    stats = None
-                    if index in self.measured:
-                        measured = time.perf_counter()
-                        stats = _measure(meter, pose, self.settings, self.scene.focus)
-                        self.measure_seconds += time.perf_counter() - measured
+                    if self.stop.is_set():
+                        frames.close()
+                        return
+                    # a meter of its own measures while the frame is rasterised (it was drawn when
+                    # the one before was read back)
+                    early = index in self.measured and meter is not renderer and index < len(poses)
+                    stats = self._measure(meter, poses[index]) if early else None
+                    frame = next(frames)
+                    if index in self.measured and stats is None:
+                        stats = self._measure(meter, poses[index])
                     self.seconds += time.perf_counter() - tick
                     self._put((frame, stats))
         except BaseException as exc:
             self._put(exc)
+
+    def _measure(self, meter: GLRenderer, pose: Pose) -> FrameStats:
+        tick = time.perf_counter()
+        stats = _measure(meter, pose, self.settings, self.scene.focus)
+        self.measure_seconds += time.perf_counter() - tick
+        return stats
 
     def _put(self, item: tuple[np.ndarray, FrameStats | None] | BaseException) -> None:
         while not self.stop.is_set():
@@ -441,11 +481,22 @@ def render_video(
     )
     try:
         with open_writer(output, width, height, settings.fps, **settings.codec_options()) as writer:
+            # a GPU converts to the encoder's YUV where it can (one view, an even size, a width
+            # that is a multiple of 8); 2-D frames are I420 planes
+            worker.yuv420 = (
+                writer.takes_yuv420
+                and settings.stereo is None
+                and (writer.out_width, writer.out_height) == (width, height)
+                and width % 8 == 0
+            )
             worker.start()
             for done in range(1, len(times) + 1):
                 frame, stats = worker.next_result()
                 tick = time.perf_counter()
-                writer.write(frame)
+                if frame.ndim == 2:
+                    writer.write_yuv420(frame)
+                else:
+                    writer.write(frame)
                 encode_seconds += time.perf_counter() - tick
                 if stats is not None:
                     measured.append(stats)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from dioramic.errors import UsageError
 from dioramic.render.context import GLContextError, create_context
+from dioramic.render.nogil import gl_calls
 from dioramic.types import Camera, Mesh, Pose, Scene, is_hidden_layer
 
 if TYPE_CHECKING:
@@ -331,8 +333,12 @@ class GLRenderer:
             raise UsageError(f"the stretch limit must be a ratio > 1, got {stretch_limit}")
         self.stretch_limit = float(stretch_limit)
         self._layers: list[_Layer] = []
+        self._yuv: Any = None
+        self._yuv_planes: list[Any] = []
         self._released = False
         self._ctx = create_context(backend)
+        self._gl = gl_calls(backend)  # the long calls without the GIL, where the driver allows
+        self._in_flight = 1 if self.software else 2  # frames `render_sequence` draws ahead (see there)
         try:
             self._setup(mipmaps)
         except BaseException:
@@ -423,14 +429,10 @@ class GLRenderer:
         self._downsample_program["u_source"].value = 0
         self._downsample_program["u_stretch"].value = 1
         self._downsample_vao = ctx.vertex_array(self._downsample_program, [])
-        # the video's frames: drawn straight into the output at 1x, else downsampled from ss_color
-        self._frame_color = ctx.renderbuffer((self.width, self.height), 4)
-        if self.supersample == 1:
-            self._frame_depth = ctx.depth_renderbuffer((self.width, self.height))
-            self._frame_fbo = ctx.framebuffer([self._frame_color], self._frame_depth)
-        else:
-            self._ss_frame_fbo = ctx.framebuffer([self._ss_color], self._ss_depth)
-            self._frame_fbo = ctx.framebuffer([self._frame_color])
+        # the video's frames: drawn straight into the output at 1x, else downsampled from a
+        # supersampled colour buffer; a second slot is made for `render_sequence`
+        self._frame_slots = [self._frame_slot(self._ss_color, self._ss_depth)]
+        if self.supersample > 1:
             colour_down = ctx.program(
                 vertex_shader=_FULLSCREEN_VERTEX_SHADER,
                 fragment_shader=_colour_downsample_shader(self.supersample, self.height),
@@ -444,6 +446,26 @@ class GLRenderer:
             moderngl.ONE,
             moderngl.ONE_MINUS_SRC_ALPHA,
         )
+
+    def _frame_slot(self, ss_color: Any = None, ss_depth: Any = None) -> _Slot:
+        """Framebuffers for the video's frames: at 1x one with its own depth; supersampled, one at the
+        large size (`ss_color`, `ss_depth` or new ones) and the output it is filtered down into."""
+        import moderngl
+
+        ctx = self._ctx
+        colour = ctx.texture((self.width, self.height), 4)  # a texture: the YUV passes read it
+        out = ctx.framebuffer(
+            [colour], ctx.depth_renderbuffer((self.width, self.height)) if self.supersample == 1 else None
+        )
+        if self.supersample == 1:
+            return _Slot(out, out, None, colour)
+        size = (self.width * self.supersample, self.height * self.supersample)
+        if ss_color is None:
+            ss_color = ctx.texture(size, 4)
+            ss_color.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            ss_color.repeat_x = ss_color.repeat_y = False
+            ss_depth = ctx.depth_renderbuffer(size)
+        return _Slot(ctx.framebuffer([ss_color], ss_depth), out, ss_color, colour)
 
     def _upload_texture(self, mesh: Mesh, max_size: int, mipmaps: bool) -> moderngl.Texture:
         import moderngl
@@ -476,6 +498,11 @@ class GLRenderer:
         else:
             texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
         return texture
+
+    @property
+    def software(self) -> bool:
+        """Whether the OpenGL driver rasterises on the CPU (Mesa's llvmpipe or softpipe)."""
+        return any(name in str(self._ctx.info["GL_RENDERER"]) for name in ("llvmpipe", "softpipe"))
 
     @property
     def device(self) -> str:
@@ -556,11 +583,65 @@ class GLRenderer:
         """
         self._check_open()
         with self._ctx:  # current on this thread, even if another renderer's context was made since
-            rgba = self._draw_frame(pose, eye_offset, convergence)
-        frame = np.ascontiguousarray(rgba[:, :, :3])
-        if not with_coverage:
-            return frame
-        return frame, _uncovered(rgba)
+            self._draw_frame(pose, eye_offset, convergence)
+            if not with_coverage:
+                return self._read_rgb(self._frame_slots[0])
+            self._frame_slots[0].out.read_into(self._rgba, components=4, alignment=1)
+        import cv2  # a strided numpy copy of the RGB channels costs several times the read
+
+        return cv2.cvtColor(self._rgba, cv2.COLOR_RGBA2RGB), _uncovered(self._rgba)
+
+    def render_sequence(
+        self, views: Iterable[tuple[Pose, float, float | None]], *, yuv420: bool = False
+    ) -> Iterator[np.ndarray]:
+        """Draw the scene from each (pose, eye_offset, convergence) of `views` in turn: yields each
+        frame as `render` returns it, in order, or with `yuv420` as (height * 3 / 2, width) uint8
+        I420 planes, BT.709 limited range (`dioramic.render.yuv`; an even width and height).
+
+        On a GPU two frames are in flight: each is drawn before the one before it is read back, so
+        that the GPU draws while the CPU sets up the next frame. A CPU rasteriser (llvmpipe) already
+        keeps every core busy while it rasterises, and drawing ahead would only make its threads
+        compete with the setup of the next frame: there one frame is drawn at a time. Either way the
+        waits for the rasteriser release the GIL (`dioramic.render.nogil`). The renderer's other
+        methods may be called between frames (they wait for what is in flight)."""
+        self._check_open()
+        with self._ctx:
+            while len(self._frame_slots) < self._in_flight:
+                self._frame_slots.append(self._frame_slot())
+            if yuv420 and self._yuv is None:
+                from dioramic.render.yuv import Yuv420
+
+                self._yuv = Yuv420(self._ctx, self.width, self.height)
+                self._yuv_planes = [self._yuv.planes() for _ in range(2)]
+        pending: list[tuple[int, int | None]] = []  # (slot, fence) of the frames in flight
+        for index, (pose, eye_offset, convergence) in enumerate(views):
+            slot = index % self._in_flight
+            with self._ctx:
+                self._draw_frame(pose, eye_offset, convergence, slot=self._frame_slots[slot])
+                if yuv420:
+                    self._yuv.draw(self._frame_slots[slot].colour, self._yuv_planes[slot])
+                pending.append((slot, None if self._gl is None else self._gl.fence()))
+                frame = self._read_slot(*pending.pop(0), yuv420) if len(pending) == self._in_flight else None
+            if frame is not None:
+                yield frame
+        while pending:
+            with self._ctx:
+                frame = self._read_slot(*pending.pop(0), yuv420)
+            yield frame
+
+    def _read_slot(self, index: int, fence: int | None, yuv420: bool) -> np.ndarray:
+        if fence is not None and self._gl is not None:
+            self._gl.wait(fence)  # the frame is done: the read below does not wait (with the GIL)
+        if yuv420:
+            assert self._yuv is not None
+            return self._yuv.read(self._yuv_planes[index])
+        return self._read_rgb(self._frame_slots[index])
+
+    def _read_rgb(self, slot: _Slot) -> np.ndarray:
+        """A slot's frame as a new (height, width, 3) uint8 RGB array, top row first."""
+        frame = np.empty((self.height, self.width, 3), dtype=np.uint8)
+        slot.out.read_into(frame, components=3, alignment=1)
+        return frame
 
     def render_rgba(
         self, pose: Pose, *, eye_offset: float = 0.0, convergence: float | None = None
@@ -569,7 +650,9 @@ class GLRenderer:
         coverage, into a buffer the next call reuses (the cheapest read; copy it to keep it)."""
         self._check_open()
         with self._ctx:
-            return self._draw_frame(pose, eye_offset, convergence)
+            self._draw_frame(pose, eye_offset, convergence)
+            self._frame_slots[0].out.read_into(self._rgba, components=4, alignment=1)
+            return self._rgba
 
     def render_stats(
         self, pose: Pose, *, eye_offset: float = 0.0, convergence: float | None = None
@@ -589,6 +672,16 @@ class GLRenderer:
         with self._ctx:
             self._draw(pose, eye_offset, convergence)
             return self._read_stats()
+
+    def measure_pixels(self, pose: Pose) -> tuple[np.ndarray, np.ndarray]:
+        """What `measure` averages, per pixel: (height, width) uint8 coverage (255 = covered) and
+        (height, width, 3) uint8 flags (stretched, revealed, beyond; 255 = the whole pixel), new
+        arrays, top row first."""
+        self._check_open()
+        with self._ctx:
+            self._draw(pose, 0.0, None)
+            self._read_stats()
+            return self._rgba[:, :, 3].copy(), self._flags.copy()
 
     def _read_stats(self) -> FrameStats:
         self._out_fbo.read_into(self._flags, components=3, attachment=1, alignment=1)
@@ -623,17 +716,26 @@ class GLRenderer:
         (height, width, 4) uint8 RGBA array, top row first, alpha = coverage."""
         self._check_open()
         with self._ctx:
-            return self._draw_frame(pose, 0.0, None, self.camera_projection(pose, camera)).copy()
+            self._draw_frame(pose, 0.0, None, self.camera_projection(pose, camera))
+            self._frame_slots[0].out.read_into(self._rgba, components=4, alignment=1)
+            return self._rgba.copy()
 
     def _draw_frame(
-        self, pose: Pose, eye_offset: float, convergence: float | None, projection: np.ndarray | None = None
-    ) -> np.ndarray:
-        """The video's frame (colour only) into `self._rgba`, top row first."""
+        self,
+        pose: Pose,
+        eye_offset: float,
+        convergence: float | None,
+        projection: np.ndarray | None = None,
+        slot: _Slot | None = None,
+    ) -> None:
+        """Draw the video's frame (colour only) into `slot.out` (the first slot by default), to be
+        read top row first."""
         import moderngl
 
         ctx = self._ctx
+        slot = slot or self._frame_slots[0]
         direct = self.supersample == 1
-        fbo = self._frame_fbo if direct else self._ss_frame_fbo
+        fbo = slot.draw
         fbo.use()
         ctx.enable(moderngl.DEPTH_TEST)
         red, green, blue = (c / 255.0 for c in self.background)
@@ -653,15 +755,16 @@ class GLRenderer:
                 ctx.disable(moderngl.BLEND)
             ctx.polygon_offset = _HIDDEN_OFFSET if layer.hidden else (0.0, 0.0)
             layer.texture.use(0)
-            layer.plain_vao.render(moderngl.TRIANGLES)
+            if self._gl is None:
+                layer.plain_vao.render(moderngl.TRIANGLES)
+            else:
+                self._gl.draw(layer.plain_vao)
         ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND)
         ctx.polygon_offset = (0.0, 0.0)
         if not direct:
-            self._frame_fbo.use()
-            self._ss_color.use(0)
+            slot.out.use()
+            slot.ss_color.use(0)
             self._colour_down_vao.render(moderngl.TRIANGLES, vertices=3)
-        self._frame_fbo.read_into(self._rgba, components=4, alignment=1)
-        return self._rgba
 
     def _underlay(self, fbo: Any, projection: np.ndarray, pose: Pose) -> None:
         """Draw into the cleared `fbo` (clip-from-world `projection`) before the frame's layers, which
@@ -728,6 +831,18 @@ class _Layer:
     blended: bool
     program: Any
     hidden: bool
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """Where one video frame is drawn (`draw`) and read from (`out`: the same at 1x)."""
+
+    draw: Any
+    out: Any
+    ss_color: Any
+    """The supersampled colour texture `draw` renders into; None at 1x."""
+    colour: Any
+    """The frame's colour texture, `out`'s attachment."""
 
 
 _FLIP = np.diag([1.0, -1.0, 1.0, 1.0])

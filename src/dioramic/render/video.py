@@ -56,6 +56,8 @@ class VideoWriter(ABC):
     """Accepted codec options and their defaults."""
     even_size: ClassVar[bool] = False
     """Whether the codec needs an even width and height (4:2:0 chroma)."""
+    takes_yuv420: ClassVar[bool] = False
+    """Whether `write_yuv420` takes frames already converted to 4:2:0 YUV (BT.709, limited range)."""
 
     def __init__(self, path: Path, width: int, height: int, fps: float, **codec_options: Any) -> None:
         unknown = sorted(set(codec_options) - set(self.options))
@@ -98,6 +100,22 @@ class VideoWriter(ABC):
             frame = frame[: self.out_height, : self.out_width]
         self._write(np.ascontiguousarray(frame))
         self.frames_written += 1
+
+    def write_yuv420(self, planes: np.ndarray) -> None:
+        """Append one frame given as (height * 3 / 2, width) uint8 I420 planes, BT.709 limited range
+        (`dioramic.render.yuv`), for writers that take them (`takes_yuv420`; an even frame size)."""
+        if not self.takes_yuv420:
+            raise UsageError(f"the {self.name} writer takes RGB frames only")
+        shape = (self.height * 3 // 2, self.width)
+        if (self.width, self.height) != (self.out_width, self.out_height):
+            raise ValueError(f"4:2:0 frames need an even size, got {self.width}x{self.height}")
+        if planes.shape != shape or planes.dtype != np.uint8:
+            raise ValueError(f"expected a {shape} uint8 I420 frame, got {planes.shape} {planes.dtype}")
+        self._write_yuv420(np.ascontiguousarray(planes))
+        self.frames_written += 1
+
+    def _write_yuv420(self, planes: np.ndarray) -> None:
+        raise NotImplementedError
 
     @abstractmethod
     def _open(self) -> None:
@@ -187,6 +205,7 @@ class _PyAVWriter(VideoWriter):
     """H.264 / VP9 through PyAV: 4:2:0 YUV with BT.709 colours, limited range, tagged as such."""
 
     even_size = True
+    takes_yuv420 = True
     codec: ClassVar[str] = ""
     container_format: ClassVar[str] = ""
     container_options: ClassVar[dict[str, str]] = {}
@@ -222,7 +241,17 @@ class _PyAVWriter(VideoWriter):
         import av
 
         video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
-        video_frame = video_frame.reformat(format="yuv420p", **self._color)
+        self._encode(video_frame.reformat(format="yuv420p", **self._color))
+
+    def _write_yuv420(self, planes: np.ndarray) -> None:
+        import av
+
+        video_frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+        video_frame.color_range = 1  # AVCOL_RANGE_MPEG (limited)
+        video_frame.colorspace = 1  # BT.709
+        self._encode(video_frame)
+
+    def _encode(self, video_frame: Any) -> None:
         video_frame.pts = self.frames_written
         video_frame.time_base = self._time_base
         self._container.mux(self._stream.encode(video_frame))

@@ -255,7 +255,8 @@ def build_scene(photo: Photo, depth: DepthMap, options: SceneOptions | None = No
     alone where the depth has no edge (see the module docstring); with ``layers=False`` one mesh named
     `MESH_NAME`, cut at the depth edges. Also the photo's camera, and the depths (metres) of the
     nearest and farthest geometry and of the subject (the median depth of the central part of the
-    frame, which motions pivot around).
+    frame, which motions pivot around), and the move it was built for (`Scene.reach`: the options'
+    lateral and axial move; none for the single mesh).
     """
     options = options or SceneOptions()
     values = _check_inputs(photo, depth)
@@ -272,7 +273,14 @@ def build_scene(photo: Photo, depth: DepthMap, options: SceneOptions | None = No
                 "scene: %s, depth %.2f..%.2f m",
                 ", ".join(f"{m.name} {len(m.faces)} triangles" for m in meshes), near, far,
             )  # fmt: skip
-            return Scene(meshes=meshes, camera=camera, near=near, far=far, focus=min(max(focus, near), far))
+            return Scene(
+                meshes=meshes,
+                camera=camera,
+                near=near,
+                far=far,
+                focus=min(max(focus, near), far),
+                reach=(options.lateral_move, options.axial_move),
+            )
         log.info("the triangle budget cannot hold the layers: building one mesh")
     cam = camera.resized(values.shape[1], values.shape[0])
     stretch = cam.fx * options.lateral_move * subject_distance(values)
@@ -291,4 +299,5 @@ def build_scene(photo: Photo, depth: DepthMap, options: SceneOptions | None = No
     near, far = float(vertex_depth.min()), float(vertex_depth.max())
     focus = min(max(_focus(lattice), near), far)
     log.info("scene: %d vertices, %d triangles, depth %.2f..%.2f m", len(positions), len(faces), near, far)
-    return Scene(meshes=(mesh,), camera=camera, near=near, far=far, focus=focus)
+    # no hidden layers, no margin: any move looks past what it holds
+    return Scene(meshes=(mesh,), camera=camera, near=near, far=far, focus=focus, reach=(0.0, 0.0))

@@ -3,9 +3,10 @@
 The scene is built on a canvas larger than the photo by a margin on each side: the margin a side
 needs is the largest shift of its border that the allowed moves make (`margin_widths`). Its depth
 continues the border's outwards (`pad_depth`: each border pixel's depth carried straight out, eased
-towards a smooth version of the border farther out, so a depth edge that meets the border goes on as
-an edge for a while and then fades); its colour is inpainted from the photo (`pad_colour`), never
-mirrored, so no mirrored pattern shows when the margin comes into view. The layers (`dioramic.scene.peel`)
+farther out towards the running median along the border, so that narrow detail fades and the edges
+of larger things go on as steps: no edge is invented, none is smeared into a slope); its colour is
+inpainted from the photo (`pad_colour`), never mirrored, so no mirrored pattern shows when the
+margin comes into view. The layers (`dioramic.scene.peel`)
 are then built on the canvas as if it were the photo.
 """
 
@@ -19,10 +20,9 @@ __all__ = ["margin_widths", "pad_colour", "pad_depth"]
 
 _SAFETY = 1.1
 _EXTRA_PX = 2.0
-_RECEDE = 0.15  # the margin's depth recedes to the border's farthest over this fraction of the way out
-_FAR_WINDOW = 0.1  # ... the farthest within this fraction of the long side along the border
-_EASE = 0.5  # the margin's depth is fully smooth this fraction of the way out
-_SMOOTH_FRACTION = 0.05  # smoothing of the outer margin's depth: this fraction of the long side
+_HOLD = 0.15  # the margin's depth is the border's carried straight out this fraction of the way out,
+_EASE = 0.5  # and the border's running median from this fraction on,
+_MEDIAN_FRACTION = 0.1  # taken over this fraction of the long side
 _COLOUR_SIDE = 256  # the margin's colour is inpainted on an image of about this size (long side)
 _INPAINT_RADIUS = 5
 _EXEMPLAR_SIDE = 1600  # the exemplar margin is completed on an image at most this large (long side)
@@ -44,25 +44,36 @@ def margin_widths(
     """Margins (left, top, right, bottom) in pixels of `camera` for border points at (u, v), inverse
     depth z (1/m).
 
-    A sideways move of T = lateral_move * focus metres shifts the image of a point at depth d by
-    f * T / d pixels facing ahead, by f * T * |1/d - 1/focus| while turning to keep the subject in
-    view; backing away along the view axis by A = axial_move * focus while
-    zooming to keep the subject's size (dolly-zoom) pulls a point at distance r from the image centre
-    inwards by about r * A * (1/d - 1/focus). Each side gets the largest sum over its border, capped at
-    `limit` pixels.
+    A sideways move of T = lateral_move * focus metres, in any direction, shifts the image of a point
+    at depth d by f * T / d pixels facing ahead. Turning to keep the subject in view adds the turn's
+    own shift, which grows towards the frame's edges: at normalised image coordinates (s across the
+    side, o along it; s = (u - cx) / fx for the left and right sides) the shift across the side is
+    f * T * hypot(1/d - (1 + s^2) / focus, s o / focus) at most (the first-order image motion of a
+    translation and a rotation; at the centre, f * T * |1/d - 1/focus|). Backing away along the view
+    axis by A = axial_move * focus while zooming to keep the subject's size (dolly-zoom) pulls a point
+    at distance r from the image centre inwards by about r * A * (1/d - 1/focus). Each side gets the
+    largest sum over its border, capped at `limit` pixels.
     """
     width, height = camera.width, camera.height
     r = np.hypot(u - camera.cx, v - camera.cy)
-    sideways = np.maximum(z, np.abs(z - 1.0 / focus))
-    need = camera.fx * lateral_move * focus * sideways + r * axial_move * focus * np.maximum(
-        z - 1.0 / focus, 0.0
-    )
-    need = _SAFETY * need + _EXTRA_PX
+    x, y = (u - camera.cx) / camera.fx, (v - camera.cy) / camera.fy
+    axial = r * axial_move * focus * np.maximum(z - 1.0 / focus, 0.0)
+
+    def need(across: np.ndarray, along: np.ndarray) -> np.ndarray:
+        turning = np.hypot(z - (1.0 + across * across) / focus, across * along / focus)
+        return _SAFETY * (camera.fx * lateral_move * focus * np.maximum(z, turning) + axial) + _EXTRA_PX
+
+    across_x, across_y = need(x, y), need(y, x)
     out = []
-    sides = ((u <= 0.5, width), (v <= 0.5, height), (u >= width - 0.5, width), (v >= height - 0.5, height))
-    for on, extent in sides:
+    sides = (
+        (u <= 0.5, width, across_x),
+        (v <= 0.5, height, across_y),
+        (u >= width - 0.5, width, across_x),
+        (v >= height - 0.5, height, across_y),
+    )
+    for on, extent, needs in sides:
         cap = max(1.0, min(limit, 0.9 * extent))
-        out.append(float(min(cap, need[on].max())) if on.any() else min(cap, _EXTRA_PX))
+        out.append(float(min(cap, needs[on].max())) if on.any() else min(cap, _EXTRA_PX))
     return out[0], out[1], out[2], out[3]
 
 
@@ -86,41 +97,41 @@ def _outwards(shape: tuple[int, int], pads: tuple[int, int, int, int]) -> np.nda
     return np.clip(np.maximum(fx[None, :], fy[:, None]), 0.0, 1.0)
 
 
+def _border_medians(inverse: np.ndarray, window: int) -> np.ndarray:
+    """`inverse` (H, W) with its four border lines replaced by their running medians over `window`
+    pixels along them: the detail narrower than half the window is gone, the edges of larger things
+    stay where they are, as sharp as they were."""
+    from scipy.ndimage import median_filter
+
+    out = inverse.copy()
+    for line in (np.s_[0, :], np.s_[-1, :], np.s_[:, 0], np.s_[:, -1]):
+        out[line] = median_filter(inverse[line], size=window, mode="nearest")
+    return out
+
+
 def pad_depth(depth: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
     """(H, W) float32 depth (metres) on the canvas padded by (left, top, right, bottom) pixels.
 
-    In inverse depth, each margin pixel starts from its nearest border pixel's value; over the first
-    `_RECEDE` of the way out it recedes to the farthest depth along that stretch of the border (what
-    stands in front at the border is not assumed to go on far past it: the background does), and
-    farther out it eases to a smooth copy, so a depth edge that meets the border goes on as an edge
-    for a little while and then fades.
+    Each margin pixel takes the inverse depth of its nearest border pixel, carried straight out; farther
+    out (from `_HOLD` to `_EASE` of the way) it eases to the running median along the border, carried
+    out the same way: narrow detail at the border (noise, a thin branch) fades, the edges of larger
+    things go on, as steps. No depth edge is made that the photo does not show and none is smoothed
+    into a ramp, so the hidden layers behind the margin's edges continue the photo's own (a near
+    object ending just outside the frame, or an edge smeared into a slope, would get hidden layers of
+    their own reaching back into the frame, at depths the photo never shows).
     """
     import cv2
 
     left, top, right, bottom = pads
     inverse = (1.0 / depth).astype(np.float32)
     carried = cv2.copyMakeBorder(inverse, top, bottom, left, right, cv2.BORDER_REPLICATE)
-    # both the farthest depth along the border and the smooth copy vary slowly: a reduced image does
-    shrink = max(1, int(_FAR_WINDOW * max(depth.shape)) // 8)
-    small = cv2.resize(
-        inverse,
-        (max(1, inverse.shape[1] // shrink), max(1, inverse.shape[0] // shrink)),
-        interpolation=cv2.INTER_AREA,
+    window = round(_MEDIAN_FRACTION * max(depth.shape)) | 1  # odd: a step stays where it is
+    steady = cv2.copyMakeBorder(
+        _border_medians(inverse, window), top, bottom, left, right, cv2.BORDER_REPLICATE
     )
-    window = max(3, int(_FAR_WINDOW * max(small.shape)) | 1)
-    farthest = cv2.erode(small, np.ones((window, window), np.uint8))
-    farthest = cv2.resize(farthest, (depth.shape[1], depth.shape[0]), interpolation=cv2.INTER_LINEAR)
-    farthest = cv2.copyMakeBorder(farthest, top, bottom, left, right, cv2.BORDER_REPLICATE)
-    out = _outwards(depth.shape, pads)
-    recede = np.clip(out / _RECEDE, 0.0, 1.0)
-    receded = carried + recede * (np.minimum(farthest, carried) - carried)
-    size = (max(1, receded.shape[1] // shrink), max(1, receded.shape[0] // shrink))
-    sigma = max(1.0, _SMOOTH_FRACTION * max(size))
-    smooth = cv2.GaussianBlur(cv2.resize(receded, size, interpolation=cv2.INTER_AREA), (0, 0), sigma)
-    smooth = cv2.resize(smooth, (receded.shape[1], receded.shape[0]), interpolation=cv2.INTER_LINEAR)
-    ease = np.clip(out / _EASE, 0.0, 1.0)
+    ease = np.clip((_outwards(depth.shape, pads) - _HOLD) / (_EASE - _HOLD), 0.0, 1.0)
     ease = ease * ease * (3.0 - 2.0 * ease)
-    padded = receded + ease * (smooth - receded)
+    padded = carried + ease * (steady - carried)
     padded[top : top + depth.shape[0], left : left + depth.shape[1]] = inverse
     return (1.0 / padded).astype(np.float32)
 

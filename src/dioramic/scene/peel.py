@@ -7,7 +7,10 @@ surface as a stack of layers, like a layered depth image, on the mesh's vertex l
 1. Every cut has a far side and a near side. From each far-side vertex the far surface is continued
    under the near side: a vertex takes the inverse depth of its nearest far-side vertex, continued
    along that surface's own slope (in inverse depth, where planes are affine in the image; the slope
-   is measured on the far side only, and trusted over a limited distance).
+   is measured on the far side only) but never beyond the depths the far side itself shows around
+   that vertex: the continuation interpolates what the photo shows, it never extrapolates (a slope
+   along the edge is followed, one that would carry the surface nearer or farther than anything
+   seen on the far side is not).
 2. The *occluder* is the connected set of vertices, reached from the near side of a cut, that stand in
    front of that continued surface by more than half the edge threshold: the whole foreground object,
    up to where it meets the surface behind it again (the foot of a cup on a table, the other side of a
@@ -32,8 +35,7 @@ __all__ = ["FillLayer", "Reach", "far_side_vertices", "hidden_cuts", "near_side_
 
 _FRONT = 0.5  # an occluder stands this fraction of the edge threshold in front of the surface behind
 _SLOPE_SIGMA = 1.5  # cells: smoothing of the far side's slope
-_SLOPE_REACH = 0.04  # the far side's slope is followed this fraction of the long side, then held,
-_SLOPE_SPAN = 2.0  # and changes its depth by this factor at most
+_RANGE_CELLS = 4  # the continued surface stays within the far side's depths within this many cells
 _FILL_SIGMA = 1.5  # cells: smoothing of the continued surface behind the occluder ...
 _FILL_SIGMA_WIDE = 8.0  # ... and deeper behind it, away from seams
 _BEHIND = 0.25  # the layer stays this fraction of the edge threshold behind the occluder
@@ -110,6 +112,23 @@ def _slopes(
         wgt = cv2.boxFilter(wgt, -1, (size, size), normalize=False, borderType=cv2.BORDER_REPLICATE)
         out.append(np.where(wgt > 1e-3, val / np.maximum(wgt, 1e-3), 0.0).astype(np.float64))
     return out[0], out[1]
+
+
+def _surface_range(
+    z: np.ndarray, cut_x: np.ndarray, cut_y: np.ndarray, steps: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(h, w) least and greatest `z` within `steps` uncut lattice edges of each vertex: the depths its
+    own surface shows around it (a cut separates it from the other side of an edge)."""
+    lo, hi = z.copy(), z.copy()
+    for _ in range(steps):
+        new_lo, new_hi = lo.copy(), hi.copy()
+        for cut, a, b in ((cut_x, np.s_[:, :-1], np.s_[:, 1:]), (cut_y, np.s_[:-1, :], np.s_[1:, :])):
+            ok = ~cut
+            for mine, other in ((a, b), (b, a)):
+                new_lo[mine] = np.where(ok, np.minimum(new_lo[mine], lo[other]), new_lo[mine])
+                new_hi[mine] = np.where(ok, np.maximum(new_hi[mine], hi[other]), new_hi[mine])
+        lo, hi = new_lo, new_hi
+    return lo, hi
 
 
 def _spacing(lattice: Lattice) -> tuple[float, float]:
@@ -274,13 +293,12 @@ def _peel_once(
     ry, rx = np.divmod(at, w)
     base = z.ravel()[anchor]
     du, dv = u[rx] - u[ax], v[ry] - v[ay]
-    trust = np.minimum(
-        1.0, _SLOPE_REACH * max(lattice.width, lattice.height) / np.maximum(np.hypot(du, dv), 1e-9)
-    )
     slope_u, slope_v = _slopes(u, v, z, cut_x, cut_y)
-    ramp = (slope_u.ravel()[anchor] * du + slope_v.ravel()[anchor] * dv) * trust
+    ramp = slope_u.ravel()[anchor] * du + slope_v.ravel()[anchor] * dv
+    # never nearer nor farther than what the far side shows around the anchor
+    lo, hi = _surface_range(z, cut_x, cut_y, _RANGE_CELLS)
     behind = z.copy()
-    behind.ravel()[at] = np.clip(base + ramp, base / _SLOPE_SPAN, base * _SLOPE_SPAN)
+    behind.ravel()[at] = np.clip(base + ramp, lo.ravel()[anchor], hi.ravel()[anchor])
     partner_z = z.copy()
     partner_z.ravel()[at] = base
     # in front of the far side continued, or in front of the far side's own depth where the
@@ -321,7 +339,11 @@ def hidden_cuts(
     rebuilt `region` meets the surface it continues (vertices off the `occluder`, within `_SEAM`
     times the edge threshold of the fill): that seam joins a fill to its own far side, and a tear
     there would open onto nothing."""
-    cut_x, cut_y = cut_edges(z, u, v, _HIDDEN_EDGE * threshold)
+    limit = _HIDDEN_EDGE * threshold
+    cut_x, cut_y = cut_edges(z, u, v, limit)
+    # where it jumps itself (the slope test alone also cuts an even edge between two jumps)
+    cut_x &= np.abs(np.diff(z, axis=1)) > limit * np.minimum(z[:, 1:], z[:, :-1])
+    cut_y &= np.abs(np.diff(z, axis=0)) > limit * np.minimum(z[1:, :], z[:-1, :])
     context = ~occluder
     close_x = np.abs(np.diff(z, axis=1)) <= _SEAM * threshold * np.minimum(z[:, 1:], z[:, :-1])
     close_y = np.abs(np.diff(z, axis=0)) <= _SEAM * threshold * np.minimum(z[1:, :], z[:-1, :])

@@ -69,9 +69,12 @@ _MEDIA_TYPES = {
     ".gif": "image/gif",
     ".json": "application/json",
 }
+# The splat renderer (Spark, web/src/splats.js) sorts in a worker it starts from a blob: URL and
+# decodes with WebAssembly: 'wasm-unsafe-eval' allows compiling WebAssembly, not JavaScript's eval
 _CSP = (
     "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self' blob: data:; "
-    "style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    "style-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
 )
 
 

@@ -40,6 +40,7 @@ DOWNLOADS = frozenset(
         "depth.png",
         "depth.npy",
         "scene.glb",
+        "splats.ply",
         "video.mp4",
         "video.webm",
         "video.gif",

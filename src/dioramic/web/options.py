@@ -209,8 +209,8 @@ def _control(opt: Option, defaults: dict[str, Any]) -> dict[str, Any]:
             control["choices"].insert(0, {"value": "", "help": "none (the default)"})
     if suggestions := _suggestions(opt):
         control["suggestions"] = suggestions
-    if opt.field in ("size", "amplitude", *FORMAT_DEFAULT_FIELDS):
-        # None: the video's size from the photo, the fitted amplitude, the video format's default
+    if opt.field in ("size", "amplitude", "overscan", *FORMAT_DEFAULT_FIELDS):
+        # None: the video's size from the photo, the fitted amplitude and zoom, the format's default
         control["placeholder"] = "auto"
     if opt.field == "motion":
         from dioramic.motion import DEFAULT_MOTION

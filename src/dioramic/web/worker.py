@@ -182,6 +182,11 @@ def run_job(spec: JobSpec, report: Callable[[Event], None]) -> None:
     begin("export")
     export_scene(scene, out / "scene.glb", **_animation(motion, settings))
     report(Event("file", "scene.glb", spans["export"][1]))
+    if options.splats:  # the scene as Gaussian splats, which the page shows with Spark
+        from dioramic.pipeline import write_splats_beside
+
+        write_splats_beside(scene, out / "scene.glb", options)
+        report(Event("file", "splats.ply", spans["export"][1]))
     end("export")
     summary: dict[str, Any] = {
         "depth_backend": depth.backend,

@@ -52,7 +52,7 @@ def test_photos_to_a_3d_model_with_progress_and_a_one_line_error(
     page.locator("#merror:visible").wait_for(timeout=120_000)
     shown = page.locator("#merror").inner_text()
     assert shown == _cli_error(ring_views[:2], tmp_path / "cli-out", capsys)
-    assert "at least 3 images, got 2" in shown and "\n" not in shown
+    assert "at least 3 photos" in shown and "got 2" in shown and "\n" not in shown
     assert "No model" in page.locator("#hint3d").inner_text()
     page.screenshot(path=str(shots / "dioramic-web-reconstruct-2-too-few.png"), full_page=True)
 

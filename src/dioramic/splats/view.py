@@ -1,0 +1,156 @@
+"""Splat centres seen through a camera: a quick check of what a splat file holds, without a renderer.
+
+`centre_image` projects every splat's centre into a pinhole image and keeps, per pixel, the mean colour
+of the splats there that are at least half opaque and not hidden behind a nearer splat's footprint
+(where texels are smaller than pixels, several centres share a pixel: their mean is what a renderer
+draws there). Seen from the photo's camera it should reproduce the
+photo over the pixels it covers (`psnr`); the tests and ``bench/splats.py`` check that it does.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from dioramic.splats import Splats
+from dioramic.types import Camera
+
+OPAQUE = 0.5
+"""Splats at least this opaque hide what is behind them."""
+FOOTPRINT = 1.17
+"""A splat hides what lies behind it within this many standard deviations of its centre: where an
+opaque splat (peak opacity 0.99) is at least half opaque, sqrt(2 ln 1.98)."""
+DEPTH_TOLERANCE = 0.002
+"""Centres this much farther (relative), beyond the slant of the nearer splat's surface, than the
+nearest splat over their pixel count as hidden."""
+_MAX_RADIUS = 12
+
+
+def centre_image(
+    splats: Splats, camera: Camera, world_from_camera: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The mean colour of the visible opaque splat centres in every pixel of `camera`'s image.
+
+    `world_from_camera` (4, 4) places the camera (OpenGL axes: +X right, +Y up, looking down -Z);
+    None: at the origin, as the photo's camera of a single-photo scene. A centre is hidden when it
+    lies more than `DEPTH_TOLERANCE` behind the surface of a nearer splat whose footprint
+    (`FOOTPRINT` standard deviations) covers its pixel: where a surface's splats are larger than
+    pixels, their centres leave pixels between them that must not show the surfaces behind.
+
+    Returns (H, W, 3) float32 colours in 0..1 and an (H, W) bool mask of the pixels that show one.
+    """
+    from scipy import ndimage
+
+    keep = splats.opacities >= OPAQUE
+    splats = splats.subset(keep)
+    points, colours = splats.means.astype(np.float64), splats.colours
+    rotation = np.eye(3)
+    if world_from_camera is not None:
+        view = np.linalg.inv(np.asarray(world_from_camera, dtype=np.float64))
+        rotation = view[:3, :3]
+        points = points @ rotation.T + view[:3, 3]
+    depth = -points[:, 2]
+    front = depth > 1e-9
+    points, colours, depth = points[front], colours[front], depth[front]
+    u = np.floor(points[:, 0] / depth * camera.fx + camera.cx).astype(np.int64)
+    v = np.floor(-points[:, 1] / depth * camera.fy + camera.cy).astype(np.int64)
+    inside = (u >= 0) & (u < camera.width) & (v >= 0) & (v < camera.height)
+    pixel, depth, colours = (v * camera.width + u)[inside], depth[inside], colours[inside]
+    chosen = splats.subset(np.flatnonzero(front)[inside])
+    sigma, normal = _projected_sigma(chosen, points[inside], rotation, camera)
+    radius = np.clip(np.floor(FOOTPRINT * sigma), 0, _MAX_RADIUS).astype(int)  # the pixels it hides
+    # how far a splat's own surface recedes behind its centre within its footprint (a surface seen
+    # at a slant does): it hides only what lies beyond that
+    slant = np.hypot(normal[:, 0], normal[:, 1]) / np.maximum(np.abs(normal[:, 2]), 1e-3)
+    extent = FOOTPRINT * chosen.scales[:, :2].max(axis=1)
+    per_pixel = np.minimum(depth / camera.fx * slant, extent)  # depth change a pixel away, on its plane
+    behind = depth + np.minimum(radius * per_pixel, extent)
+    shape = (camera.height, camera.width)
+    size = camera.height * camera.width
+    occluder = np.full(shape, np.inf)
+    for r in np.unique(radius):  # the nearest occluding surface under any footprint, by footprint size
+        layer = np.full(size, np.inf)
+        np.minimum.at(layer, pixel[radius == r], behind[radius == r])
+        disc = np.hypot(*np.mgrid[-r : r + 1, -r : r + 1]) <= r + 0.5
+        filtered = ndimage.minimum_filter(layer.reshape(shape), footprint=disc, mode="constant", cval=np.inf)
+        occluder = np.minimum(occluder, filtered)
+    visible = depth <= occluder.reshape(-1)[pixel] * (1.0 + DEPTH_TOLERANCE)
+    pixel, depth, colours = pixel[visible], depth[visible], colours[visible].astype(np.float64)
+    per_pixel = per_pixel[visible]
+    # per pixel, the mean colour of the visible centres of its nearest surface (those within a pixel's
+    # recession of the nearest, on their own planes)
+    nearest = np.full(size, np.inf)
+    np.minimum.at(nearest, pixel, depth)
+    front_surface = depth <= nearest[pixel] * (1.0 + DEPTH_TOLERANCE) + per_pixel
+    pixel, colours = pixel[front_surface], colours[front_surface]
+    count = np.bincount(pixel, minlength=size)
+    image = np.stack([np.bincount(pixel, colours[:, k], minlength=size) for k in range(3)], axis=1)
+    image /= np.maximum(count, 1)[:, None]
+    return image.reshape(camera.height, camera.width, 3).astype(np.float32), (count > 0).reshape(shape)
+
+
+def _projected_sigma(
+    splats: Splats, points: np.ndarray, rotation: np.ndarray, camera: Camera
+) -> tuple[np.ndarray, np.ndarray]:
+    """The larger standard deviation (pixels) of each splat's footprint in the image (its covariance
+    through the projection's Jacobian at its centre; `points`: camera coordinates, OpenGL axes), and
+    its flat axis, the normal of its surface, in camera coordinates (N, 3)."""
+    from dioramic.splats.build import rotation_matrices
+
+    axes = rotation @ rotation_matrices(splats.rotations)  # camera-from-splat
+    half = axes * splats.scales.astype(np.float64)[:, None, :]  # columns: the scaled axes
+    depth = -points[:, 2]
+    jacobian = np.zeros((len(points), 2, 3))
+    jacobian[:, 0, 0] = camera.fx / depth
+    jacobian[:, 0, 2] = camera.fx * points[:, 0] / depth**2
+    jacobian[:, 1, 1] = camera.fy / depth
+    jacobian[:, 1, 2] = camera.fy * points[:, 1] / depth**2
+    projected = jacobian @ half  # (N, 2, 3): the 2D covariance is projected @ projected^T
+    cov = projected @ projected.transpose(0, 2, 1)
+    mid = 0.5 * (cov[:, 0, 0] + cov[:, 1, 1])
+    spread = np.hypot(0.5 * (cov[:, 0, 0] - cov[:, 1, 1]), cov[:, 0, 1])
+    return np.sqrt(mid + spread), axes[:, :, 2]
+
+
+def psnr(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:
+    """PSNR in dB of `image` against `reference` (both (H, W, 3), 0..1) over the pixels of `mask`.
+
+    >>> a = np.zeros((2, 2, 3)); b = a + 0.1
+    >>> round(psnr(a, b, np.ones((2, 2), bool)), 3)
+    20.0
+    """
+    if not mask.any():
+        return 0.0
+    error = float(np.mean((image[mask].astype(np.float64) - reference[mask].astype(np.float64)) ** 2))
+    return math.inf if error == 0 else 10.0 * math.log10(1.0 / error)
+
+
+def reconstruction_psnr(folder: Path, splats: Splats, scale: int = 1, details: bool = False) -> tuple:
+    """(PSNR in dB, covered fraction) of the splat centres against the reference photo of the
+    reconstruction written in `folder` (report.json's ``reference_view``: the scene's own camera),
+    undistorted as the scene sees it, through its camera from sparse/transforms.json; with `scale`,
+    both at 1/scale of the photo's size. With `details`, also the undistorted photo ((H, W, 3) float
+    0..1) and the mask of the covered pixels."""
+    import json
+
+    import cv2
+    from PIL import Image
+
+    reference = json.loads((folder / "report.json").read_text())["reference_view"]
+    frames = json.loads((folder / "sparse" / "transforms.json").read_text())["frames"]
+    frame = next(f for f in frames if Path(f["file_path"]).name == reference)
+    with Image.open(folder / "images" / reference) as picture:
+        rgb = np.asarray(picture.convert("RGB"))
+    intrinsics = np.array([[frame["fl_x"], 0, frame["cx"]], [0, frame["fl_y"], frame["cy"]], [0, 0, 1]])
+    distortion = np.array([frame.get(k, 0.0) for k in ("k1", "k2", "p1", "p2")])
+    if distortion.any():
+        rgb = cv2.undistort(rgb, intrinsics, distortion)
+    camera = Camera(frame["w"], frame["h"], frame["fl_x"], frame["fl_y"], frame["cx"], frame["cy"])
+    if scale > 1:
+        camera = camera.resized(camera.width // scale, camera.height // scale)
+        rgb = cv2.resize(rgb, (camera.width, camera.height), interpolation=cv2.INTER_AREA)
+    image, mask = centre_image(splats, camera, np.asarray(frame["transform_matrix"]))
+    value = psnr(image, rgb / 255.0, mask)
+    return (value, float(mask.mean()), rgb / 255.0, mask) if details else (value, float(mask.mean()))
