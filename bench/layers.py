@@ -2,10 +2,12 @@
 
     .venv/bin/python bench/layers.py                               # coffee cup at 1024x768, 1280x960 frames
     .venv/bin/python bench/layers.py --photo assets/photos/outdoor_rocket_launch.jpg --frames 20
+    .venv/bin/python bench/layers.py --inpainter smooth          # the fills' cost: compare inpainters
 
 The photo is resized to --size and its depth is the classical estimator's (on the original photo,
 upscaled bilinearly). Build times are the best of --repeat runs; the layered build is broken down
-into its steps (lattice and cuts are shared with the one-mesh build). Rendering: --frames poses of
+into its steps (lattice and cuts are shared with the one-mesh build), in CPU time of this process as
+well (steadier than wall-clock on a shared machine). Rendering: --frames poses of
 the 'circle' preset through `GLRenderer.render_stats` (2x supersampling), both scenes at the same
 triangle budget. The machine's load average is printed: other processes on the cores slow it all.
 """
@@ -44,12 +46,14 @@ STEPS = (
 
 
 def best_of(repeat: int, fn):
-    times, result = [], None
+    """The result and the best wall-clock and CPU times of `repeat` runs of `fn`."""
+    times, cpu, result = [], [], None
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = fn()
         times.append(time.perf_counter() - start)
-    return result, min(times)
+        cpu.append(time.process_time() - start_cpu)
+    return result, min(times), min(cpu)
 
 
 def main() -> None:
@@ -63,6 +67,9 @@ def main() -> None:
     )
     parser.add_argument("--frames", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--inpainter", default=SceneOptions().inpainter, help="the hidden layers' and margin's fill"
+    )
     args = parser.parse_args()
     width, height = (int(x) for x in args.size.lower().split("x"))
     original = load_photo(args.photo)
@@ -71,14 +78,20 @@ def main() -> None:
     depth_map = DepthMap(cv2.resize(depth, (width, height), interpolation=cv2.INTER_LINEAR))
     print(f"{args.photo.name} at {width}x{height}, classical depth; load average {os.getloadavg()[0]:.2f}")
 
-    single, t_single = best_of(args.repeat, lambda: build_scene(photo, depth_map, SceneOptions(layers=False)))
-    layered, t_layered = best_of(args.repeat, lambda: build_scene(photo, depth_map))
-    print(f"  one mesh   : {t_single:6.2f} s  {single.triangle_count:,} triangles")
+    options = SceneOptions(inpainter=args.inpainter)
+    single, t_single, c_single = best_of(
+        args.repeat, lambda: build_scene(photo, depth_map, SceneOptions(layers=False))
+    )
+    layered, t_layered, c_layered = best_of(args.repeat, lambda: build_scene(photo, depth_map, options))
+    print(f"  one mesh   : {t_single:6.2f} s (CPU {c_single:.2f} s)  {single.triangle_count:,} triangles")
     parts = ", ".join(f"{m.name} {len(m.faces):,}" for m in layered.meshes)
-    print(f"  layered    : {t_layered:6.2f} s  {layered.triangle_count:,} triangles ({parts})")
+    print(
+        f"  layered ({args.inpainter}): {t_layered:6.2f} s (CPU {c_layered:.2f} s)  "
+        f"{layered.triangle_count:,} triangles ({parts})"
+    )
     print(f"  layering adds {t_layered - t_single:+.2f} s")
     profile = cProfile.Profile()
-    profile.runcall(build_scene, photo, depth_map)
+    profile.runcall(build_scene, photo, depth_map, options)
     stats = pstats.Stats(profile)
     print("  steps of the layered build (cumulative, one profiled run):")
     for (file, _, name), (_, _, _, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]

@@ -178,7 +178,7 @@ class RunOptions:
     fov: float | None = None
     max_triangles: int = 200_000
     edge_threshold: float | None = None
-    inpainter: str = "smooth"
+    inpainter: str = "exemplar"
     inpaint_model: Path | None = None
     motion: str | None = None
     amplitude: float | None = None  # None: auto
@@ -331,14 +331,16 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "inpainter",
         ("--inpainter",),
-        "how what the foreground hides is painted: smooth (default, fast pull-push interpolation), telea "
-        "or ns (OpenCV), or lama (learned, LaMa; its weights are downloaded once or given with "
-        "--inpaint-model)",
+        "how what the foreground hides is painted: exemplar (default: "
+        "patches of the far side, PatchMatch, with the grain of the surroundings), smooth (fast "
+        "pull-push interpolation, blurred), telea or ns (OpenCV), or lama (learned, LaMa; its weights "
+        "are downloaded once or given with --inpaint-model)",
         "scene",
         metavar="NAME",
         choices=_inpainter_choices,
         choice_help={
-            "smooth": "the default: fast, smooth fills from what lies behind, like out-of-focus background",
+            "exemplar": "the default: the texture of what lies behind, copied patch by patch",
+            "smooth": "fast, smooth fills from what lies behind, like out-of-focus background",
             "telea": "OpenCV (Telea): fast, smooth fills of what the camera move uncovers",
             "ns": "OpenCV (Navier-Stokes): fast, follows the edges around the hole a little better",
             "lama": "LaMa, a learned model: continues textures; slower, its weights are downloaded once",

@@ -113,9 +113,9 @@ class SceneOptions:
     (dolly 15 %, dolly-zoom 25 %)."""
     margin_limit: float = 0.5
     """The margin beyond the frame is at most this fraction of the photo's long side on each side."""
-    inpainter: str = "smooth"
-    """Colour inpainting of the hidden layers: a name from `INPAINTERS` ('smooth', 'telea', 'ns',
-    'lama')."""
+    inpainter: str = "exemplar"
+    """Colour inpainting of the hidden layers: a name from `INPAINTERS` ('exemplar', 'smooth',
+    'telea', 'ns', 'lama')."""
     inpaint_model: Path | None = None
     """A LaMa ONNX file for ``inpainter='lama'``; None: the hub's, cached or downloaded once."""
 

@@ -6,11 +6,14 @@ first). A fill must take the colours of the surface it continues, never those of
 of it: behind a pole standing before a pipe that stands before a wall, the pole's fill is pipe and
 the pipe's fill is wall. So the layer's region is painted in depth slices: for each slice of the
 fill's depths, everything nearer than the slice is unknown to the inpainter, which fills the slice
-from what lies at its depth or beyond. Inpainting runs on a reduced image (the fill is smooth
-anyway) and replaces the region's texels only.
+from what lies at its depth or beyond. Inpainting runs on a reduced image and replaces the region's
+texels only.
 
-The inpainter is a name of `INPAINTERS`: 'smooth' (the default: pull-push interpolation, Gortler et
-al. 1996, as fast as a few image pyramids and as smooth as an out-of-focus background), OpenCV's
+The inpainter is a name of `INPAINTERS`: 'exemplar' (the default: patches of the slice's own surface,
+its depths or a little farther, PatchMatch guided by pull-push colours, `dioramic.scene.exemplar`;
+on an image at most `_EXEMPLAR_LONG_SIDE` texels long, so that the fill has the photo's grain),
+'smooth' (pull-push interpolation, Gortler et al. 1996, as fast as a few image pyramids and as smooth
+as an out-of-focus background; on at most `_INPAINT_LONG_SIDE` texels, like the others), OpenCV's
 Telea and Navier-Stokes, or the learned LaMa (`dioramic.scene.inpaint_lama`).
 """
 
@@ -26,6 +29,7 @@ from dioramic.registry import Registry
 __all__ = ["INPAINTERS", "Inpainter", "fill_colours", "pull_push"]
 
 _INPAINT_LONG_SIDE = 640  # inpainting runs on an image at most this large (the fill is smooth anyway)
+_EXEMPLAR_LONG_SIDE = 1600  # ... and the exemplar fill on one at most this large (it has grain)
 _INPAINT_RADIUS = 3
 _SLICES = 4  # depth slices per hidden layer at most
 _SLICE_MIN = 0.15  # a depth slice spans at least this relative range of inverse depth
@@ -41,7 +45,7 @@ class Inpainter(Protocol):
 
 
 INPAINTERS: Registry[Inpainter] = Registry("inpainter")
-"""Colour inpainting backends by name ('smooth' is the default)."""
+"""Colour inpainting backends by name ('exemplar' is the default)."""
 
 
 def pull_push(image: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -101,6 +105,15 @@ def navier_stokes(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return _opencv(rgb, mask, cv2.INPAINT_NS)
 
 
+@INPAINTERS.register("exemplar")
+def exemplar(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Patches of the known pixels (PatchMatch, multi-scale, `dioramic.scene.exemplar`): fills with
+    the grain of their surroundings."""
+    from dioramic.scene.exemplar import complete
+
+    return complete(rgb, mask)
+
+
 def _inpainter(name: str, model: Path | None) -> Inpainter:
     if model is not None:
         from dioramic.scene.inpaint_lama import LamaInpainter
@@ -130,14 +143,19 @@ def _fill_box(
     current_z: np.ndarray,
     region: np.ndarray,
     layer_z: np.ndarray,
-    fill: Inpainter,
+    fill: Inpainter | None,
     layer: np.ndarray,
 ) -> np.ndarray:
-    """`layer` (h, w, 3) with the `region` texels painted in depth slices (see `fill_colours`)."""
+    """`layer` (h, w, 3) with the `region` texels painted in depth slices (see `fill_colours`);
+    `fill` None: the exemplar fill (`dioramic.scene.exemplar`), at a finer scale and only where the
+    slice needs it."""
     import cv2
 
+    from dioramic.scene.exemplar import complete
+
     height, width = current.shape[:2]
-    scale = min(1.0, _INPAINT_LONG_SIDE / max(height, width))
+    long_side = _EXEMPLAR_LONG_SIDE if fill is None else _INPAINT_LONG_SIDE
+    scale = min(1.0, long_side / max(height, width))
     small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
 
     def shrink(image: np.ndarray, interpolation: int) -> np.ndarray:
@@ -152,11 +170,17 @@ def _fill_box(
     lower = 0.0
     for upper in depth_slices(layer_z[region]):
         target = region & (layer_z > lower) & (layer_z <= upper)
-        lower = upper
+        slice_lower, lower = lower, upper
         if not target.any():
             continue
         unknown = small_region | (small_z > upper * 1.05)
-        filled = fill(small, unknown)
+        if fill is None:
+            wanted = shrink(target.astype(np.float32), cv2.INTER_AREA) > 0
+            # texture from the slice's own surface (its depths or a little farther), if it shows
+            own = ~unknown & (small_z > slice_lower / (1.0 + _SLICE_MIN))
+            filled = complete(small, unknown, wanted, own if own.sum() >= wanted.sum() else None)
+        else:
+            filled = fill(small, unknown)
         if scale < 1.0:
             filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
         layer[target] = filled[target]
@@ -167,7 +191,7 @@ def fill_colours(
     rgb: np.ndarray,
     z: np.ndarray,
     layers: list[tuple[np.ndarray, np.ndarray]],
-    inpainter: str = "smooth",
+    inpainter: str = "exemplar",
     model: Path | None = None,
     edge: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[np.ndarray]:
@@ -188,7 +212,7 @@ def fill_colours(
         (texels, colours): texels of the first layer that take the given colours instead of the fill
         (right behind the silhouettes, the far side's colour estimated by `dioramic.scene.matte`).
     """
-    fill = _inpainter(inpainter, model)
+    fill = None if inpainter == "exemplar" and model is None else _inpainter(inpainter, model)
     height, width = rgb.shape[:2]
     out = []
     current, current_z = rgb, z.astype(np.float32)
