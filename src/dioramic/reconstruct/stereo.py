@@ -47,8 +47,9 @@ class StereoOptions:
     """Smallest median angle (degrees) between the two cameras' rays to the shared points."""
     max_angle: float = 40.0
     """Largest such angle: wider pairs look too different for block matching."""
-    max_pixels: float = 1.6e6
-    """Most pixels in a rectified image (the pair is scaled down to fit)."""
+    max_pixels: float = 1.2e6
+    """Most pixels in a rectified image (the pair is scaled down to fit). On entry-P10 (6 MP photos)
+    1.6e6 took a quarter longer for the same held-out PSNR (25.2 dB, within the run-to-run spread)."""
     relief_near: float = 0.2
     """Beyond the shared points' own range, the search reaches surfaces this fraction of the
     distance nearer than the dominant plane."""
