@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 SEAL_RADIUS = 6
-"""Widest half-gap (pixels) that `seal` closes in the video's frames."""
+"""Farthest (pixels) a gap pixel looks for covered pixels on either side of it."""
 
 SEAL_SHADER = f"""
 #version 330
