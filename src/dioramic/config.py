@@ -123,21 +123,27 @@ def non_negative_int(text: str) -> int:
 positive_float = _positive(float, "number")
 
 
-def parse_amplitude(text: str) -> float | None:
-    """'auto' -> None (fit to the scene), else a number >= 0.
-
-    >>> parse_amplitude("auto"), parse_amplitude("0.5")
-    (None, 0.5)
-    """
+def _auto_or_number(text: str, most: float = float("inf")) -> float | None:
+    """'auto' -> None, else a number from 0 to `most` (ArgumentTypeError otherwise)."""
     if text.strip().lower() == "auto":
         return None
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got '{text}'") from None
-    if not (value >= 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a number >= 0, got '{text}'")
+    if not (0.0 <= value <= most and value < float("inf")):
+        allowed = ">= 0" if most == float("inf") else f"from 0 to {most:g}"
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number {allowed}, got '{text}'")
     return value
+
+
+def parse_amplitude(text: str) -> float | None:
+    """'auto' -> None (fit to the scene), else a number >= 0.
+
+    >>> parse_amplitude("auto"), parse_amplitude("0.5")
+    (None, 0.5)
+    """
+    return _auto_or_number(text)
 
 
 MAX_OVERSCAN = 1.0
@@ -151,17 +157,7 @@ def parse_overscan(text: str) -> float | None:
     >>> parse_overscan("auto"), parse_overscan("0"), parse_overscan("0.1")
     (None, 0.0, 0.1)
     """
-    if text.strip().lower() == "auto":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got '{text}'") from None
-    if not 0.0 <= value <= MAX_OVERSCAN:
-        raise argparse.ArgumentTypeError(
-            f"expected 'auto' or a number from 0 to {MAX_OVERSCAN:g}, got '{text}'"
-        )
-    return value
+    return _auto_or_number(text, MAX_OVERSCAN)
 
 
 @dataclass(frozen=True)

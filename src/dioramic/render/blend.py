@@ -30,10 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from dioramic.render.opengl import _FULLSCREEN_VERTEX_SHADER, GLRenderer
+from dioramic.render.opengl import _FULLSCREEN_VERTEX_SHADER, _PLAIN_VERTEX_SHADER, GLRenderer
 from dioramic.types import PhotoSurface, Pose, Scene
 
-MIPMAPS = True
 SOURCES = 3
 """Photos blended into each frame."""
 DEPTH_TOLERANCE = 0.03
@@ -41,18 +40,6 @@ DEPTH_TOLERANCE = 0.03
 DISTANCE_DEGREES = 30.0
 """How a difference in distance from the model's centre weighs against a difference in direction:
 a camera e (2.72) times nearer or farther than a photo counts like one this many degrees aside."""
-
-_PHOTO_VERTEX_SHADER = """
-#version 330
-uniform mat4 u_mvp;
-in vec3 in_position;
-in vec2 in_uv;
-out vec2 v_uv;
-void main() {
-    gl_Position = u_mvp * vec4(in_position, 1.0);
-    v_uv = in_uv;
-}
-"""
 
 _PHOTO_FRAGMENT_SHADER = """
 #version 330
@@ -184,7 +171,7 @@ class PhotoBlendRenderer(GLRenderer):
         super()._setup(mipmaps)
         ctx = self._ctx
         self._photo_program = ctx.program(
-            vertex_shader=_PHOTO_VERTEX_SHADER, fragment_shader=_PHOTO_FRAGMENT_SHADER
+            vertex_shader=_PLAIN_VERTEX_SHADER, fragment_shader=_PHOTO_FRAGMENT_SHADER
         )
         self._photo_program["u_texture"].value = 0
         for photo in self.scene.photos:
@@ -215,11 +202,8 @@ class PhotoBlendRenderer(GLRenderer):
         image = np.ascontiguousarray(photo.image)
         texture = ctx.texture((image.shape[1], image.shape[0]), 4, image, alignment=1)
         texture.repeat_x = texture.repeat_y = False
-        if MIPMAPS:
-            texture.build_mipmaps()
-            texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
-        else:
-            texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        texture.build_mipmaps()
+        texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
         vertices = np.empty((len(photo.vertices), 5), dtype=np.float32)
         vertices[:, :3] = photo.vertices
         vertices[:, 3:] = photo.uvs

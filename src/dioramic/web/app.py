@@ -52,7 +52,7 @@ from dioramic.web.http import (
     sniff_photo,
 )
 from dioramic.web.jobs import DOWNLOADS, JobManager, QueueFullError, local_executor
-from dioramic.web.options import form_schema, parse_form
+from dioramic.web.options import form_schema, openapi_properties, parse_form
 from dioramic.web.reconstruct_api import RECONSTRUCTIONS_PATH, add_reconstruct_routes, reconstruct_schema
 from dioramic.web.worker import JobSpec
 
@@ -162,7 +162,6 @@ def _status_out(request: Request, status: Any) -> JobStatusOut:
 
 def _jobs_openapi() -> dict[str, Any]:
     """The multipart body of POST /api/jobs, generated from the form's declarations."""
-    types = {"integer": "integer", "number": "number", "bool": "boolean"}
     props: dict[str, Any] = {
         "photo": {"type": "string", "format": "binary", "description": "the photo (unless 'source')"},
         "source": {"type": "string", "description": "id of an earlier job whose photo (and depth) to reuse"},
@@ -174,13 +173,7 @@ def _jobs_openapi() -> dict[str, Any]:
         },
         "timeline": {"type": "string", "format": "binary", "description": "a motion timeline (.yaml/.json)"},
     }
-    for c in form_schema()["controls"]:
-        prop: dict[str, Any] = {"type": types.get(c["type"], "string"), "description": c["help"]}
-        if c.get("choices"):
-            prop["enum"] = [ch["value"] for ch in c["choices"]]
-        if c["default"] is not None:
-            prop["default"] = c["default"]
-        props[c["name"]] = prop
+    props.update(openapi_properties(form_schema()))
     body = {"content": {"multipart/form-data": {"schema": {"type": "object", "properties": props}}}}
     return {"requestBody": {"required": True, **body}}
 

@@ -259,6 +259,23 @@ def form_schema() -> dict[str, Any]:
 
 OPTIONS_BY_FIELD = {opt.field: opt for opt in OPTIONS}
 
+_OPENAPI_TYPES = {"integer": "integer", "number": "number", "bool": "boolean"}
+
+
+def openapi_properties(schema: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The OpenAPI properties of a form's controls (`form_schema()`, `reconstruct_form_schema()`):
+    type, help, choices and default of each, by name."""
+    props = {}
+    for c in schema["controls"]:
+        prop: dict[str, Any] = {"type": _OPENAPI_TYPES.get(c["type"], "string"), "description": c["help"]}
+        if c.get("choices"):
+            prop["enum"] = [ch["value"] for ch in c["choices"]]
+        if c["default"] is not None:
+            prop["default"] = c["default"]
+        props[c["name"]] = prop
+    return props
+
+
 _TRUE = {"true", "1", "on", "yes"}
 _FALSE = {"false", "0", "off", "no"}
 

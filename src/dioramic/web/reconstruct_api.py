@@ -34,7 +34,7 @@ from dioramic.web.http import (
     sniff_photo,
 )
 from dioramic.web.jobs import JobManager, QueueFullError
-from dioramic.web.options import parse_reconstruct_form, reconstruct_form_schema
+from dioramic.web.options import openapi_properties, parse_reconstruct_form, reconstruct_form_schema
 from dioramic.web.reconstruct_job import ReconstructSpec
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,6 @@ def reconstruct_schema(max_bytes: int, max_images: int) -> dict[str, Any]:
 
 def _openapi() -> dict[str, Any]:
     """The multipart body of POST /api/reconstructions, generated from the form's declarations."""
-    types = {"integer": "integer", "number": "number", "bool": "boolean"}
     files = {"type": "string", "format": "binary"}
     props: dict[str, Any] = {
         FILES_FIELD: {
@@ -174,13 +173,7 @@ def _openapi() -> dict[str, Any]:
             "description": "3 or more overlapping photos, or one video walking around the object",
         }
     }
-    for c in reconstruct_form_schema()["controls"]:
-        prop: dict[str, Any] = {"type": types.get(c["type"], "string"), "description": c["help"]}
-        if c.get("choices"):
-            prop["enum"] = [ch["value"] for ch in c["choices"]]
-        if c["default"] is not None:
-            prop["default"] = c["default"]
-        props[c["name"]] = prop
+    props.update(openapi_properties(reconstruct_form_schema()))
     schema = {"type": "object", "properties": props, "required": [FILES_FIELD]}
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
 

@@ -1,7 +1,7 @@
 """Splats in a real splat renderer: Spark (the page's bundle) in headless Chromium, against our frames.
 
-Needs Debian's `chromium` and Playwright for Python (as test_browser.py). WebGL runs on SwiftShader,
-on the CPU, so the scenes are small. Set DIORAMIC_WEB_SCREENSHOTS=/some/folder to keep the frames.
+The browser and the screenshots' folder are conftest.py's (Debian's `chromium` and Playwright for
+Python; WebGL on SwiftShader, on the CPU, so the scenes are small).
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import functools
 import io
-import os
 import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -24,38 +23,9 @@ from dioramic.motion import make_motion
 from dioramic.scene import SceneOptions, build_scene
 from dioramic.types import DepthMap, Photo, Pose
 
-CHROMIUM = os.environ.get("DIORAMIC_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
 STATIC = Path(__file__).resolve().parents[3] / "src" / "dioramic" / "web" / "static"
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
 metrics = pytest.importorskip("skimage.metrics", reason="scikit-image is not installed (the dev extra)")
-if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-    pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium", allow_module_level=True)
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("DIORAMIC_WEB_SCREENSHOTS", tmp_path))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def browser() -> Any:
-    with sync_api.sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        except sync_api.Error as exc:
-            pytest.skip(f"Chromium does not start here: {str(exc).splitlines()[0]}")
-        yield browser
-        browser.close()
 
 
 class _Quiet(SimpleHTTPRequestHandler):
