@@ -70,3 +70,14 @@ def test_the_scene_camera_s_photo_textures_what_it_sees_well() -> None:
     assert label.tolist() == [1, 1, 1] and seen.all()
     label, _ = choose_labels(scores, faces, TextureOptions(), preferred=0)
     assert label.tolist() == [0, 1, 1]
+
+
+def test_the_neighbour_vote_leaves_the_scene_camera_s_triangles_to_its_photo() -> None:
+    """A fan of triangles round one: the neighbours take view 1, which the vote would hand the middle
+    one too; the preferred view keeps it, since it sees it well enough."""
+    scores = np.array([[6.0, 0.0, 0.0, 0.0], [10.0, 10.0, 10.0, 10.0]], np.float32)
+    faces = np.array([[0, 1, 2], [1, 0, 3], [2, 1, 4], [0, 2, 5]])  # triangle 0 shares an edge with each
+    label, _ = choose_labels(scores, faces, TextureOptions())
+    assert label.tolist() == [1, 1, 1, 1]
+    label, _ = choose_labels(scores, faces, TextureOptions(), preferred=0)
+    assert label.tolist() == [0, 1, 1, 1]

@@ -8,7 +8,8 @@ best, and the atlas is made of crops of the views themselves.
    seen close and face-on); it takes the best, or the scene's own view (the reference photo, whose
    camera is the scene's) where that sees it at least `keep_ratio` as large, so that from its camera the
    model shows that photo; then a few rounds of neighbour voting make neighbouring triangles share a
-   view where that view is nearly as good (fewer seams). Triangles no view sees take a neighbour's label.
+   view where that view is nearly as good (fewer seams; the reference photo keeps its own). Triangles
+   no view sees take a neighbour's label.
 3. Charts: the edge-connected runs of triangles with the same label. A chart's texture coordinates are
    its corners projected into its view, so its texture is a crop of that photo (no resampling beyond
    the undistortion), with a margin of `padding` pixels so filtering at its borders picks up the
@@ -153,12 +154,14 @@ def choose_labels(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(M,) int64 the view each triangle takes its colour from, and (M,) bool whether a view saw it.
     The `preferred` view (the scene's own camera) takes every triangle it sees at least
-    `options.keep_ratio` as large as the best view does: from that camera the model shows that photo."""
+    `options.keep_ratio` as large as the best view does, and the neighbour vote leaves them to it:
+    from that camera the model shows that photo."""
     label = scores.argmax(axis=0).astype(np.int64)
     seen = scores.max(axis=0) > 0
+    pinned = np.zeros(len(faces), bool)  # the preferred view's own triangles: the vote keeps them
     if preferred is not None:
-        label[scores[preferred] >= options.keep_ratio * scores.max(axis=0)] = preferred
-        label[~seen] = scores.argmax(axis=0)[~seen]
+        pinned = seen & (scores[preferred] >= options.keep_ratio * scores.max(axis=0))
+        label[pinned] = preferred
     around = neighbours(faces)
     index = np.arange(len(faces))
     for _ in range(options.smoothing):
@@ -168,7 +171,8 @@ def choose_labels(
             (n[:, 0] == n[:, 1]) | (n[:, 0] == n[:, 2]), n[:, 0], np.where(n[:, 1] == n[:, 2], n[:, 1], -1)
         )
         ok = seen & (major >= 0)
-        good = ok & (scores[np.maximum(major, 0), index] >= options.keep_ratio * scores[label, index])
+        good = ok & ~pinned
+        good &= scores[np.maximum(major, 0), index] >= options.keep_ratio * scores[label, index]
         label = np.where(good, major, label)
     # unseen triangles take a seen neighbour's label, spreading inwards
     known = seen.copy()
