@@ -13,6 +13,7 @@ from dioramic.cli import main
 from dioramic.splats.ply import read_ply
 from dioramic.splats.reconstruction import write_reconstruction_splats
 from dioramic.splats.view import psnr, reconstruction_psnr
+from dioramic.types import Mesh
 
 
 def test_the_splats_reproduce_the_reference_photo(reconstruction, tmp_path: Path) -> None:
@@ -23,7 +24,8 @@ def test_the_splats_reproduce_the_reference_photo(reconstruction, tmp_path: Path
 
     out = reconstruction.folder
     scene = reconstruction.scene
-    summary = write_reconstruction_splats(scene, tmp_path, 2_000_000)
+    reference = reconstruction.report["reference_view"]
+    summary = write_reconstruction_splats(scene, tmp_path, 2_000_000, reference=reference)
     splats = read_ply(tmp_path / "splats.ply")
     assert summary == {"file": "splats.ply", "splats": len(splats)} and len(splats) > 10_000
     value, covered, photo, mask = reconstruction_psnr(out, splats, details=True)
@@ -37,6 +39,63 @@ def test_the_splats_reproduce_the_reference_photo(reconstruction, tmp_path: Path
     vertices = np.concatenate([m.vertices for m in reconstruction.scene.meshes])
     low, high = vertices.min(axis=0), vertices.max(axis=0)
     assert (splats.means >= low - 1e-4).all() and (splats.means <= high + 1e-4).all()
+
+
+def _plane(name: str, keep, texture: np.ndarray, depth: float = 2.0) -> Mesh:
+    """The square x, y in [-1, 1] at z = -depth (a 4 x 4 grid of quads), only the quads `keep(i, j)`
+    allows, textured over the whole square."""
+    n = 4
+    ticks = np.linspace(-1.0, 1.0, n + 1)
+    x, y = np.meshgrid(ticks, ticks[::-1])
+    vertices = np.stack([x.ravel(), y.ravel(), np.full(x.size, -depth)], axis=1).astype(np.float32)
+    uvs = np.stack([(x.ravel() + 1) / 2, (1 - y.ravel()) / 2], axis=1).astype(np.float32)
+    faces = []
+    for i in range(n):
+        for j in range(n):
+            if keep(i, j):
+                a, b, c, d = (
+                    i * (n + 1) + j,
+                    i * (n + 1) + j + 1,
+                    (i + 1) * (n + 1) + j,
+                    (i + 1) * (n + 1) + j + 1,
+                )
+                faces += [[a, c, d], [a, d, b]]
+    return Mesh(name, vertices, uvs, np.array(faces, np.uint32), texture)
+
+
+def test_the_reference_photo_fills_the_models_holes_and_the_backdrop_gives_up_splats_first() -> None:
+    """A model with a hole in the middle, the reference photo's measured surface behind it and a
+    backdrop: the photo's splats appear in the hole only; with a small budget the model keeps one
+    splat per texel and the backdrop is thinned."""
+    from dioramic.splats.reconstruction import reconstruction_splats
+    from dioramic.types import Camera, PhotoSurface, Scene
+
+    rng = np.random.default_rng(0)
+    model = _plane(
+        "model", lambda i, j: not (1 <= i <= 2 and 1 <= j <= 2), rng.integers(0, 255, (64, 64, 3), np.uint8)
+    )
+    backdrop = _plane(
+        "background", lambda i, j: True, rng.integers(0, 255, (256, 256, 3), np.uint8), depth=20.0
+    )
+    photo = _plane("photo", lambda i, j: True, np.zeros((32, 32, 3), np.uint8))
+    image = np.full((32, 32, 4), 255, np.uint8)
+    image[:, :16, 3] = 0  # the left half was filled in, not measured: no splats from it
+    surface = PhotoSurface("ref.png", image, photo.vertices, photo.uvs, photo.faces, np.zeros(3))
+    camera = Camera(32, 32, 32.0, 32.0, 16.0, 16.0)
+    scene = Scene((backdrop, model), camera, 0.1, 50.0, 2.0, photos=(surface,))
+    model_texels, backdrop_texels = 64 * 64 * 12 // 16, 256 * 256
+
+    splats = reconstruction_splats(scene, 10_000_000, "ref.png")  # room for all: one per texel
+    hole_measured = 32 * 32 // 8  # the photo's texels in the hole (the middle quarter), measured half
+    assert len(splats) == model_texels + backdrop_texels + hole_measured
+    fill = splats.means[-hole_measured:]  # the photo's splats come last
+    assert (np.abs(fill[:, :2]) < 0.5).all() and (fill[:, 0] > 0).all() and np.allclose(fill[:, 2], -2.0)
+
+    small = reconstruction_splats(scene, 30_000, "ref.png")
+    on_model = np.abs(small.means[:, 2] + 2.0) < 1e-3
+    assert len(small) <= 30_000 and on_model.sum() == model_texels + 32 * 32 // 8
+    assert (~on_model).sum() < 0.5 * backdrop_texels
+    assert reconstruction_splats(scene, 30_000, None).means.shape[0] <= 30_000  # no photo named: no fill
 
 
 def _gpu_ready() -> bool:

@@ -244,7 +244,7 @@ def reconstruct(
             from dioramic.splats.reconstruction import write_reconstruction_splats
 
             splats = write_reconstruction_splats(
-                scene, staging, options.run.max_splats, options.refine_splats
+                scene, staging, options.run.max_splats, options.refine_splats, reference.name
             )
         lap("export")
 

@@ -1,21 +1,119 @@
-"""The splats of a reconstruction (``dioramic reconstruct --splats``), refined on a GPU on request."""
+"""The splats of a reconstruction (``dioramic reconstruct --splats``), refined on a GPU on request.
+
+Three parts, nearest first in importance:
+
+* the fused model, one splat per texel of its atlas (`dioramic.splats.build`);
+* where stereo measured a surface in the reference photo (the scene's own camera) that the fused model
+  does not hold (thin gaps, columns, edges the fusion dropped), that photo's own surface
+  (`dioramic.types.PhotoSurface`, as the view-dependent renderer shows it), one splat per photo
+  pixel: from the scene's camera the splats then show what the photo shows, not the backdrop
+  through the model's holes;
+* the backdrop sphere. Its texture is a guess painted far away, so when everything does not fit the
+  budget it gives up splats first (down to a quarter of its texels), before the model does.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from dioramic.splats import splats_from_scene, write_splats
-from dioramic.types import Scene
+import numpy as np
+
+from dioramic.splats import Splats, splats_from_scene, write_splats
+from dioramic.types import Mesh, Scene
+
+log = logging.getLogger(__name__)
+
+MODEL = "model"
+BACKDROP = "background"
+"""The names `dioramic.reconstruct.run` gives the fused model's mesh and the backdrop sphere's."""
+BACKDROP_KEEPS = 0.25
+"""The backdrop keeps at least this fraction of its texels as splats before the model gives any up."""
+FILL_SHARE = 0.5
+"""The reference photo's fill takes at most this share of the splat budget (its photo is
+area-averaged down beyond that)."""
+BEHIND = 0.02
+"""A photo splat counts as held by the model when the model lies at most this much (relative
+distance) beyond it along the photo's ray: the photo's surface follows the model's depth where the
+model is, to the accuracy of its decimation."""
+
+
+def reference_fill(scene: Scene, reference: str | None, budget: int) -> Splats | None:
+    """Splats of the `reference` photo's measured surface (its `PhotoSurface`) where the scene's fused
+    model lies farther along the photo's rays, or nowhere; None without that photo's surface."""
+    from dioramic.splats.build import downsampled, mesh_splats
+
+    photo = next((p for p in scene.photos if p.name == reference), None)
+    if photo is None or not len(photo.faces):
+        return None
+    measured = int(np.count_nonzero(photo.image[:, :, 3]))
+    factor = max(1.0, math.sqrt(measured / max(1.0, FILL_SHARE * budget)))
+    surface = Mesh("photo", photo.vertices, photo.uvs, photo.faces, photo.image)
+    splats = mesh_splats(surface, downsampled(photo.image, factor))  # alpha 0 (filled in): no splat
+    model = next((m for m in scene.meshes if m.name == MODEL and len(m.faces)), None)
+    if model is not None and len(splats):
+        splats = splats.subset(_in_front_of(model, photo.position, splats.means))
+    return splats
+
+
+def _in_front_of(model: Mesh, origin: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N,) bool: the `points` the `model` does not hide or hold, seen from `origin`: the ray from
+    `origin` through each meets the model nowhere, or more than `BEHIND` beyond it."""
+    from dioramic.reconstruct.fusion import _open3d
+    from dioramic.reconstruct.texture import ray_scene
+
+    o3d = _open3d()
+    offsets = points.astype(np.float64) - origin
+    distance = np.linalg.norm(offsets, axis=1)
+    directions = offsets / np.maximum(distance, 1e-12)[:, None]
+    rays = np.concatenate([np.broadcast_to(origin, directions.shape), directions], axis=1)
+    hits = ray_scene(model.vertices, model.faces).cast_rays(o3d.core.Tensor(rays.astype(np.float32)))  # type: ignore[attr-defined]
+    return hits["t_hit"].numpy() > distance * (1.0 + BEHIND)
+
+
+def _texels(meshes: list[Mesh]) -> float:
+    from dioramic.splats.build import texel_count
+
+    return sum(texel_count(m) for m in meshes)
+
+
+def reconstruction_splats(scene: Scene, max_splats: int, reference: str | None = None) -> Splats:
+    """The splats of a reconstruction's `scene` within `max_splats` (see the module docstring):
+    the model, the `reference` photo's surface where the model has none, and the backdrop."""
+    fill = reference_fill(scene, reference, max_splats)
+    left = max_splats - (len(fill) if fill is not None else 0)
+    back = [m for m in scene.meshes if m.name == BACKDROP and len(m.faces)]
+    front = [m for m in scene.meshes if m.name != BACKDROP and len(m.faces)]
+    parts: list[Splats] = []
+    if back and front:
+        back_texels, front_texels = _texels(back), _texels(front)
+        back_budget = int(min(back_texels, max(left - front_texels, BACKDROP_KEEPS * back_texels)))
+        back_budget = max(1, min(back_budget, left - 1))
+        parts.append(splats_from_scene(replace(scene, meshes=tuple(back)), back_budget))
+        parts.append(splats_from_scene(replace(scene, meshes=tuple(front)), max(1, left - back_budget)))
+    else:
+        parts.append(splats_from_scene(scene, max(1, left)))
+    if fill is not None and len(fill):
+        log.info("splats: %d of the reference photo's surface where the model has none", len(fill))
+        parts.append(fill)
+    return Splats.concatenate(parts)
 
 
 def write_reconstruction_splats(
-    scene: Scene, folder: Path, max_splats: int, refine_iterations: int | None = None
+    scene: Scene,
+    folder: Path,
+    max_splats: int,
+    refine_iterations: int | None = None,
+    reference: str | None = None,
 ) -> dict[str, Any]:
-    """Write folder/splats.ply: the splats of the model and its backdrop, refined against the photos
-    for `refine_iterations` steps when given (`dioramic.splats.refine`: reads folder/sparse and
+    """Write folder/splats.ply: the splats of the model, the `reference` photo's surface where the
+    model has none, and the backdrop (`reconstruction_splats`), refined against the photos for
+    `refine_iterations` steps when given (`dioramic.splats.refine`: reads folder/sparse and
     folder/images, so call it once they are written). Returns the report's 'splats' entry."""
-    splats = splats_from_scene(scene, max_splats)
+    splats = reconstruction_splats(scene, max_splats, reference)
     summary: dict[str, Any] = {"file": "splats.ply", "splats": len(splats)}
     if refine_iterations:
         from dioramic.splats.refine import RefineSettings, refine_output
