@@ -214,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         type=Path,
         metavar="IMAGES|FOLDER|VIDEO",
-        help="3 or more overlapping photos, folders of them, or one video walking around the object",
+        help="3 or more overlapping photos, folders of them (or a capture folder with images/), "
+        "or one video walking around the object",
     )
     reconstruct.add_argument(
         "-o",

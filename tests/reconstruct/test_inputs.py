@@ -31,10 +31,24 @@ def test_photos_are_kept_as_they_are_or_made_upright(tmp_path: Path) -> None:
     assert images.sources[1] == str(source / "b.png")
 
 
+def test_a_capture_folder_gives_the_photos_of_its_images_folder(tmp_path: Path) -> None:
+    """COLMAP's and nerfstudio's layout: the photos in images/, beside other folders."""
+    (tmp_path / "scene" / "images").mkdir(parents=True)
+    (tmp_path / "scene" / "sparse").mkdir()
+    for k in range(3):
+        Image.fromarray(noise_texture(64, k)).save(tmp_path / "scene" / "images" / f"{k}.png")
+    images = collect_images([tmp_path / "scene"], tmp_path / "out")
+    assert images.names == ("0.png", "1.png", "2.png")
+    assert images.sources[0] == str(tmp_path / "scene" / "images" / "0.png")
+
+
 def test_missing_and_empty_inputs_are_input_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         collect_images([tmp_path / "nope.jpg"], tmp_path / "out")
     (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="holds no photos"):
+        collect_images([tmp_path / "empty"], tmp_path / "out")
+    (tmp_path / "empty" / "images").mkdir()
     with pytest.raises(InputError, match="holds no photos"):
         collect_images([tmp_path / "empty"], tmp_path / "out")
     (tmp_path / "a.mp4").write_bytes(b"")

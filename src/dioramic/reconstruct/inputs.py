@@ -142,18 +142,25 @@ def collect_images(
     )
 
 
+def _folder_photos(folder: Path) -> list[Path]:
+    """The photos in `folder` (by suffix, sorted; hidden files such as macOS's '._IMG_1.jpg' skipped)."""
+    return sorted(
+        q
+        for q in folder.iterdir()
+        if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES and not q.name.startswith(".")
+    )
+
+
 def _photo_paths(paths: Sequence[Path]) -> list[Path]:
-    """The photo files named by `paths`: files as given, folders' photos (by suffix, sorted; hidden
-    files such as macOS's '._IMG_1.jpg' skipped). Raises InputError for a missing path or a folder
-    without photos."""
+    """The photo files named by `paths`: files as given, folders' photos (`_folder_photos`; a folder
+    without photos of its own but with an `images/` folder that has some, as COLMAP and nerfstudio lay
+    out a capture, gives those). Raises InputError for a missing path or a folder without photos."""
     photos: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(
-                q
-                for q in path.iterdir()
-                if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES and not q.name.startswith(".")
-            )
+            found = _folder_photos(path)
+            if not found and (path / "images").is_dir():
+                found = _folder_photos(path / "images")
             if not found:
                 raise InputError(f"{path}: the folder holds no photos ({', '.join(sorted(IMAGE_SUFFIXES))})")
             photos.extend(found)
