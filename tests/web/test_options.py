@@ -110,14 +110,16 @@ def test_the_form_explains_each_advanced_control_in_one_line() -> None:
 
 
 # -- the reconstruction's form -----------------------------------------------------------------------
-def test_the_reconstruction_form_is_its_declarations_and_runs_motion_and_video_options() -> None:
+def test_the_reconstruction_form_is_its_declarations_and_runs_motion_video_and_splat_options() -> None:
     from dioramic.reconstruct.options import RECONSTRUCT_OPTIONS
     from dioramic.web.options import reconstruct_default_motion, reconstruct_form_schema
 
     controls = reconstruct_form_schema()["controls"]
     own = [opt.name for opt in RECONSTRUCT_OPTIONS if opt.web]
     run = [
-        opt.field for opt in OPTIONS if opt.group in ("motion", "video") and opt.field not in HIDDEN_FIELDS
+        opt.field
+        for opt in OPTIONS
+        if opt.group in ("motion", "video", "splats") and opt.field not in HIDDEN_FIELDS
     ]
     assert [c["name"] for c in controls] == [*own, *run]
     assert all(c["hint"] and "\n" not in c["hint"] for c in controls[: len(own)])

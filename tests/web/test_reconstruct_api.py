@@ -70,7 +70,7 @@ def test_the_options_carry_the_reconstruction_form_and_limits(make_api: Any) -> 
     with make_api(max_reconstruct_bytes=3_000_000, max_images=7) as api:
         schema = api.client.get("/api/options").json()["reconstruct"]
     controls = {c["name"]: c for c in schema["controls"]}
-    assert [g["name"] for g in schema["groups"]] == ["model", "motion", "video"]
+    assert [g["name"] for g in schema["groups"]] == ["model", "motion", "video", "splats"]
     assert list(controls)[:3] == ["max_triangles", "frames", "backdrop"]
     assert controls["backdrop"] | {"type": "bool", "default": True} == controls["backdrop"]
     assert controls["frames"]["default"] == 48 and controls["max_triangles"]["default"] == 200_000
@@ -105,6 +105,7 @@ def test_openapi_describes_the_reconstruction_form(api: Api) -> None:
         ([("a.png", _png())], {"depth": "classical"}, 422, ("unknown option 'depth'", "max_triangles")),
         ([("a.png", _png())], {"format": "gif"}, 422, ("unknown option 'format'",)),
         ([("a.png", _png())], {"frames": "500"}, 422, ("frames: at most 100 on this server",)),
+        ([("a.png", _png())], {"max_splats": "0"}, 422, ("max_splats",)),
     ],
 )
 def test_bad_uploads_and_options_are_refused_before_any_job(
@@ -138,16 +139,16 @@ def test_a_reconstruction_is_not_a_source_for_a_photo_job(api: Api) -> None:
 
 
 # -- real jobs -----------------------------------------------------------------------------------
-def test_a_reconstruction_reports_its_stages_and_writes_the_model_and_the_video(
+def test_a_reconstruction_reports_its_stages_and_writes_the_model_the_video_and_splats(
     api: Api, ring_views: list[Path]
 ) -> None:
-    response = api.reconstruct(ring_views, **SMALL)
+    response = api.reconstruct(ring_views, **SMALL, splats="true")
     assert response.status_code == 202, response.text
     seen: list[dict[str, Any]] = []
     status = api.wait(response.json()["id"], seen, limit=600)
     assert status["state"] == "done", status["error"]
     assert status["kind"] == "reconstruct" and status["progress"] == 1.0
-    assert status["files"] == ["scene.glb", "video.mp4", "report.json"]
+    assert status["files"] == ["scene.glb", "video.mp4", "report.json", "splats.ply"]
 
     # the stages of `dioramic reconstruct`, in its own words, with a progress that only grows
     stages = [s["stage"] for s in seen if s["state"] == "running"]
@@ -164,8 +165,12 @@ def test_a_reconstruction_reports_its_stages_and_writes_the_model_and_the_video(
     assert "views" in document["scenes"][0]["extras"]  # the page orbits it all round
     video = api.client.get(status["urls"]["video.mp4"] + "?download=true")
     assert video.content[4:8] == b"ftyp" and video.headers["content-disposition"].startswith("attachment")
+    splats = api.client.get(status["urls"]["splats.ply"])
+    assert splats.content.startswith(b"ply\nformat binary_little_endian 1.0\n")
+    assert b"property float f_dc_0" in splats.content[:1000]  # the 3DGS layout
     report = api.client.get(status["urls"]["report.json"]).json()
     assert report["registered"] == 6 and report["video"]["size"] == [96, 72]
+    assert report["splats"]["splats"] > 1000 and report["splats"]["file"] == "splats.ply"
     assert report["motion"] == reconstruct_default_motion()
     # the inputs are named as uploaded, never by the server's folders
     assert report["inputs"] == [p.name for p in ring_views]

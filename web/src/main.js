@@ -99,7 +99,7 @@ function showBackend(name) {
 function clearPreview() {
   $("render").disabled = true;
   clearScene("photo", "No preview: see the message beside the settings");
-  showSplats(null, []);
+  showSplats("photo", null, []);
   $("depth").hidden = true;
   $("depth-empty").hidden = false;
   $("depth-empty").textContent = "—";
@@ -162,10 +162,10 @@ function setMode(which) {
   }
   $("tab-3d").textContent = which === "multi" ? "3D model" : "3D preview";
   viewer.stopMotion();
-  showSplats(null, []);
-  const { scene, video, hint } = shown[which];
+  const { scene, video, hint, splats } = shown[which];
+  offerSplats(null); // the other mode's splats go; this mode's come back with its scene
   showVideo(which, video);
-  if (scene) show3d(scene);
+  if (scene) show3d(scene).then(() => mode === which && splats && offerSplats(splats));
   else clearScene(which, hint);
   showTab("3d");
 }
@@ -177,7 +177,7 @@ function showTab(which) {
   }
   $("play").hidden = which !== "3d" || !viewer?.hasContent;
   $("reset").hidden = which !== "3d";
-  $("splats").hidden = which !== "3d" || !viewer?.splats?.mesh;
+  $("splats").hidden = which !== "3d" || !viewer?.splats?.offered;
   viewer?.setActive(which === "3d");
   if (which === "3d") viewer?.resize();
 }
@@ -206,14 +206,25 @@ async function show3d(url) {
   }
 }
 
-/** A job's splats.ply (the "Gaussian splats" option), shown by Spark in the 3D view behind the
- * "Show splats" button; splats.js and Spark load only when a job has splats. */
-function showSplats(jobId, files) {
-  const url = jobId && files.includes("splats.ply") ? fileUrl(jobId, "splats.ply") : null;
+/** The splats.ply of `owner`'s job (the "Gaussian splats" option; none when `files` has no
+ * splats.ply), shown by Spark in the 3D view behind the "Show splats" button: at once if that mode is
+ * on screen, else when the user comes back to it. */
+function showSplats(owner, jobId, files) {
+  shown[owner].splats = jobId && files.includes("splats.ply") ? fileUrl(jobId, "splats.ply") : null;
+  if (owner === mode) offerSplats(shown[owner].splats);
+}
+
+/** Offer the splats at `url` in the 3D view, or take them away (null); splats.js and Spark load
+ * only when a job has splats. */
+function offerSplats(url) {
   if (!url && !viewer.splats) return;
   import("./splats.js")
     .then((module) => module.offerSplats(viewer, $("splats"), url))
-    .catch((err) => showError(`cannot show the splats: ${err.message}`));
+    .catch((err) => {
+      const message = `cannot show the splats: ${err.message}`;
+      if (mode === "multi") reconstruction.showError(message);
+      else showError(message);
+    });
 }
 
 function showDepth(jobId) {
@@ -276,10 +287,8 @@ async function preview(file = null) {
     setIdle("Preview ready · not rendered yet");
     $("render").disabled = false;
     await showScene("photo", fileUrl(id, "scene.glb"));
-    if (mode === "photo") {
-      showSplats(id, status.files);
-      showTab("3d");
-    }
+    showSplats("photo", id, status.files);
+    if (mode === "photo") showTab("3d");
   } catch (err) {
     if (token !== state.previewToken) return;
     clearPreview();
@@ -360,9 +369,7 @@ async function render() {
     listDownloads(id, status.files);
     showDepth(id);
     showInfo(id);
-    showScene("photo", fileUrl(id, "scene.glb")).then(() => {
-      if (mode === "photo") showSplats(id, status.files);
-    });
+    showScene("photo", fileUrl(id, "scene.glb")).then(() => showSplats("photo", id, status.files));
   } catch (err) {
     if (token !== state.renderToken) return;
     $("progress").hidden = true;
@@ -400,7 +407,9 @@ async function init() {
     state.limits = schema.limits;
     state.notes = schema.notes || {};
     form = buildForm(schema, $("basic"), $("advanced"));
-    const page = { showScene, showVideo, clearScene, setHint, showTab, isShown: () => mode === "multi" };
+    const page = {
+      showScene, showVideo, showSplats, clearScene, setHint, showTab, isShown: () => mode === "multi",
+    };
     reconstruction = initReconstruct(schema.reconstruct, page);
   } catch (err) {
     showError(`cannot load the options: ${err.message}`);

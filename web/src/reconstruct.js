@@ -10,6 +10,7 @@ const DOWNLOADS = [
   ["scene.glb", "3D model (GLB)"],
   ["video.mp4", "Video"],
   ["report.json", "Report (JSON)"],
+  ["splats.ply", "Gaussian splats (3DGS PLY)"],
 ];
 const VIDEO_SUFFIX = /\.(mp4|mov|m4v|mkv|webm|avi)$/i;
 const MAX_THUMBS = 48;
@@ -36,8 +37,9 @@ function upload(body, onProgress) {
 
 /**
  * Wire the reconstruction panel. `schema` is /api/options' "reconstruct" part; `page` gives the shared
- * view: showScene(owner, url), showVideo(owner, video), clearScene(owner, hint), setHint(owner, text),
- * showTab(name), isShown() (whether this mode is on screen).
+ * view: showScene(owner, url), showVideo(owner, video), showSplats(owner, jobId, files),
+ * clearScene(owner, hint), setHint(owner, text), showTab(name), isShown() (whether this mode is on
+ * screen).
  * Returns {addFiles, showError, jobId}.
  */
 export function initReconstruct(schema, page) {
@@ -177,6 +179,7 @@ export function initReconstruct(schema, page) {
       jobId = id;
       page.clearScene("multi", "Reconstructing: the model appears here when it is ready");
       page.showVideo("multi", null);
+      page.showSplats("multi", null, []);
       $("mdownloads").replaceChildren(Object.assign(document.createElement("li"), { className: "empty", textContent: "after the reconstruction" }));
       $("minfo").textContent = "";
       const status = await follow(id, (s) => {
@@ -192,6 +195,7 @@ export function initReconstruct(schema, page) {
       showReport(id);
       if (status.files.includes("video.mp4")) page.showVideo("multi", { url: fileUrl(id, "video.mp4"), gif: false });
       await page.showScene("multi", fileUrl(id, "scene.glb"));
+      page.showSplats("multi", id, status.files);
       if (page.isShown()) page.showTab("3d");
     } catch (err) {
       if (mine !== token) return;

@@ -27,7 +27,9 @@ export class SplatLayer {
     viewer.scene.add(this.spark);
     this.mesh = null;
     this.url = null;
+    this.count = 0;
     this.shown = false;
+    this.offered = false; // whether the page offers these splats for what it shows
   }
 
   /** Load the splat file at `url` (replacing any earlier one); resolves to the number of splats. */
@@ -40,7 +42,8 @@ export class SplatLayer {
     mesh.visible = this.shown;
     this.viewer.scene.add(mesh);
     this.viewer.dirty = true;
-    return mesh.packedSplats?.numSplats ?? mesh.numSplats ?? 0;
+    this.count = mesh.packedSplats?.numSplats ?? mesh.numSplats ?? 0;
+    return this.count;
   }
 
   /** Show the splats (true) or the mesh (false). */
@@ -58,11 +61,13 @@ export class SplatLayer {
     }
     this.mesh = null;
     this.url = null;
+    this.count = 0;
   }
 }
 
 /** The page's control: once a job has splats.ply, `button` switches the 3D view between the mesh and
- * the splats. Call with url = null to take the splats away (a new preview without them). */
+ * the splats. Call with url = null to take the splats away (a new preview without them, the other
+ * mode); offered again, the same url is not loaded twice. */
 export async function offerSplats(viewer, button, url) {
   if (!viewer.splats) {
     viewer.splats = new SplatLayer(viewer);
@@ -72,13 +77,14 @@ export async function offerSplats(viewer, button, url) {
     });
   }
   const layer = viewer.splats;
-  if (!url) {
+  if (!url) {  // none for what is on screen: put them away (kept loaded, in case they come back)
     layer.show(false);
-    layer.clear();
+    layer.offered = false;
     button.hidden = true;
     return 0;
   }
-  const count = await layer.load(url);
+  const count = url === layer.url ? layer.count : await layer.load(url); // back to a mode: no reload
+  layer.offered = true;
   layer.show(layer.shown);
   button.textContent = layer.shown ? "Show mesh" : "Show splats";
   button.title = `${count.toLocaleString()} Gaussian splats (splats.ply)`;

@@ -339,7 +339,7 @@ def _run_options(values: Mapping[str, str], declared: Iterable[Option], fmt: str
 
 
 # -- the reconstruction's form: several photos or a video -> a 3D model ----------------------------
-RECONSTRUCT_GROUPS = ("motion", "video")
+RECONSTRUCT_GROUPS = ("motion", "video", "splats")
 """The groups of `run`'s options that a reconstruction takes (as `dioramic reconstruct` does)."""
 
 
@@ -375,12 +375,12 @@ def _reconstruct_control(opt: ReconstructOption) -> dict[str, Any]:
 
 def reconstruct_form_schema() -> dict[str, Any]:
     """The reconstruction's form as JSON, like `form_schema`: the model's own settings
-    (`dioramic.reconstruct.options`), then the motion and video settings of `run`. The motion is
+    (`dioramic.reconstruct.options`), then the motion, video and splat settings of `run`. The motion is
     a preset (no timeline upload) whose default is the reconstruction's; the video is an MP4.
 
     >>> schema = reconstruct_form_schema()
     >>> [g["name"] for g in schema["groups"]], [c["name"] for c in schema["controls"]][:4]
-    (['model', 'motion', 'video'], ['max_triangles', 'frames', 'backdrop', 'motion'])
+    (['model', 'motion', 'video', 'splats'], ['max_triangles', 'frames', 'backdrop', 'motion'])
     """
     from dioramic.reconstruct.options import GROUP, GROUP_TITLE, RECONSTRUCT_OPTIONS
 

@@ -20,7 +20,7 @@ from dioramic.web.worker import Event
 if TYPE_CHECKING:
     from dioramic.reconstruct import ReconstructOptions
 
-DOWNLOADS = ("scene.glb", "video.mp4", "report.json")
+DOWNLOADS = ("scene.glb", "video.mp4", "report.json", "splats.ply")
 """The files of a reconstruction a client may download, in the order the page lists them."""
 STAGE_SHARES = {
     "reading the images": 2,

@@ -1,5 +1,6 @@
 """End to end in a real headless Chromium: several photos -> the stages as they run -> the 3D model
-playing its camera move, the video, the downloads; and too few photos -> the command line's one line."""
+playing its camera move, its Gaussian splats, the video, the downloads; and too few photos -> the
+command line's one line."""
 
 from __future__ import annotations
 
@@ -64,6 +65,7 @@ def test_photos_to_a_3d_model_with_progress_and_a_one_line_error(
     page.fill("#rc-duration", "1")
     page.click("#mmore summary")
     page.fill("#rc-max_triangles", "4000")
+    page.check("#rc-splats")
     page.click("#reconstruct")
     stages, percents = [], []
     deadline = time.monotonic() + 600
@@ -97,7 +99,26 @@ def test_photos_to_a_3d_model_with_progress_and_a_one_line_error(
     moved = canvas_pixels(page)
     assert np.abs(moved.astype(int) - still.astype(int)).mean() > 2, "the camera move did not play"
     labels = page.locator("#mdownloads a").all_inner_texts()
-    assert [label.split("\n")[0] for label in labels] == ["3D model (GLB)", "Video", "Report (JSON)"]
+    assert [label.split("\n")[0] for label in labels] == [
+        "3D model (GLB)", "Video", "Report (JSON)", "Gaussian splats (3DGS PLY)",
+    ]  # fmt: skip
+
+    # the splats: the 3D view switches to them, and they look like the model
+    page.locator("#splats:visible").wait_for(timeout=60_000)
+    if page.locator("#play").inner_text() == "Pause motion":
+        page.click("#play")
+    page.click("#reset")
+    page.wait_for_timeout(500)
+    mesh = canvas_pixels(page).astype(int)
+    page.click("#splats")
+    assert page.locator("#splats").inner_text() == "Show mesh"
+    page.wait_for_timeout(3000)  # Spark sorts the splats in a worker, then draws
+    page.screenshot(path=str(shots / "dioramic-web-reconstruct-splats.png"), full_page=True)
+    splats = canvas_pixels(page)
+    assert covered(splats) > 0.5, "the splat view shows little but the background"
+    assert 0 < np.abs(splats.astype(int) - mesh).mean() < 30, "the splats should look like the model"
+    page.click("#splats")
+    assert page.locator("#splats").inner_text() == "Show splats"
     assert "placed 6 of 6 images" in page.locator("#minfo").inner_text()
     assert page.locator("#tab-video").is_enabled()
     page.click("#tab-video")
@@ -112,6 +133,8 @@ def test_photos_to_a_3d_model_with_progress_and_a_one_line_error(
     page.click("#mode-photo")
     assert page.locator("#drop").is_visible() and page.locator("#render").is_disabled()
     assert "Drop a photo" in page.locator("#hint3d").inner_text() and page.locator("#tab-video").is_disabled()
+    assert page.locator("#splats").is_hidden()  # the model's splats are not the photo mode's
     page.click("#mode-multi")
     page.locator("#play:visible").wait_for(timeout=30_000)
+    page.locator("#splats:visible").wait_for(timeout=30_000)
     assert not errors, errors
