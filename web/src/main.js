@@ -4,6 +4,7 @@
 // - several photos or a video: see reconstruct.js.
 
 import { createJob, deleteJob, fileUrl, follow, getOptions } from "./api.js";
+import { listDownloads } from "./downloads.js";
 import { buildForm } from "./form.js";
 import { initReconstruct } from "./reconstruct.js";
 import { Viewer } from "./viewer.js";
@@ -297,23 +298,11 @@ async function preview(file = null) {
   }
 }
 
-function listDownloads(jobId, files) {
-  const list = $("downloads");
-  list.replaceChildren();
-  for (const [key, label] of DOWNLOADS) {
-    const name = key === "video" ? files.find((f) => f.startsWith("video.")) : files.includes(key) && key;
-    if (!name) continue;
-    const a = document.createElement("a");
-    a.href = fileUrl(jobId, name, true);
-    a.download = `dioramic-${name}`;
-    const what = document.createElement("span");
-    what.className = "what";
-    what.textContent = name;
-    a.append(label, what);
-    const li = document.createElement("li");
-    li.append(a);
-    list.append(li);
-  }
+/** The links to a photo job's files (its video under whichever name its format gives it). */
+function showDownloads(jobId, files) {
+  const video = files.find((f) => f.startsWith("video."));
+  const entries = DOWNLOADS.map(([key, label]) => [key === "video" ? video : key, label]);
+  listDownloads($("downloads"), jobId, entries, files);
 }
 
 async function showInfo(jobId) {
@@ -366,7 +355,7 @@ async function render() {
     const videoName = status.files.find((f) => f.startsWith("video."));
     showVideo("photo", { url: fileUrl(id, videoName), gif: videoName.endsWith(".gif") });
     if (mode === "photo") showTab("video");
-    listDownloads(id, status.files);
+    showDownloads(id, status.files);
     showDepth(id);
     showInfo(id);
     showScene("photo", fileUrl(id, "scene.glb")).then(() => showSplats("photo", id, status.files));

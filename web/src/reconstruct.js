@@ -3,6 +3,7 @@
 // the video, the downloads. A job's error is the command line's one line, shown as it is.
 
 import { deleteJob, fileUrl, follow } from "./api.js";
+import { listDownloads } from "./downloads.js";
 import { buildForm } from "./form.js";
 
 const $ = (id) => document.getElementById(id);
@@ -126,24 +127,6 @@ export function initReconstruct(schema, page) {
     showChoice();
   }
 
-  function listDownloads(id, names) {
-    const list = $("mdownloads");
-    list.replaceChildren();
-    for (const [name, label] of DOWNLOADS) {
-      if (!names.includes(name)) continue;
-      const a = document.createElement("a");
-      a.href = fileUrl(id, name, true);
-      a.download = `dioramic-${name}`;
-      const what = document.createElement("span");
-      what.className = "what";
-      what.textContent = name;
-      a.append(label, what);
-      const li = document.createElement("li");
-      li.append(a);
-      list.append(li);
-    }
-  }
-
   async function showReport(id) {
     try {
       const report = await (await fetch(fileUrl(id, "report.json"))).json();
@@ -191,7 +174,7 @@ export function initReconstruct(schema, page) {
       if (mine !== token) return;
       if (status.state === "failed") throw new Error(status.error);
       setProgress(1, "model ready", true);
-      listDownloads(id, status.files);
+      listDownloads($("mdownloads"), id, DOWNLOADS, status.files);
       showReport(id);
       if (status.files.includes("video.mp4")) page.showVideo("multi", { url: fileUrl(id, "video.mp4"), gif: false });
       await page.showScene("multi", fileUrl(id, "scene.glb"));
