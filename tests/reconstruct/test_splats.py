@@ -96,6 +96,10 @@ def test_the_reference_photo_fills_the_models_holes_and_the_backdrop_gives_up_sp
     assert len(small) <= 30_000 and on_model.sum() == model_texels + 32 * 32 // 8
     assert (~on_model).sum() < 0.5 * backdrop_texels
     assert reconstruction_splats(scene, 30_000, None).means.shape[0] <= 30_000  # no photo named: no fill
+    assert (
+        len(reconstruction_splats(scene, 1, "ref.png")) == 1
+        and len(reconstruction_splats(scene, 3, "ref.png")) <= 3
+    )
 
 
 def _gpu_ready() -> bool:

@@ -84,11 +84,14 @@ def reconstruction_splats(scene: Scene, max_splats: int, reference: str | None =
     """The splats of a reconstruction's `scene` within `max_splats` (see the module docstring):
     the model, the `reference` photo's surface where the model has none, and the backdrop."""
     fill = reference_fill(scene, reference, max_splats)
+    share = int(FILL_SHARE * max_splats)
+    if fill is not None and len(fill) > share:  # the photo's rounding overshot: drop a few evenly
+        fill = fill.subset(np.linspace(0, len(fill) - 1, share).astype(np.int64))
     left = max_splats - (len(fill) if fill is not None else 0)
     back = [m for m in scene.meshes if m.name == BACKDROP and len(m.faces)]
     front = [m for m in scene.meshes if m.name != BACKDROP and len(m.faces)]
     parts: list[Splats] = []
-    if back and front:
+    if back and front and left >= 2:
         back_texels, front_texels = _texels(back), _texels(front)
         back_budget = int(min(back_texels, max(left - front_texels, BACKDROP_KEEPS * back_texels)))
         back_budget = max(1, min(back_budget, left - 1))
