@@ -30,6 +30,20 @@ def test_two_planes_are_cut_apart_and_flat_parts_are_coarse() -> None:
     assert set(np.round(z, 6)) == {1.0, 3.0}
 
 
+def test_a_blurred_depth_edge_becomes_a_cut_not_a_sheet() -> None:
+    """Stereo's mixed pixels at an edge (a ramp a few pixels wide from 1 m to 3 m) would hang as a
+    sheet between the planes for a camera a photo's spacing away: the ramp becomes a step, cut."""
+    depth = np.full((96, 128), 1.0)
+    depth[:, 64:] = 3.0
+    depth[:, 61:67] = np.linspace(1.0, 3.0, 8)[1:-1]  # six mixed pixels
+    # 1000 px focal length, photos 0.05 m apart: the step's parallax is 33 px, the ramp's 6 px would
+    # stretch to 40
+    _, _, z, faces = surface_mesh(depth, 1000.0, 0.05, SurfaceOptions(resolution=64))
+    near = z[faces] < 1.2
+    assert (near.all(axis=1) | ~near.any(axis=1)).all()  # each triangle near or far, none between
+    assert np.isclose(z, 1.0).sum() > 0.4 * len(z) and (z > 2.5).sum() > 0.4 * len(z)
+
+
 def test_surfaces_stand_where_the_photo_saw_them() -> None:
     camera = Camera(32, 24, 30.0, 30.0, 16.0, 12.0)
     image = np.zeros((24, 32, 3), np.uint8)

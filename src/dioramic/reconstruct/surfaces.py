@@ -10,7 +10,10 @@ For every textured view:
    than a surface standing in front, and a filled-in surface yields to any measured one.
 2. Mesh. The depth is sampled on a lattice, cut where it jumps (the single-photo scene's cut test,
    `dioramic.scene.lattice.cut_edges`) and decimated by the same quadtree, to a tolerance of
-   `max_error` pixels of parallax for a camera moved by the typical spacing of the photos.
+   `max_error` pixels of parallax for a camera moved by the typical spacing of the photos. Narrow
+   ramps that such a move would stretch (stereo's mixed pixels at an object's edge, between a column
+   and what lies behind it) become steps first (`dioramic.scene.lattice.collapse_ramps`), so they are
+   cut rather than hung as sheets, which other viewpoints see as drips.
 3. Texture. The undistorted photo with alpha = measured (255) or filled in (0).
 """
 
@@ -105,10 +108,11 @@ def surface_mesh(
 
     height, width = depth.shape
     cells_x, cells_y, levels = lattice_layout(width, height, options.resolution)
-    lattice = sample_lattice(depth, cells_x, cells_y, options.edge_threshold)
+    stretch = focal * spacing  # parallax (pixels) per unit of inverse depth, a photo's spacing away
+    lattice = sample_lattice(depth, cells_x, cells_y, options.edge_threshold, stretch)
     cut_x, cut_y = cut_edges(lattice.z, lattice.u, lattice.v, options.edge_threshold)
     tree = Quadtree(lattice.z, lattice.u, lattice.v, cut_x, cut_y, levels)
-    tolerance = options.max_error / max(focal * spacing, 1e-12)  # inverse depth, 1 / world units
+    tolerance = options.max_error / max(stretch, 1e-12)  # inverse depth, 1 / world units
     plan = plan_within_budget(tree, tolerance, options.max_triangles)
     if plan is None:  # pragma: no cover - the coarsest plan of a 480-cell lattice fits 150k triangles
         raise RuntimeError("cannot meet the photo surface's triangle budget")
