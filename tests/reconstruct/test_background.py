@@ -37,3 +37,29 @@ def test_views_of_a_red_world_paint_the_backdrop_red() -> None:
     assert 0 < backdrop.unseen < 1
     radius = np.linalg.norm(backdrop.vertices, axis=1)
     assert np.allclose(radius, radius[0]) and radius[0] > 2.0  # it encloses the cameras
+
+
+def test_what_the_models_outline_encloses_is_not_taken_for_the_backdrop() -> None:
+    """Each view shows a red world and, in its middle, an object whose stereo measured only a ring
+    (its outline); the object's unmeasured middle is green. Taken for the backdrop, the green would
+    paint a ghost of the object on it; inside the outline it is left to the other views."""
+    views, known = [], []
+    for k, pose in enumerate(ring_poses(6, radius=2.0, elevation=0.0)):
+        image = np.zeros((30, 40, 3), np.uint8)
+        image[...] = (200, 30, 30)
+        image[9:21, 14:26] = (30, 200, 30)  # the object's middle, which stereo could not match
+        ring = np.zeros((30, 40), bool)
+        ring[7:23, 12:28] = True
+        ring[9:21, 14:26] = False
+        views.append(view_from_pose(f"v{k}", image, pose))
+        known.append(ring)
+    backdrop = background_sphere(
+        views,
+        np.zeros((0, 3)),
+        np.zeros((0, 3), np.int64),
+        np.zeros(3),
+        np.array([0.0, 1.0, 0.0]),
+        BackgroundOptions(texture_width=64),
+        foreground=known,
+    )
+    assert np.abs(backdrop.texture.astype(int) - (200, 30, 30)).max() <= 2  # no green anywhere

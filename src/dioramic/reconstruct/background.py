@@ -154,11 +154,13 @@ def background_sphere(
         size = (max(1, round(view.camera.width * scale)), max(1, round(view.camera.height * scale)))
         image = cv2.resize(view.image, size, interpolation=cv2.INTER_AREA) if scale < 1 else view.image
         free = cv2.resize(view.valid.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        taken = np.zeros((size[1], size[0]), bool)
         if model is not None:
-            free &= ~_covered(model, view, size)
+            taken |= _covered(model, view, size)
         if foreground is not None and foreground[k] is not None:
             known = cv2.resize(np.asarray(foreground[k], np.uint8), size, interpolation=cv2.INTER_NEAREST)
-            free &= cv2.dilate(known, np.ones((5, 5), np.uint8)) == 0
+            taken |= cv2.dilate(known, np.ones((5, 5), np.uint8)) > 0
+        free &= ~enclosed(taken)
         pixels, z = view.project(points)
         x = (pixels[:, 0] * scale).reshape(height, width)
         y = (pixels[:, 1] * scale).reshape(height, width)
@@ -184,6 +186,25 @@ def background_sphere(
         charts=1,
         unseen=float((weight == 0).mean()),
     )
+
+
+def enclosed(mask: np.ndarray) -> np.ndarray:
+    """(H, W) bool: `mask` with the holes it encloses (pixels no path outside it joins to the image's
+    border) filled. Inside the model's outline in a view, a pixel neither the mesh nor stereo holds is
+    far more often the model itself (a gap stereo could not match, a thin column) than the
+    surroundings seen through it: taken for the backdrop, it paints a ghost of the model there.
+
+    >>> ring = np.zeros((5, 5), bool); ring[1:4, 1:4] = True; ring[2, 2] = False
+    >>> enclosed(ring)[2, 2], enclosed(ring)[0, 0]
+    (np.True_, np.False_)
+    """
+    import cv2
+
+    height, width = mask.shape
+    flood = np.zeros((height + 2, width + 2), np.uint8)
+    flood[1:-1, 1:-1] = mask
+    cv2.floodFill(flood, None, (0, 0), 2)  # everything outside the mask that reaches the border
+    return flood[1:-1, 1:-1] != 2
 
 
 def _covered(model: object, view: View, size: tuple[int, int]) -> np.ndarray:
