@@ -95,6 +95,12 @@ def test_the_reference_photo_fills_the_models_holes_and_the_backdrop_gives_up_sp
     on_model = np.abs(small.means[:, 2] + 2.0) < 1e-3
     assert len(small) <= 30_000 and on_model.sum() == model_texels + 32 * 32 // 8
     assert (~on_model).sum() < 0.5 * backdrop_texels
+    # a budget below the model and a quarter of the backdrop: both give up splats in proportion
+    tiny = reconstruction_splats(scene, 5_000, "ref.png")
+    on_model = np.abs(tiny.means[:, 2] + 2.0) < 1e-3
+    share = model_texels / (model_texels + backdrop_texels / 4)
+    expected = share * (5_000 - hole_measured) + hole_measured  # the photo's splats lie on that plane too
+    assert len(tiny) <= 5_000 and on_model.sum() == pytest.approx(expected, rel=0.03)
     assert reconstruction_splats(scene, 30_000, None).means.shape[0] <= 30_000  # no photo named: no fill
     assert (
         len(reconstruction_splats(scene, 1, "ref.png")) == 1

@@ -93,10 +93,14 @@ def reconstruction_splats(scene: Scene, max_splats: int, reference: str | None =
     parts: list[Splats] = []
     if back and front and left >= 2:
         back_texels, front_texels = _texels(back), _texels(front)
-        back_budget = int(min(back_texels, max(left - front_texels, BACKDROP_KEEPS * back_texels)))
-        back_budget = max(1, min(back_budget, left - 1))
+        kept = BACKDROP_KEEPS * back_texels
+        if front_texels + kept <= left:  # the model whole; the backdrop gets what is left
+            back_budget = min(back_texels, left - front_texels)
+        else:  # not even that fits: both give up splats in proportion
+            back_budget = left * kept / (front_texels + kept)
+        back_budget = int(np.clip(back_budget, 1, left - 1))
         parts.append(splats_from_scene(replace(scene, meshes=tuple(back)), back_budget))
-        parts.append(splats_from_scene(replace(scene, meshes=tuple(front)), max(1, left - back_budget)))
+        parts.append(splats_from_scene(replace(scene, meshes=tuple(front)), left - back_budget))
     else:
         parts.append(splats_from_scene(scene, max(1, left)))
     if fill is not None and len(fill):

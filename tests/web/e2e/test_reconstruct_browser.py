@@ -66,6 +66,7 @@ def test_photos_to_a_3d_model_with_progress_and_a_one_line_error(
     page.click("#mmore summary")
     page.fill("#rc-max_triangles", "4000")
     page.check("#rc-splats")
+    page.fill("#rc-max_splats", "100000")  # few enough for a browser drawing on the CPU (SwiftShader)
     page.click("#reconstruct")
     stages, percents = [], []
     deadline = time.monotonic() + 600
@@ -116,7 +117,8 @@ def test_photos_to_a_3d_model_with_progress_and_a_one_line_error(
     page.screenshot(path=str(shots / "dioramic-web-reconstruct-splats.png"), full_page=True)
     splats = canvas_pixels(page)
     assert covered(splats) > 0.5, "the splat view shows little but the background"
-    assert 0 < np.abs(splats.astype(int) - mesh).mean() < 30, "the splats should look like the model"
+    # (6.6 levels here; 16 when the backdrop took the budget and the model was left one splat)
+    assert 0 < np.abs(splats.astype(int) - mesh).mean() < 12, "the splats should look like the model"
     page.click("#splats")
     assert page.locator("#splats").inner_text() == "Show splats"
     assert "placed 6 of 6 images" in page.locator("#minfo").inner_text()
