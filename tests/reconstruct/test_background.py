@@ -17,21 +17,26 @@ def test_the_sphere_faces_inwards() -> None:
     assert uvs.min() >= 0 and uvs.max() <= 1
 
 
-def test_views_of_a_red_world_paint_the_backdrop_red() -> None:
-    views = []
-    for k, pose in enumerate(ring_poses(6, radius=2.0, elevation=0.0)):
-        image = np.zeros((30, 40, 3), np.uint8)
-        image[...] = (200, 30, 30)
-        views.append(view_from_pose(f"v{k}", image, pose))
-    # no model: the backdrop is all there is
-    backdrop = background_sphere(
+def _modelless_backdrop(views: list, foreground: list | None = None):
+    """The backdrop of `views` round the origin (up: +Y) with no model mesh, a 64 x 32 texture."""
+    return background_sphere(
         views,
         np.zeros((0, 3)),
         np.zeros((0, 3), np.int64),
         np.zeros(3),
         np.array([0.0, 1.0, 0.0]),
         BackgroundOptions(texture_width=64),
+        foreground=foreground,
     )
+
+
+def test_views_of_a_red_world_paint_the_backdrop_red() -> None:
+    views = []
+    for k, pose in enumerate(ring_poses(6, radius=2.0, elevation=0.0)):
+        image = np.zeros((30, 40, 3), np.uint8)
+        image[...] = (200, 30, 30)
+        views.append(view_from_pose(f"v{k}", image, pose))
+    backdrop = _modelless_backdrop(views)  # no model: the backdrop is all there is
     assert backdrop.texture.shape == (32, 64, 3)
     assert np.abs(backdrop.texture.astype(int) - (200, 30, 30)).max() <= 2  # seen band, then filled
     assert 0 < backdrop.unseen < 1
@@ -53,13 +58,5 @@ def test_what_the_models_outline_encloses_is_not_taken_for_the_backdrop() -> Non
         ring[9:21, 14:26] = False
         views.append(view_from_pose(f"v{k}", image, pose))
         known.append(ring)
-    backdrop = background_sphere(
-        views,
-        np.zeros((0, 3)),
-        np.zeros((0, 3), np.int64),
-        np.zeros(3),
-        np.array([0.0, 1.0, 0.0]),
-        BackgroundOptions(texture_width=64),
-        foreground=known,
-    )
+    backdrop = _modelless_backdrop(views, foreground=known)
     assert np.abs(backdrop.texture.astype(int) - (200, 30, 30)).max() <= 2  # no green anywhere
