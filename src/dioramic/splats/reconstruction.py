@@ -1,6 +1,6 @@
 """The splats of a reconstruction (``dioramic reconstruct --splats``), refined on a GPU on request.
 
-Three parts, nearest first in importance:
+Three parts, the most important first:
 
 * the fused model, one splat per texel of its atlas (`dioramic.splats.build`);
 * where stereo measured a surface in the reference photo (the scene's own camera) that the fused model
@@ -9,7 +9,8 @@ Three parts, nearest first in importance:
   pixel: from the scene's camera the splats then show what the photo shows, not the backdrop
   through the model's holes;
 * the backdrop sphere. Its texture is a guess painted far away, so when everything does not fit the
-  budget it gives up splats first (down to a quarter of its texels), before the model does.
+  budget it gives up splats first, down to a quarter of its texels, before the model gives up any;
+  below that, both give up splats in proportion.
 """
 
 from __future__ import annotations
