@@ -66,7 +66,7 @@ def _plane(name: str, keep, texture: np.ndarray, depth: float = 2.0) -> Mesh:
 def test_the_reference_photo_fills_the_models_holes_and_the_backdrop_gives_up_splats_first() -> None:
     """A model with a hole in the middle, the reference photo's measured surface behind it and a
     backdrop: the photo's splats appear in the hole only; with a small budget the model keeps one
-    splat per texel and the backdrop is thinned."""
+    splat per texel and the backdrop is thinned; below that, both shrink; never over the budget."""
     from dioramic.splats.reconstruction import reconstruction_splats
     from dioramic.types import Camera, PhotoSurface, Scene
 
