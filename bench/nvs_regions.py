@@ -1,0 +1,100 @@
+"""Where the novel-view benchmark's fill is scored: its FILL split into the pixels behind depth edges
+and those beyond the photo's frame, for kept `nvs.py eval` outputs.
+
+    python ../shared/nvs/nvs.py eval ../shared/nvs/scenes --scenes dev --dio .venv/bin/dioramic \\
+        --depth gt --keep /tmp/nvs-look
+    .venv/bin/python bench/nvs_regions.py /tmp/nvs-look [--nvs ../shared/nvs] [--depth gt]
+
+`nvs.py` is imported from its folder (never copied): the masks are its own. For each scene and method
+(`dioramic`, `dibr`) it prints, per region, the share of the scored pixels, the mean SSIM there and
+the grain (gradient energy of the prediction over the real view's, as nvs.py's FILL line):
+
+* inside: what the photo shows;
+* behind edges: what the photo does not show because something nearer hides it (the warp's holes);
+* beyond the frame: what lies outside the photo's frame, which nothing in the photo shows (nvs.py
+  renders with `--overscan 0`, so the second camera sees it).
+
+Numbers, not assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+METHODS = ("dioramic", "dibr")
+
+
+def load_nvs(folder: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("nvs", folder / "nvs.py")
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"no nvs.py in {folder}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def regions(nvs: ModuleType, scene: dict) -> dict[str, np.ndarray]:
+    """The scored pixels of `scene` (nvs.prepare's) split into inside / behind edges / beyond the frame."""
+    z = nvs.fill_depth(scene["z"], scene["zvalid"])
+    height, width = z.shape
+    border = np.zeros((height, width), bool)
+    border[10:-10, 10:-10] = True
+    scored = scene["in1"] & border
+    fill = nvs.unseen(z, scene["f"], scene["B"])
+    # a target pixel x sees the photo's x + disparity: beyond its right edge, nothing in the photo
+    beyond = np.arange(width)[None, :] + scene["f"] * scene["B"] / z >= width - 0.5
+    return {
+        "inside": scored & ~fill,
+        "behind edges": scored & fill & ~beyond,
+        "beyond the frame": scored & beyond,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("keep", type=Path, help="the --keep folder of an nvs.py eval run")
+    parser.add_argument("--nvs", type=Path, default=REPO.parent / "shared" / "nvs", help="nvs.py's folder")
+    parser.add_argument("--depth", default="gt", help="the depth kind the run used (its folders' suffix)")
+    args = parser.parse_args()
+    from skimage.metrics import structural_similarity
+
+    nvs = load_nvs(args.nvs)
+    folders = sorted(p for p in args.keep.glob(f"*_{args.depth}") if (p / "pred_dioramic.png").is_file())
+    if not folders:
+        raise SystemExit(f"{args.keep}: no <scene>_{args.depth}/pred_dioramic.png (run nvs.py eval --keep)")
+    grains: dict[tuple[str, str], list[float]] = {}
+    for folder in folders:
+        name = folder.name.removesuffix(f"_{args.depth}")
+        scene = nvs.prepare(str(args.nvs / "scenes" / name))
+        truth = scene["im1"].astype(np.float64)
+        print(name)
+        for method in METHODS:
+            picture = Image.open(folder / f"pred_{method}.png").convert("RGB")
+            prediction = np.asarray(picture).astype(np.float64)
+            _, ssim = structural_similarity(prediction, truth, channel_axis=2, data_range=255, full=True)
+            ssim = ssim.mean(axis=2)
+            cells = []
+            for region, mask in regions(nvs, scene).items():
+                if not mask.any():
+                    cells.append(f"{region} 0 %")
+                    continue
+                grain = nvs.grain(prediction, mask) / max(nvs.grain(truth, mask), 1e-9)
+                grains.setdefault((method, region), []).append(grain)
+                share = 100 * mask.mean()
+                cells.append(f"{region} {share:4.1f} % SSIM {ssim[mask].mean():.3f} grain {grain:.2f}")
+            print(f"  {method:9s} " + " | ".join(cells))
+    print("mean grain")
+    for (method, region), values in sorted(grains.items()):
+        print(f"  {method:9s} {region:17s} {np.mean(values):.2f} over {len(values)} scenes")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
