@@ -136,6 +136,27 @@ def test_the_budget_makes_pieces_of_several_texels() -> None:
     assert few.scales[:, :2].min() > 1.9 * SIGMA * texel  # pieces of about 2 x 2 texels
 
 
+def test_a_reconstructions_backdrop_gives_up_splats_first() -> None:
+    """A model (a quad of 80 x 60 texels) before a backdrop (a far quad of 200 x 150): with room for
+    the model and a quarter of the backdrop, the model keeps one splat per texel; with less, both
+    shrink in proportion. As `dioramic export` of a reconstruction's scene.glb gets them."""
+    from dataclasses import replace
+
+    from dioramic.splats.build import BACKDROP
+
+    model = replace(_quad(textured_photo(80, 60).rgb).meshes[0], name="model")
+    backdrop = replace(_quad(textured_photo(200, 150).rgb, depth=10.0).meshes[0], name=BACKDROP)
+    scene = replace(_quad(textured_photo(80, 60).rgb), meshes=(backdrop, model))
+    on_model = lambda splats: int((np.abs(splats.means[:, 2] + 2.0) < 1e-3).sum())  # noqa: E731
+    ample = splats_from_scene(scene, 80 * 60 + 200 * 150)
+    assert len(ample) == 80 * 60 + 200 * 150 and on_model(ample) == 80 * 60
+    roomy = splats_from_scene(scene, 80 * 60 + 200 * 150 // 3)  # the backdrop down to a third
+    assert len(roomy) <= 80 * 60 + 10_000 and on_model(roomy) == 80 * 60
+    tight = splats_from_scene(scene, 6_000)  # below the model and a quarter of the backdrop
+    share = 80 * 60 / (80 * 60 + 200 * 150 / 4)
+    assert len(tight) <= 6_000 and on_model(tight) == pytest.approx(share * 6_000, rel=0.05)
+
+
 def test_quaternions_are_the_rotations() -> None:
     rng = np.random.default_rng(0)
     q = rng.normal(size=(50, 4))

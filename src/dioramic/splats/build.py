@@ -4,7 +4,8 @@ Every triangle is rasterised in its texture: each texel whose centre falls insid
 texture coordinates gives one splat, at the 3D point with the same barycentric coordinates (where
 OpenGL, and so our renderer, draws that texel), with the texel's colour and alpha. A texel shared by
 two triangles (on their common edge) gives one splat. A piece is one texel, or, when the layers hold
-more texels than `max_splats`, a block of texels (the textures are area-averaged down until they fit).
+more texels than `max_splats`, a block of texels (the textures are area-averaged down until they fit;
+a reconstruction's backdrop sphere gives up texels first, see `splats_from_scene`).
 
 Shape: a triangle maps its texture affinely onto its plane, so one texel step along the texture's x
 and y is a pair of 3D vectors ``a`` and ``b`` in that plane. A splat's covariance is
@@ -43,6 +44,10 @@ _CANDIDATES = 1 << 21
 """Texel centres tested at once (memory: about 100 bytes each)."""
 _LARGEST_TRIANGLE = 1 << 16
 """Triangles whose texel bounding box is larger are split in four (exactly: the map is affine)."""
+BACKDROP = "background"
+"""The name `dioramic.reconstruct.run` gives a reconstruction's backdrop sphere."""
+BACKDROP_KEEPS = 0.25
+"""The backdrop keeps at least this fraction of its texels as splats before other layers give any up."""
 
 
 @functools.cache
@@ -298,10 +303,31 @@ def mesh_splats(mesh: Mesh, texture: np.ndarray) -> Splats:
 
 def splats_from_scene(scene: Scene, max_splats: int) -> Splats:
     """The splats of every layer of `scene` that has triangles, farthest layer first (see the module
-    docstring): one per texel, or per block of texels so that there are at most `max_splats`."""
+    docstring): one per texel, or per block of texels so that there are at most `max_splats`.
+
+    A reconstruction's backdrop sphere (the layer named `BACKDROP`) is a guess painted far away: when
+    the layers do not fit the budget, it gives up splats first, down to `BACKDROP_KEEPS` of its texels,
+    before the other layers give up any; below that, all give up splats in proportion."""
     if max_splats < 1:
         raise UsageError(f"the splat budget must be at least 1, got {max_splats}")
     meshes = [m for m in scene.meshes if len(m.faces)]
+    back = [m for m in meshes if m.name == BACKDROP]
+    front = [m for m in meshes if m.name != BACKDROP]
+    if not back or not front or max_splats < 2:
+        return _within(meshes, max_splats)
+    back_texels = sum(texel_count(m) for m in back)
+    front_texels = sum(texel_count(m) for m in front)
+    kept = BACKDROP_KEEPS * back_texels
+    if front_texels + kept <= max_splats:  # the other layers whole; the backdrop gets what is left
+        back_budget = min(back_texels, max_splats - front_texels)
+    else:
+        back_budget = max_splats * kept / (front_texels + kept)
+    back_budget = int(np.clip(back_budget, 1, max_splats - 1))
+    return Splats.concatenate([_within(back, back_budget), _within(front, max_splats - back_budget)])
+
+
+def _within(meshes: list[Mesh], max_splats: int) -> Splats:
+    """The splats of `meshes`, one per texel or per block of texels, at most `max_splats`."""
     # the textures' sizes bound the count: only when they exceed the budget are the covered texels counted
     whole = sum(m.texture.shape[0] * m.texture.shape[1] for m in meshes)
     texels = whole if whole <= max_splats else sum(texel_count(m) for m in meshes)

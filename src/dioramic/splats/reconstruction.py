@@ -8,16 +8,15 @@ Three parts, the most important first:
   (`dioramic.types.PhotoSurface`, as the view-dependent renderer shows it), one splat per photo
   pixel: from the scene's camera the splats then show what the photo shows, not the backdrop
   through the model's holes;
-* the backdrop sphere. Its texture is a guess painted far away, so when everything does not fit the
-  budget it gives up splats first, down to a quarter of its texels, before the model gives up any;
-  below that, both give up splats in proportion.
+* the backdrop sphere, which gives up splats first when everything does not fit the budget
+  (`dioramic.splats.build.splats_from_scene`: so does `dioramic export` of the reconstruction's
+  scene.glb, which has the model and the backdrop but not the photos).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +28,7 @@ from dioramic.types import Mesh, Scene
 log = logging.getLogger(__name__)
 
 MODEL = "model"
-BACKDROP = "background"
-"""The names `dioramic.reconstruct.run` gives the fused model's mesh and the backdrop sphere's."""
-BACKDROP_KEEPS = 0.25
-"""The backdrop keeps at least this fraction of its texels as splats before the model gives any up."""
+"""The name `dioramic.reconstruct.run` gives the fused model's mesh."""
 FILL_SHARE = 0.5
 """The reference photo's fill takes at most this share of the splat budget (its photo is
 area-averaged down beyond that)."""
@@ -75,12 +71,6 @@ def _in_front_of(model: Mesh, origin: np.ndarray, points: np.ndarray) -> np.ndar
     return hits["t_hit"].numpy() > distance * (1.0 + BEHIND)
 
 
-def _texels(meshes: list[Mesh]) -> float:
-    from dioramic.splats.build import texel_count
-
-    return sum(texel_count(m) for m in meshes)
-
-
 def reconstruction_splats(scene: Scene, max_splats: int, reference: str | None = None) -> Splats:
     """The splats of a reconstruction's `scene` within `max_splats` (see the module docstring):
     the model, the `reference` photo's surface where the model has none, and the backdrop."""
@@ -88,22 +78,8 @@ def reconstruction_splats(scene: Scene, max_splats: int, reference: str | None =
     share = int(FILL_SHARE * max_splats)
     if fill is not None and len(fill) > share:  # the photo's rounding overshot: drop a few evenly
         fill = fill.subset(np.linspace(0, len(fill) - 1, share).astype(np.int64))
-    left = max_splats - (len(fill) if fill is not None else 0)
-    back = [m for m in scene.meshes if m.name == BACKDROP and len(m.faces)]
-    front = [m for m in scene.meshes if m.name != BACKDROP and len(m.faces)]
-    parts: list[Splats] = []
-    if back and front and left >= 2:
-        back_texels, front_texels = _texels(back), _texels(front)
-        kept = BACKDROP_KEEPS * back_texels
-        if front_texels + kept <= left:  # the model whole; the backdrop gets what is left
-            back_budget = min(back_texels, left - front_texels)
-        else:  # not even that fits: both give up splats in proportion
-            back_budget = left * kept / (front_texels + kept)
-        back_budget = int(np.clip(back_budget, 1, left - 1))
-        parts.append(splats_from_scene(replace(scene, meshes=tuple(back)), back_budget))
-        parts.append(splats_from_scene(replace(scene, meshes=tuple(front)), left - back_budget))
-    else:
-        parts.append(splats_from_scene(scene, max(1, left)))
+    left = max(1, max_splats - (len(fill) if fill is not None else 0))
+    parts = [splats_from_scene(scene, left)]  # the backdrop gives up splats first
     if fill is not None and len(fill):
         log.info("splats: %d of the reference photo's surface where the model has none", len(fill))
         parts.append(fill)
