@@ -10,27 +10,17 @@ trivial baselines, then the time of one classical prediction and one refinement 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
+from shared_scripts import load_script
 
 from dioramic.depth.classical import estimate_inverse_depth
 from dioramic.depth.refine import refine
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def load_evaluator(root: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("eval_depth", root / "eval_depth.py")
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"no eval_depth.py in {root}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def classical_refined(rgb: np.ndarray) -> np.ndarray:
@@ -67,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     import cv2
 
     cv2.setNumThreads(args.threads)
-    ev = load_evaluator(args.evalset)
+    ev = load_script(args.evalset / "eval_depth.py")
     root = str(args.evalset)
     results = [
         ev.evaluate(estimate_inverse_depth, "inverse", root, label="classical"),

@@ -20,25 +20,16 @@ Numbers, not assertions.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 from PIL import Image
+from shared_scripts import load_script
 
 REPO = Path(__file__).resolve().parent.parent
 METHODS = ("dioramic", "dibr")
-
-
-def load_nvs(folder: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("nvs", folder / "nvs.py")
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"no nvs.py in {folder}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def regions(nvs: ModuleType, scene: dict) -> dict[str, np.ndarray]:
@@ -66,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     from skimage.metrics import structural_similarity
 
-    nvs = load_nvs(args.nvs)
+    nvs = load_script(args.nvs / "nvs.py")
     folders = sorted(p for p in args.keep.glob(f"*_{args.depth}") if (p / "pred_dioramic.png").is_file())
     if not folders:
         raise SystemExit(f"{args.keep}: no <scene>_{args.depth}/pred_dioramic.png (run nvs.py eval --keep)")
