@@ -7,7 +7,6 @@ import numpy as np
 
 from dioramic.scene.exemplar import complete
 from dioramic.scene.layers import fill_colours
-from dioramic.scene.margin import pad_colour
 
 DARK, LIGHT, OCCLUDER = (40, 40, 160), (220, 220, 120), (20, 200, 40)
 
@@ -89,17 +88,3 @@ def test_a_hidden_layer_is_painted_with_the_far_side_texture() -> None:
     assert _column_contrast(layer, region) > 0.5 * _column_contrast(rgb, ~occluder)
     (smooth,) = fill_colours(rgb, z, [(region, layer_z)], "smooth")
     assert _column_contrast(smooth, region) < 0.5 * _column_contrast(layer, region)
-
-
-def test_the_exemplar_margin_has_the_photo_grain() -> None:
-    rgb = _stripes(40, 60)
-    pads = (12, 0, 12, 0)
-    smooth = pad_colour(rgb, pads)
-    textured = pad_colour(rgb, pads, exemplar=True)
-    np.testing.assert_array_equal(textured[:, 12:-12], rgb)
-    margin = np.zeros(textured.shape[:2], bool)
-    margin[:, :12] = margin[:, -12:] = True
-    assert _column_contrast(textured, margin) > 2 * _column_contrast(smooth, margin)
-    # an alpha channel is padded too
-    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
-    assert pad_colour(rgba, pads, exemplar=True).shape == (40, 84, 4)

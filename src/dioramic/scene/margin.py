@@ -25,8 +25,6 @@ _EASE = 0.5  # and the border's running median from this fraction on,
 _MEDIAN_FRACTION = 0.1  # taken over this fraction of the long side
 _COLOUR_SIDE = 256  # the margin's colour is inpainted on an image of about this size (long side)
 _INPAINT_RADIUS = 5
-_EXEMPLAR_SIDE = 1600  # the exemplar margin is completed on an image at most this large (long side)
-_TEXTURE_BAND = 4  # ... over a band this many patch sides wide
 _COLOUR_FADE = 0.5  # ... and fades into its wide average (what is least wrong when unknown) over
 _COLOUR_FADE_SIGMA = 0.15  # this fraction of the way out; the average's spread, of the long side
 
@@ -136,21 +134,13 @@ def pad_depth(depth: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
     return (1.0 / padded).astype(np.float32)
 
 
-def pad_colour(image: np.ndarray, pads: tuple[int, int, int, int], exemplar: bool = False) -> np.ndarray:
+def pad_colour(image: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
     """`image` (H, W, C) uint8 padded by (left, top, right, bottom) texels, the margin inpainted from
-    the image, never mirrored.
-
-    `exemplar`: the margin's colour is completed from patches of the photo near its border
-    (`dioramic.scene.exemplar`), with the grain of the photo; an alpha channel is padded as below.
-    The scene does not use it: on the novel-view benchmark it lowered SSIM on every scene and looked
-    no better (docs/scene.md).
-    Otherwise OpenCV's Telea on a reduced copy (blurred colours read as out-of-focus background),
-    fading farther out into the wide average of the colours: the less the photo says about a place,
-    the less the fill claims."""
+    the image, never mirrored: OpenCV's Telea on a reduced copy (blurred colours read as
+    out-of-focus background), fading farther out into the wide average of the colours: the less the
+    photo says about a place, the less the fill claims. (Patches of the photo continued past its
+    border lowered SSIM on every novel-view scene and looked no better: docs/scene.md.)"""
     import cv2
-
-    if exemplar:
-        return _pad_exemplar(image, pads)
 
     left, top, right, bottom = pads
     h, w = image.shape[:2]
@@ -181,41 +171,3 @@ def pad_colour(image: np.ndarray, pads: tuple[int, int, int, int], exemplar: boo
     filled = filled.reshape(out_h, out_w, -1)
     filled[top : top + h, left : left + w] = image.reshape(h, w, -1)
     return filled.reshape((out_h, out_w, *image.shape[2:]))
-
-
-def _pad_exemplar(image: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
-    """`pad_colour` with the photo's texture continued just past its border: the exemplar fill
-    (`dioramic.scene.exemplar`, on a copy at most `_EXEMPLAR_SIDE` texels long) over a band of
-    `_TEXTURE_BAND` patch sides, laid on the smooth margin's colours and easing into them across the
-    band. Farther out the photo says too little for copied texture to be more than noise."""
-    import cv2
-
-    from dioramic.scene.exemplar import PATCH, complete
-
-    left, top, right, bottom = pads
-    h, w = image.shape[:2]
-    extra = image.shape[2:]
-    image = image.reshape(h, w, -1)
-    out_h, out_w = h + top + bottom, w + left + right
-    canvas = pad_colour(np.ascontiguousarray(image[:, :, :3]), pads)
-    scale = min(1.0, _EXEMPLAR_SIDE / max(out_h, out_w))
-    size = (max(1, round(out_w * scale)), max(1, round(out_h * scale)))
-    small = canvas if scale >= 1.0 else cv2.resize(canvas, size, interpolation=cv2.INTER_AREA)
-    inside = np.zeros((out_h, out_w), np.float32)
-    inside[top : top + h, left : left + w] = 1.0
-    if scale < 1.0:
-        inside = cv2.resize(inside, size, interpolation=cv2.INTER_AREA)
-    hole = inside < 0.999
-    band = _TEXTURE_BAND * PATCH
-    out = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
-    filled = complete(small, hole, wanted=hole & (out <= band), base=small).astype(np.float32)
-    ease = np.clip(1.0 - out / band, 0.0, 1.0)[:, :, None]
-    ease = ease * ease * (3.0 - 2.0 * ease)
-    filled = small + ease * (filled - small)
-    if scale < 1.0:
-        filled = cv2.resize(filled, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
-    filled = np.clip(filled + 0.5, 0, 255).astype(np.uint8)
-    filled[top : top + h, left : left + w] = image[:, :, :3]
-    if image.shape[2] > 3:
-        filled = np.dstack([filled, pad_colour(image[:, :, 3:], pads)])
-    return filled.reshape((out_h, out_w, *extra))
