@@ -35,7 +35,7 @@ _ROUNDS = 2  # PatchMatch rounds per search
 _JUMPS = (4, 1)  # neighbours whose matches are tried, at these distances
 _EM_CHEAP, _EM = 3, 1  # search + vote rounds on levels of at most a quarter of the budget, and others
 _SEARCH_BUDGET = 40_000  # patches searched on a level at most (finer levels carry the matches up)
-_COLOUR_SIGMA = 7.0  # the fill keeps the base's colours blurred over this many pixels
+_COLOUR_SIGMA = 7.0  # the fill keeps the smooth colours blurred over this many pixels
 _MAX_LEVELS = 6
 _MIN_SIDE = 24  # the coarsest level is at least this many pixels on its short side
 _WINDOW = (8, 16)  # patches are taken within twice the hole's half-width of the pixels to fill,
@@ -210,7 +210,6 @@ def complete(
     hole: np.ndarray,
     wanted: np.ndarray | None = None,
     source: np.ndarray | None = None,
-    base: np.ndarray | None = None,
     seed: int = 0,
 ) -> np.ndarray:
     """(H, W, 3) uint8: `rgb` (H, W, 3) uint8 with the `hole` (H, W) bool pixels filled from patches
@@ -219,10 +218,9 @@ def complete(
     `wanted` (H, W) bool: the hole pixels that matter (None: all); only these and a patch around them
     are synthesised, the hole pixels near them get pull-push interpolation, and those farther away
     keep `rgb`'s values. `source` (H, W) bool: the pixels patches may be taken from (None: all
-    outside the hole). `base` (H, W, 3) uint8: the colours the fill is shifted to (None: pull-push
-    interpolation from the pixels outside the hole, which always guides the search). Where no whole
-    patch of source pixels exists, the fill is those colours only. Deterministic for a given
-    `seed`."""
+    outside the hole). The fill keeps the colours of pull-push interpolation from the pixels outside
+    the hole (which also guides the search), blurred over a few patches; where no whole patch of
+    source pixels exists, it is those colours only. Deterministic for a given `seed`."""
     import cv2
 
     from dioramic.scene.layers import pull_push
@@ -247,15 +245,12 @@ def complete(
     if wanted is hole or not (hole & ~wanted).any():
         box = (slice(None), slice(None))
     part, gap = image[box], hole[box]
-    smooth = np.where(gap[:, :, None], pull_push(part, ~gap), part)
-    colours = (
-        smooth if base is None else np.where(gap[:, :, None], base[box][:, :, :3].astype(np.float32), part)
-    )
+    colours = np.where(gap[:, :, None], pull_push(part, ~gap), part)
     if source[box].any():
         texture, synthesised = _synthesise(
-            part, gap, wanted[box], source[box], smooth, half_width, reach, np.random.default_rng(seed)
+            part, gap, wanted[box], source[box], colours, half_width, reach, np.random.default_rng(seed)
         )
-        # the base's colours at the scale of a few patches: a copied patch brings its texture,
+        # the smooth colours at the scale of a few patches: a copied patch brings its texture,
         # not its own shade
         diff = np.where(synthesised[:, :, None], colours - texture, 0).astype(np.float32)
         texture = texture + cv2.GaussianBlur(diff, (0, 0), _COLOUR_SIGMA)
