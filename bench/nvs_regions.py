@@ -6,8 +6,8 @@ and those beyond the photo's frame, for kept `nvs.py eval` outputs.
     .venv/bin/python bench/nvs_regions.py /tmp/nvs-look [--nvs ../shared/nvs] [--depth gt]
 
 `nvs.py` is imported from its folder (never copied): the masks are its own. For each scene and method
-(`dioramic`, `dibr`) it prints, per region, the share of the scored pixels, the mean SSIM there and
-the grain (gradient energy of the prediction over the real view's, as nvs.py's FILL line):
+(`dioramic`, `dibr`) it prints, per region, the share of the scored pixels, the PSNR and mean SSIM
+there and the grain (gradient energy of the prediction over the real view's, as nvs.py's FILL line):
 
 * inside: what the photo shows;
 * behind edges: what the photo does not show because something nearer hides it (the warp's holes);
@@ -62,6 +62,7 @@ def main() -> None:
     if not folders:
         raise SystemExit(f"{args.keep}: no <scene>_{args.depth}/pred_dioramic.png (run nvs.py eval --keep)")
     grains: dict[tuple[str, str], list[float]] = {}
+    psnrs: dict[tuple[str, str], list[float]] = {}
     for folder in folders:
         name = folder.name.removesuffix(f"_{args.depth}")
         scene = nvs.prepare(str(args.nvs / "scenes" / name))
@@ -80,11 +81,18 @@ def main() -> None:
                 grain = nvs.grain(prediction, mask) / max(nvs.grain(truth, mask), 1e-9)
                 grains.setdefault((method, region), []).append(grain)
                 share = 100 * mask.mean()
-                cells.append(f"{region} {share:4.1f} % SSIM {ssim[mask].mean():.3f} grain {grain:.2f}")
+                error = float(((prediction - truth)[mask] ** 2).mean())
+                psnr = 10 * np.log10(255.0**2 / max(error, 1e-12))
+                psnrs.setdefault((method, region), []).append(psnr)
+                cells.append(
+                    f"{region} {share:4.1f} % {psnr:5.2f} dB SSIM {ssim[mask].mean():.3f} grain {grain:.2f}"
+                )
             print(f"  {method:9s} " + " | ".join(cells))
-    print("mean grain")
+    print("mean over scenes: PSNR, grain")
     for (method, region), values in sorted(grains.items()):
-        print(f"  {method:9s} {region:17s} {np.mean(values):.2f} over {len(values)} scenes")
+        psnr = np.mean(psnrs[method, region])
+        grain = np.mean(values)
+        print(f"  {method:9s} {region:17s} {psnr:5.2f} dB  grain {grain:.2f}  ({len(values)} scenes)")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ and how large the files are.
 2. PSNR of the splat centres projected through the photo's camera against the photo, over the pixels
    they cover (`dioramic.splats.view.centre_image`): the demo photo, the two-plane scene (a textured
    photo, 1 m on the left half and 3 m on the right, as in tests/splats), and with --reconstruction a
-   `dioramic reconstruct` output (its reference photo, at full size and smaller).
+   `dioramic reconstruct` output (its reference photo, at full size and smaller; and, where it held
+   photos out, each of those, with the splats' view-dependent colours and with one colour each).
 3. With --large: the demo photo upscaled to 12 MP (4000 x 3000): splat count, PLY and SPZ sizes, time.
 
 Numbers, not assertions.
@@ -22,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +83,7 @@ def reconstruction_psnr(out: Path) -> None:
 
     from dioramic.scene_file import load_scene
     from dioramic.splats.ply import read_ply
+    from dioramic.splats.view import held_out_names
     from dioramic.splats.view import reconstruction_psnr as measure
 
     path = out / "splats.ply"
@@ -90,6 +93,14 @@ def reconstruction_psnr(out: Path) -> None:
     for scale in (1, 2, 4):
         value, covered = measure(out, splats, scale)
         print(f"    at 1/{scale} of its size: {value:.2f} dB over {100 * covered:.1f} %")
+    held_out = held_out_names(out)
+    if held_out:  # the photos the splats never saw: with their view-dependent colours, and without
+        flat = replace(splats, sh=None)
+        print(f"    held-out photos (degree {splats.degree} harmonics | one colour per splat):")
+        for name in held_out:
+            value, covered = measure(out, splats, photo=name)
+            single, _ = measure(out, flat, photo=name)
+            print(f"      {name}: {value:.2f} dB | {single:.2f} dB over {100 * covered:.1f} %")
 
 
 def large(photo_path: Path) -> None:

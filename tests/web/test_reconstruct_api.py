@@ -168,9 +168,11 @@ def test_a_reconstruction_reports_its_stages_and_writes_the_model_the_video_and_
     splats = api.client.get(status["urls"]["splats.ply"])
     assert splats.content.startswith(b"ply\nformat binary_little_endian 1.0\n")
     assert b"property float f_dc_0" in splats.content[:1000]  # the 3DGS layout
+    assert b"property float f_rest_23" in splats.content[:2000]  # colours fitted to the photos' views
     report = api.client.get(status["urls"]["report.json"]).json()
     assert report["registered"] == 6 and report["video"]["size"] == [96, 72]
     assert report["splats"]["splats"] > 1000 and report["splats"]["file"] == "splats.ply"
+    assert report["splats"]["sh_degree"] == 2
     assert report["motion"] == reconstruct_default_motion()
     # the inputs are named as uploaded, never by the server's folders
     assert report["inputs"] == [p.name for p in ring_views]

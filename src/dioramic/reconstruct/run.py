@@ -36,6 +36,7 @@ from dioramic.types import Mesh, PhotoSurface, Scene
 if TYPE_CHECKING:
     from dioramic.motion import Motion
     from dioramic.render import RenderSettings
+    from dioramic.splats.harmonics import PhotoView
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,7 @@ def reconstruct(
             photos = photo_surfaces(
                 views, depths, fused, texture_views, ray_scene(vertices, faces), placement, options.surfaces
             )
+        fitted = _photo_views(texture_views, placement) if options.run.splats or options.refine_splats else []
         del texture_views
         near, far = depth_range(placement, meshes[-1].vertices)  # the model's
         far = max(far, depth_range(placement, np.concatenate([m.vertices for m in meshes]))[1])
@@ -244,8 +246,9 @@ def reconstruct(
             from dioramic.splats.reconstruction import write_reconstruction_splats
 
             splats = write_reconstruction_splats(
-                scene, staging, options.run.max_splats, options.refine_splats, reference.name
+                scene, staging, options.run.max_splats, options.refine_splats, reference.name, fitted
             )
+        del fitted
         lap("export")
 
         video = None
@@ -335,6 +338,19 @@ def _reasons(failed: dict[str, str]) -> str:
     for name, why in sorted(failed.items()):
         groups.setdefault(why, []).append(name)
     return "; ".join(f"{why}: {', '.join(names)}" for why, names in groups.items())
+
+
+def _photo_views(views: Sequence[View], placement: Placement) -> list[PhotoView]:
+    """The textured `views` as the splats' colours are fitted to them: in the scene's coordinates."""
+    from dioramic.splats.harmonics import PhotoView
+
+    out = []
+    for view in views:
+        pose = placement.pose(view)
+        world_from_camera = np.eye(4)
+        world_from_camera[:3, :3], world_from_camera[:3, 3] = pose.camera_rotation, pose.camera_position
+        out.append(PhotoView(view.image, view.camera, world_from_camera, view.valid))
+    return out
 
 
 def _write_holdout(

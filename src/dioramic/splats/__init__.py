@@ -46,6 +46,11 @@ class Splats:
     tiny: the splats are flat)."""
     rotations: np.ndarray
     """(N, 4) float32 unit quaternions w, x, y, z: the world-from-splat rotation."""
+    sh: np.ndarray | None = None
+    """(N, K, 3) float32 the higher-degree spherical harmonics of the colour (K = 3, 8 or 15 for
+    degree 1, 2 or 3), in the 3DGS convention (`dioramic.splats.harmonics`): seen along the unit
+    direction d from a camera, a splat's colour is `colours` + sum_k Y_k(d) sh[k]. None: the same
+    colour from every side."""
 
     def __post_init__(self) -> None:
         n = len(self.means)
@@ -61,6 +66,15 @@ class Splats:
             value = getattr(self, name)
             if value.shape != shape or value.dtype != np.float32:
                 raise ValueError(f"Splats.{name} must be {shape} float32, got {value.shape} {value.dtype}")
+        sh = self.sh
+        if sh is not None and (sh.dtype != np.float32 or sh.ndim != 3 or sh.shape[0] != n or sh.shape[2] != 3
+                               or sh.shape[1] not in (3, 8, 15)):  # fmt: skip
+            raise ValueError(f"Splats.sh must be (N, 3 | 8 | 15, 3) float32, got {sh.shape} {sh.dtype}")
+
+    @property
+    def degree(self) -> int:
+        """The degree of the colour's spherical harmonics (0: one colour from every side)."""
+        return 0 if self.sh is None else {3: 1, 8: 2, 15: 3}[self.sh.shape[1]]
 
     def __len__(self) -> int:
         return len(self.means)
@@ -74,6 +88,7 @@ class Splats:
             self.opacities[keep],
             self.scales[keep],
             self.rotations[keep],
+            None if self.sh is None else self.sh[keep],
         )
 
     @staticmethod
@@ -81,11 +96,21 @@ class Splats:
         """The splats of `parts`, one after another."""
         if not parts:
             return Splats(*(np.zeros(s, np.float32) for s in ((0, 3), (0, 3), (0, 3), (0,), (0, 3), (0, 4))))
+        terms = max(0 if p.sh is None else p.sh.shape[1] for p in parts)
+        sh = None
+        if terms:  # the parts without (or with fewer) harmonics get zeros: the same colour from every side
+            sh = np.zeros((sum(len(p) for p in parts), terms, 3), np.float32)
+            start = 0
+            for p in parts:
+                if p.sh is not None:
+                    sh[start : start + len(p), : p.sh.shape[1]] = p.sh
+                start += len(p)
         return Splats(
             *(
                 np.concatenate([getattr(p, name) for p in parts])
                 for name in ("means", "normals", "colours", "opacities", "scales", "rotations")
-            )
+            ),
+            sh,
         )
 
 

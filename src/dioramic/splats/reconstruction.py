@@ -11,19 +11,26 @@ Three parts, the most important first:
 * the backdrop sphere, which gives up splats first when everything does not fit the budget
   (`dioramic.splats.build.splats_from_scene`: so does `dioramic export` of the reconstruction's
   scene.glb, which has the model and the backdrop but not the photos).
+
+Their colours then change with the view: spherical harmonics fitted to every photo that sees each
+splat (`dioramic.splats.harmonics`), so that from each photo's viewpoint the splats show that photo.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dioramic.splats import Splats, splats_from_scene, write_splats
 from dioramic.types import Mesh, Scene
+
+if TYPE_CHECKING:
+    from dioramic.splats.harmonics import PhotoView
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +99,14 @@ def write_reconstruction_splats(
     max_splats: int,
     refine_iterations: int | None = None,
     reference: str | None = None,
+    photos: Sequence[PhotoView] = (),
 ) -> dict[str, Any]:
     """Write folder/splats.ply: the splats of the model, the `reference` photo's surface where the
     model has none, and the backdrop (`reconstruction_splats`), refined against the photos for
     `refine_iterations` steps when given (`dioramic.splats.refine`: reads folder/sparse and
-    folder/images, so call it once they are written). Returns the report's 'splats' entry."""
+    folder/images, so call it once they are written), then coloured view-dependently from the
+    `photos` (`dioramic.splats.harmonics`; none: one colour per splat). Returns the report's 'splats'
+    entry."""
     splats = reconstruction_splats(scene, max_splats, reference)
     summary: dict[str, Any] = {"file": "splats.ply", "splats": len(splats)}
     if refine_iterations:
@@ -104,5 +114,10 @@ def write_reconstruction_splats(
 
         splats, report = refine_output(folder, splats, RefineSettings(iterations=refine_iterations))
         summary["refined"] = report.as_dict()
+    if photos:
+        from dioramic.splats.harmonics import fit_harmonics
+
+        splats = fit_harmonics(splats, photos)
+        summary["sh_degree"] = splats.degree
     write_splats(splats, folder / "splats.ply")
     return summary

@@ -10,11 +10,13 @@ photo over the pixels it covers (`psnr`); the tests and ``bench/splats.py`` chec
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from dioramic.splats import Splats
+from dioramic.splats.harmonics import PhotoView, view_colours
 from dioramic.types import Camera
 
 OPAQUE = 0.5
@@ -34,18 +36,57 @@ def centre_image(
     """The mean colour of the visible opaque splat centres in every pixel of `camera`'s image.
 
     `world_from_camera` (4, 4) places the camera (OpenGL axes: +X right, +Y up, looking down -Z);
-    None: at the origin, as the photo's camera of a single-photo scene. A centre is hidden when it
-    lies more than `DEPTH_TOLERANCE` behind the surface of a nearer splat whose footprint
-    (`FOOTPRINT` standard deviations) covers its pixel: where a surface's splats are larger than
-    pixels, their centres leave pixels between them that must not show the surfaces behind.
+    None: at the origin, as the photo's camera of a single-photo scene. Which centres are visible is
+    `visible_centres`'s rule. Colours are seen from the camera's position (the view-dependent
+    harmonics, where the splats have them).
 
     Returns (H, W, 3) float32 colours in 0..1 and an (H, W) bool mask of the pixels that show one.
     """
-    from scipy import ndimage
+    seen = visible_centres(splats, camera, world_from_camera)
+    position = np.zeros(3) if world_from_camera is None else np.asarray(world_from_camera)[:3, 3]
+    colours = view_colours(splats.subset(seen.index), position).astype(np.float64)
+    pixel = np.floor(seen.y).astype(np.int64) * camera.width + np.floor(seen.x).astype(np.int64)
+    # per pixel, the mean colour of the visible centres of its nearest surface (those within a pixel's
+    # recession of the nearest, on their own planes)
+    size = camera.height * camera.width
+    nearest = np.full(size, np.inf)
+    np.minimum.at(nearest, pixel, seen.depth)
+    front_surface = seen.depth <= nearest[pixel] * (1.0 + DEPTH_TOLERANCE) + seen.recession
+    pixel, colours = pixel[front_surface], colours[front_surface]
+    count = np.bincount(pixel, minlength=size)
+    image = np.stack([np.bincount(pixel, colours[:, k], minlength=size) for k in range(3)], axis=1)
+    image /= np.maximum(count, 1)[:, None]
+    shape = (camera.height, camera.width)
+    return image.reshape(camera.height, camera.width, 3).astype(np.float32), (count > 0).reshape(shape)
 
-    keep = splats.opacities >= OPAQUE
-    splats = splats.subset(keep)
-    points, colours = splats.means.astype(np.float64), splats.colours
+
+@dataclass(frozen=True)
+class Visible:
+    """The splat centres a camera sees (`visible_centres`), in the order of the splats."""
+
+    index: np.ndarray
+    """(M,) int64 the visible splats' indices."""
+    x: np.ndarray
+    """(M,) float64 where their centres project in the image, pixels (pixel centres at +0.5)."""
+    y: np.ndarray
+    """(M,) float64 ..."""
+    depth: np.ndarray
+    """(M,) float64 their distance along the camera's axis."""
+    recession: np.ndarray
+    """(M,) float64 how far each one's surface recedes a pixel away from its centre (a surface seen
+    at a slant does)."""
+
+
+def visible_centres(splats: Splats, camera: Camera, world_from_camera: np.ndarray | None = None) -> Visible:
+    """The splats at least `OPAQUE` whose centres `camera` sees (placed by `world_from_camera`, as in
+    `centre_image`). A centre is hidden when it lies more than `DEPTH_TOLERANCE` behind the surface
+    of a nearer splat whose footprint (`FOOTPRINT` standard deviations) covers its pixel: where a
+    surface's splats are larger than pixels, their centres leave pixels between them that must not
+    show the surfaces behind."""
+    import cv2
+
+    candidates = np.flatnonzero(splats.opacities >= OPAQUE)
+    points = splats.means[candidates].astype(np.float64)
     rotation = np.eye(3)
     if world_from_camera is not None:
         view = np.linalg.inv(np.asarray(world_from_camera, dtype=np.float64))
@@ -53,13 +94,14 @@ def centre_image(
         points = points @ rotation.T + view[:3, 3]
     depth = -points[:, 2]
     front = depth > 1e-9
-    points, colours, depth = points[front], colours[front], depth[front]
-    u = np.floor(points[:, 0] / depth * camera.fx + camera.cx).astype(np.int64)
-    v = np.floor(-points[:, 1] / depth * camera.fy + camera.cy).astype(np.int64)
-    inside = (u >= 0) & (u < camera.width) & (v >= 0) & (v < camera.height)
-    pixel, depth, colours = (v * camera.width + u)[inside], depth[inside], colours[inside]
-    chosen = splats.subset(np.flatnonzero(front)[inside])
-    sigma, normal = _projected_sigma(chosen, points[inside], rotation, camera)
+    candidates, points, depth = candidates[front], points[front], depth[front]
+    x = points[:, 0] / depth * camera.fx + camera.cx
+    y = -points[:, 1] / depth * camera.fy + camera.cy
+    inside = (x >= 0) & (x < camera.width) & (y >= 0) & (y < camera.height)
+    candidates, points, depth, x, y = candidates[inside], points[inside], depth[inside], x[inside], y[inside]
+    pixel = np.floor(y).astype(np.int64) * camera.width + np.floor(x).astype(np.int64)
+    chosen = splats.subset(candidates)
+    sigma, normal = _projected_sigma(chosen, points, rotation, camera)
     radius = np.clip(np.floor(FOOTPRINT * sigma), 0, _MAX_RADIUS).astype(int)  # the pixels it hides
     # how far a splat's own surface recedes behind its centre within its footprint (a surface seen
     # at a slant does): it hides only what lies beyond that
@@ -71,24 +113,13 @@ def centre_image(
     size = camera.height * camera.width
     occluder = np.full(shape, np.inf)
     for r in np.unique(radius):  # the nearest occluding surface under any footprint, by footprint size
-        layer = np.full(size, np.inf)
-        np.minimum.at(layer, pixel[radius == r], behind[radius == r])
-        disc = np.hypot(*np.mgrid[-r : r + 1, -r : r + 1]) <= r + 0.5
-        filtered = ndimage.minimum_filter(layer.reshape(shape), footprint=disc, mode="constant", cval=np.inf)
+        layer = np.full(size, np.inf, np.float32)
+        np.minimum.at(layer, pixel[radius == r], behind[radius == r].astype(np.float32))
+        disc = (np.hypot(*np.mgrid[-r : r + 1, -r : r + 1]) <= r + 0.5).astype(np.uint8)
+        filtered = cv2.erode(layer.reshape(shape), disc, borderType=cv2.BORDER_CONSTANT, borderValue=np.inf)
         occluder = np.minimum(occluder, filtered)
     visible = depth <= occluder.reshape(-1)[pixel] * (1.0 + DEPTH_TOLERANCE)
-    pixel, depth, colours = pixel[visible], depth[visible], colours[visible].astype(np.float64)
-    per_pixel = per_pixel[visible]
-    # per pixel, the mean colour of the visible centres of its nearest surface (those within a pixel's
-    # recession of the nearest, on their own planes)
-    nearest = np.full(size, np.inf)
-    np.minimum.at(nearest, pixel, depth)
-    front_surface = depth <= nearest[pixel] * (1.0 + DEPTH_TOLERANCE) + per_pixel
-    pixel, colours = pixel[front_surface], colours[front_surface]
-    count = np.bincount(pixel, minlength=size)
-    image = np.stack([np.bincount(pixel, colours[:, k], minlength=size) for k in range(3)], axis=1)
-    image /= np.maximum(count, 1)[:, None]
-    return image.reshape(camera.height, camera.width, 3).astype(np.float32), (count > 0).reshape(shape)
+    return Visible(candidates[visible], x[visible], y[visible], depth[visible], per_pixel[visible])
 
 
 def _projected_sigma(
@@ -127,30 +158,60 @@ def psnr(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:
     return math.inf if error == 0 else 10.0 * math.log10(1.0 / error)
 
 
-def reconstruction_psnr(folder: Path, splats: Splats, scale: int = 1, details: bool = False) -> tuple:
-    """(PSNR in dB, covered fraction) of the splat centres against the reference photo of the
-    reconstruction written in `folder` (report.json's ``reference_view``: the scene's own camera),
-    undistorted as the scene sees it, through its camera from sparse/transforms.json; with `scale`,
-    both at 1/scale of the photo's size. With `details`, also the undistorted photo ((H, W, 3) float
-    0..1) and the mask of the covered pixels."""
+def reconstruction_photos(folder: Path, names: list[str] | None = None) -> dict[str, PhotoView]:
+    """{name: photo} of the reconstruction written in `folder`: its images (undistorted as the scene
+    sees them), each with its camera from sparse/transforms.json, in the scene's coordinates; only
+    `names` where given."""
     import json
 
     import cv2
     from PIL import Image
 
-    reference = json.loads((folder / "report.json").read_text())["reference_view"]
+    from dioramic.splats.harmonics import PhotoView
+
     frames = json.loads((folder / "sparse" / "transforms.json").read_text())["frames"]
-    frame = next(f for f in frames if Path(f["file_path"]).name == reference)
-    with Image.open(folder / "images" / reference) as picture:
-        rgb = np.asarray(picture.convert("RGB"))
-    intrinsics = np.array([[frame["fl_x"], 0, frame["cx"]], [0, frame["fl_y"], frame["cy"]], [0, 0, 1]])
-    distortion = np.array([frame.get(k, 0.0) for k in ("k1", "k2", "p1", "p2")])
-    if distortion.any():
-        rgb = cv2.undistort(rgb, intrinsics, distortion)
-    camera = Camera(frame["w"], frame["h"], frame["fl_x"], frame["fl_y"], frame["cx"], frame["cy"])
+    out = {}
+    for frame in frames:
+        name = Path(frame["file_path"]).name
+        if names is not None and name not in names:
+            continue
+        with Image.open(folder / "images" / name) as picture:
+            rgb = np.asarray(picture.convert("RGB"))
+        intrinsics = np.array([[frame["fl_x"], 0, frame["cx"]], [0, frame["fl_y"], frame["cy"]], [0, 0, 1]])
+        distortion = np.array([frame.get(k, 0.0) for k in ("k1", "k2", "p1", "p2")])
+        if distortion.any():
+            rgb = cv2.undistort(rgb, intrinsics, distortion)
+        camera = Camera(frame["w"], frame["h"], frame["fl_x"], frame["fl_y"], frame["cx"], frame["cy"])
+        out[name] = PhotoView(rgb, camera, np.asarray(frame["transform_matrix"], dtype=np.float64))
+    return out
+
+
+def held_out_names(folder: Path) -> list[str]:
+    """The names of the photos a reconstruction in `folder` held out (`--holdout`)."""
+    import json
+
+    transforms = json.loads((folder / "sparse" / "transforms.json").read_text())
+    return [Path(p).name for p in transforms.get("test_filenames", [])]
+
+
+def reconstruction_psnr(
+    folder: Path, splats: Splats, scale: int = 1, details: bool = False, photo: str | None = None
+) -> tuple:
+    """(PSNR in dB, covered fraction) of the splat centres against the reference photo of the
+    reconstruction written in `folder` (report.json's ``reference_view``: the scene's own camera; or
+    the `photo` named), undistorted as the scene sees it, through its camera from
+    sparse/transforms.json; with `scale`, both at 1/scale of the photo's size. With `details`, also
+    the undistorted photo ((H, W, 3) float 0..1) and the mask of the covered pixels."""
+    import json
+
+    import cv2
+
+    name = photo or json.loads((folder / "report.json").read_text())["reference_view"]
+    view = reconstruction_photos(folder, [name])[name]
+    camera, rgb = view.camera, view.image
     if scale > 1:
         camera = camera.resized(camera.width // scale, camera.height // scale)
         rgb = cv2.resize(rgb, (camera.width, camera.height), interpolation=cv2.INTER_AREA)
-    image, mask = centre_image(splats, camera, np.asarray(frame["transform_matrix"]))
+    image, mask = centre_image(splats, camera, view.world_from_camera)
     value = psnr(image, rgb / 255.0, mask)
     return (value, float(mask.mean()), rgb / 255.0, mask) if details else (value, float(mask.mean()))
