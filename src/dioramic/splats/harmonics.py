@@ -9,15 +9,22 @@ fits them in closed form to every photo that sees each splat's centre (`dioramic
 visibility rule), so that from each photo's viewpoint the splats show that photo, and between them a
 smooth blend, as the view-dependent video renderer does.
 
-The fit is least squares per splat, shrunk towards "the same colour from every side": every
-view-dependent coefficient has a prior of zero weighted as `PRIOR_VIEWS` photos' worth of evidence
-(a photo's weight on a coefficient averages 1 / 4 pi over the sphere), and the constant term keeps
-the splat's own colour with a small weight, so a splat one photo sees takes that photo's colour and
-one no photo sees keeps its own. On templeSparseRing (`--holdout 4`), the held-out photos seen through
-the splat centres went from 14.7, 16.7, 16.4 and 13.6 dB with the atlas's colours to 17.3, 17.5, 18.8
-and 17.9 dB with degree 2; degrees 1 and 3 held out the same (within 0.05 dB on the mean) and
-reproduce the photos from their own viewpoints less and more closely (23.3, 26.2 and 28.5 dB for the
-reference photo): degree 2 is the middle ground for the file's size (24 more floats a splat).
+The fit has two steps per splat. The constant term is the mean of the colours the photos show (with
+the splat's own colour as a weak prior, `OWN_COLOUR`), so a splat one photo sees takes that photo's
+colour, the same from every side, and one no photo sees keeps its own. The view-dependent terms fit
+what changes around that mean by least squares, shrunk towards no change: each has a prior of zero
+weighted as `PRIOR_VIEWS` photos' worth of evidence (a photo's weight on a coefficient averages
+1 / 4 pi over the sphere). Every photo that sees a splat counts the same (weighting them by how
+squarely they see it made the held-out views no better and the photos' own views worse).
+
+Measured with `--holdout 4` (`bench/splats.py --reconstruction OUT`: the held-out photos seen through
+the splat centres, which the fit never saw), against the atlas's one colour per splat:
+templeSparseRing 14.5, 16.6, 16.1, 13.5 dB -> 17.1, 17.4, 18.5, 17.9 dB; entry-P10 25.4, 27.1,
+21.9 dB -> 31.7, 28.6, 24.9 dB. Degrees 1, 2 and 3 held out the same on the temple (within 0.05 dB on
+the mean); they reproduce the photos from their own viewpoints less and more closely (23.3, 26.2 and
+28.5 dB for its reference photo): degree 2 is the middle ground for the file's size (24 more floats a
+splat). Between one and four photos' worth of prior, the held-out means moved by less than 0.25 dB
+(the temple's ring preferring more, entry-P10's arc less).
 
 Conventions (those of the 3DGS reference code, which every viewer follows): d is the unit vector from
 the camera's centre to the splat's, in the file's coordinates; colour = 0.5 + SH_C0 f_dc
@@ -36,7 +43,7 @@ from dioramic.types import Camera
 
 DEGREE = 2
 """The degree `fit_harmonics` fits by default (8 coefficients per channel beyond the constant)."""
-PRIOR_VIEWS = 4.0
+PRIOR_VIEWS = 2.0
 """How many photos' worth of evidence the prior "no change with the view" counts for."""
 OWN_COLOUR = 0.05
 """The weight (in photos' worth) with which the constant term keeps the splat's own colour."""
@@ -172,12 +179,12 @@ def fit_harmonics(splats: Splats, photos: Sequence[PhotoView], degree: int = DEG
                 normal[:, a, b] = normal[:, b, a] = np.bincount(rows, full[:, a] * full[:, b], len(fitted))
             for c in range(3):
                 right[:, a, c] = np.bincount(rows, full[:, a] * observed[:, c], len(fitted))
-        # the priors: zero for the view-dependent terms, the splat's own colour for the constant one
-        weight = np.full(count, PRIOR_VIEWS / (4.0 * np.pi))
-        weight[0] = OWN_COLOUR * SH_C0**2
-        normal[:, np.arange(count), np.arange(count)] += weight
-        right[:, 0] += weight[0] * (splats.colours[fitted] - 0.5) / SH_C0
-        solved = np.linalg.solve(normal, right)  # (M, count, 3)
-        colours[fitted] = np.clip(0.5 + SH_C0 * solved[:, 0], 0.0, 1.0).astype(np.float32)
-        sh[fitted] = solved[:, 1:].astype(np.float32)
+        # the constant term: the mean of what the photos show, with the splat's own colour as a weak
+        # prior; the harmonics: what changes around it, shrunk towards no change
+        views = normal[:, 0, 0] / SH_C0**2
+        mean = (right[:, 0] / SH_C0 + OWN_COLOUR * (splats.colours[fitted] - 0.5)) / (views + OWN_COLOUR)[:, None]
+        varying = normal[:, 1:, 1:] + np.eye(count - 1) * (PRIOR_VIEWS / (4.0 * np.pi))
+        residual = right[:, 1:] - (normal[:, 0, 1:] / SH_C0)[:, :, None] * mean[:, None, :]
+        colours[fitted] = np.clip(0.5 + mean, 0.0, 1.0).astype(np.float32)
+        sh[fitted] = np.linalg.solve(varying, residual).astype(np.float32)
     return replace(splats, colours=colours, sh=sh)
