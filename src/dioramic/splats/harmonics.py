@@ -182,7 +182,8 @@ def fit_harmonics(splats: Splats, photos: Sequence[PhotoView], degree: int = DEG
         # the constant term: the mean of what the photos show, with the splat's own colour as a weak
         # prior; the harmonics: what changes around it, shrunk towards no change
         views = normal[:, 0, 0] / SH_C0**2
-        mean = (right[:, 0] / SH_C0 + OWN_COLOUR * (splats.colours[fitted] - 0.5)) / (views + OWN_COLOUR)[:, None]
+        own = OWN_COLOUR * (splats.colours[fitted] - 0.5)
+        mean = (right[:, 0] / SH_C0 + own) / (views + OWN_COLOUR)[:, None]
         varying = normal[:, 1:, 1:] + np.eye(count - 1) * (PRIOR_VIEWS / (4.0 * np.pi))
         residual = right[:, 1:] - (normal[:, 0, 1:] / SH_C0)[:, :, None] * mean[:, None, :]
         colours[fitted] = np.clip(0.5 + mean, 0.0, 1.0).astype(np.float32)
