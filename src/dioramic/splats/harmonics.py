@@ -141,15 +141,16 @@ def fit_harmonics(splats: Splats, photos: Sequence[PhotoView], degree: int = DEG
     """`splats` with view-dependent colours of `degree` fitted to the `photos` (see the module
     docstring): the colour each photo shows at a splat's centre, wherever that photo sees it."""
     from dioramic.reconstruct.holdout import sample
-    from dioramic.splats.view import visible_centres
+    from dioramic.splats.view import splat_axes, visible_centres
 
     count = terms(degree) + 1
+    axes = splat_axes(splats)  # the same from every photo
     seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # per photo: indices, basis, colours
     for photo in photos:
         camera = photo.camera
         scale = min(1.0, VISIBILITY_SIDE / max(camera.width, camera.height))
         small = camera.resized(max(1, round(camera.width * scale)), max(1, round(camera.height * scale)))
-        visible = visible_centres(splats, small, photo.world_from_camera)
+        visible = visible_centres(splats, small, photo.world_from_camera, axes)
         index = visible.index
         x = np.minimum(visible.x * (camera.width / small.width), camera.width - 1e-3)
         y = np.minimum(visible.y * (camera.height / small.height), camera.height - 1e-3)
@@ -157,11 +158,14 @@ def fit_harmonics(splats: Splats, photos: Sequence[PhotoView], degree: int = DEG
             ok = photo.valid[np.floor(y).astype(np.int64), np.floor(x).astype(np.int64)]
             index, x, y = index[ok], x[ok], y[ok]
         colours = sample(photo.image.astype(np.float32) / 255.0, x, y)
-        position = np.asarray(photo.world_from_camera, dtype=np.float64)[:3, 3]
-        directions = directions_from(splats.subset(index), position)
-        full = np.concatenate([np.full((len(index), 1), SH_C0), basis(directions, degree)], axis=1)
-        seen.append((index, full, colours))
-    fitted = np.unique(np.concatenate([s[0] for s in seen])) if seen else np.zeros(0, np.int64)
+        offsets = splats.means[index].astype(np.float64) - np.asarray(photo.world_from_camera)[:3, 3]
+        directions = offsets / np.maximum(np.linalg.norm(offsets, axis=1, keepdims=True), 1e-12)
+        full = np.concatenate([np.full((1, len(index)), SH_C0), basis(directions, degree).T])  # (count, n)
+        seen.append((index, full.astype(np.float32), np.ascontiguousarray(colours.T, dtype=np.float32)))
+    observed_any = np.zeros(len(splats), bool)
+    for index, _, _ in seen:
+        observed_any[index] = True
+    fitted = np.flatnonzero(observed_any)
     sh = np.zeros((len(splats), count - 1, 3), np.float32)
     colours = splats.colours.copy()
     if len(fitted):
@@ -169,16 +173,21 @@ def fit_harmonics(splats: Splats, photos: Sequence[PhotoView], degree: int = DEG
         slot[fitted] = np.arange(len(fitted))
         rows = np.concatenate([s[0] for s in seen])
         rows = slot[rows]
-        full = np.concatenate([s[1] for s in seen])
-        observed = np.concatenate([s[2] for s in seen]) - 0.5
+        full = np.concatenate([s[1] for s in seen], axis=1)  # (count, observations)
+        observed = np.concatenate([s[2] for s in seen], axis=1) - 0.5  # (3, observations)
         del seen
-        normal = np.zeros((len(fitted), count, count))
-        right = np.zeros((len(fitted), count, 3))
-        for a in range(count):  # sums per splat, by bincount (np.add.at is many times slower)
+        # sums per splat, by bincount (np.add.at is many times slower), each into a contiguous row
+        normal = np.empty((count, count, len(fitted)))
+        right = np.empty((count, 3, len(fitted)))
+        for a in range(count):
             for b in range(a, count):
-                normal[:, a, b] = normal[:, b, a] = np.bincount(rows, full[:, a] * full[:, b], len(fitted))
+                normal[a, b] = np.bincount(rows, full[a] * full[b], len(fitted))
+                normal[b, a] = normal[a, b]
             for c in range(3):
-                right[:, a, c] = np.bincount(rows, full[:, a] * observed[:, c], len(fitted))
+                right[a, c] = np.bincount(rows, full[a] * observed[c], len(fitted))
+        del rows, full, observed
+        normal = normal.transpose(2, 0, 1)  # (M, count, count)
+        right = right.transpose(2, 0, 1)  # (M, count, 3)
         # the constant term: the mean of what the photos show, with the splat's own colour as a weak
         # prior; the harmonics: what changes around it, shrunk towards no change
         views = normal[:, 0, 0] / SH_C0**2

@@ -77,12 +77,17 @@ class Visible:
     at a slant does)."""
 
 
-def visible_centres(splats: Splats, camera: Camera, world_from_camera: np.ndarray | None = None) -> Visible:
+def visible_centres(
+    splats: Splats,
+    camera: Camera,
+    world_from_camera: np.ndarray | None = None,
+    axes: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Visible:
     """The splats at least `OPAQUE` whose centres `camera` sees (placed by `world_from_camera`, as in
     `centre_image`). A centre is hidden when it lies more than `DEPTH_TOLERANCE` behind the surface
     of a nearer splat whose footprint (`FOOTPRINT` standard deviations) covers its pixel: where a
     surface's splats are larger than pixels, their centres leave pixels between them that must not
-    show the surfaces behind."""
+    show the surfaces behind. `axes`: the splats' `splat_axes`, where already computed."""
     import cv2
 
     candidates = np.flatnonzero(splats.opacities >= OPAQUE)
@@ -100,13 +105,16 @@ def visible_centres(splats: Splats, camera: Camera, world_from_camera: np.ndarra
     inside = (x >= 0) & (x < camera.width) & (y >= 0) & (y < camera.height)
     candidates, points, depth, x, y = candidates[inside], points[inside], depth[inside], x[inside], y[inside]
     pixel = np.floor(y).astype(np.int64) * camera.width + np.floor(x).astype(np.int64)
-    chosen = splats.subset(candidates)
-    sigma, normal = _projected_sigma(chosen, points, rotation, camera)
+    if axes is None:
+        scaled, flat = splat_axes(splats.subset(candidates))
+    else:
+        scaled, flat = axes[0][candidates], axes[1][candidates]
+    sigma, normal = _projected_sigma(scaled, flat, points, rotation, camera)
     radius = np.clip(np.floor(FOOTPRINT * sigma), 0, _MAX_RADIUS).astype(int)  # the pixels it hides
     # how far a splat's own surface recedes behind its centre within its footprint (a surface seen
     # at a slant does): it hides only what lies beyond that
     slant = np.hypot(normal[:, 0], normal[:, 1]) / np.maximum(np.abs(normal[:, 2]), 1e-3)
-    extent = FOOTPRINT * chosen.scales[:, :2].max(axis=1)
+    extent = FOOTPRINT * splats.scales[candidates, :2].max(axis=1)
     per_pixel = np.minimum(depth / camera.fx * slant, extent)  # depth change a pixel away, on its plane
     behind = depth + np.minimum(radius * per_pixel, extent)
     shape = (camera.height, camera.width)
@@ -122,27 +130,33 @@ def visible_centres(splats: Splats, camera: Camera, world_from_camera: np.ndarra
     return Visible(candidates[visible], x[visible], y[visible], depth[visible], per_pixel[visible])
 
 
-def _projected_sigma(
-    splats: Splats, points: np.ndarray, rotation: np.ndarray, camera: Camera
-) -> tuple[np.ndarray, np.ndarray]:
-    """The larger standard deviation (pixels) of each splat's footprint in the image (its covariance
-    through the projection's Jacobian at its centre; `points`: camera coordinates, OpenGL axes), and
-    its flat axis, the normal of its surface, in camera coordinates (N, 3)."""
+def splat_axes(splats: Splats) -> tuple[np.ndarray, np.ndarray]:
+    """Each splat's axes in the splats' coordinates: (N, 3, 3) float64 columns scaled by its standard
+    deviations, and (N, 3) its flat axis (the normal of its surface), unit length. The same for every
+    camera: `visible_centres` takes them precomputed when it looks from many."""
     from dioramic.splats.build import rotation_matrices
 
-    axes = rotation @ rotation_matrices(splats.rotations)  # camera-from-splat
-    half = axes * splats.scales.astype(np.float64)[:, None, :]  # columns: the scaled axes
+    axes = rotation_matrices(splats.rotations)
+    return axes * splats.scales.astype(np.float64)[:, None, :], np.ascontiguousarray(axes[:, :, 2])
+
+
+def _projected_sigma(
+    scaled: np.ndarray, flat: np.ndarray, points: np.ndarray, rotation: np.ndarray, camera: Camera
+) -> tuple[np.ndarray, np.ndarray]:
+    """The larger standard deviation (pixels) of each splat's footprint in the image (its covariance
+    through the projection's Jacobian at its centre) and its flat axis, the normal of its surface, in
+    camera coordinates (N, 3), from `splat_axes`' `scaled` and `flat` of the same splats; `points`:
+    their centres in camera coordinates (OpenGL axes), `rotation`: camera-from-world."""
+    # the scaled axes in camera coordinates, row by row (rows x, y, z of the camera; columns the axes)
+    rows = [sum(rotation[i, j] * scaled[:, j, :] for j in range(3)) for i in range(3)]
     depth = -points[:, 2]
-    jacobian = np.zeros((len(points), 2, 3))
-    jacobian[:, 0, 0] = camera.fx / depth
-    jacobian[:, 0, 2] = camera.fx * points[:, 0] / depth**2
-    jacobian[:, 1, 1] = camera.fy / depth
-    jacobian[:, 1, 2] = camera.fy * points[:, 1] / depth**2
-    projected = jacobian @ half  # (N, 2, 3): the 2D covariance is projected @ projected^T
-    cov = projected @ projected.transpose(0, 2, 1)
-    mid = 0.5 * (cov[:, 0, 0] + cov[:, 1, 1])
-    spread = np.hypot(0.5 * (cov[:, 0, 0] - cov[:, 1, 1]), cov[:, 0, 1])
-    return np.sqrt(mid + spread), axes[:, :, 2]
+    # the projection's Jacobian has zeros off its diagonal but in the z column
+    u = camera.fx / depth[:, None] * rows[0] + (camera.fx * points[:, 0] / depth**2)[:, None] * rows[2]
+    v = camera.fy / depth[:, None] * rows[1] + (camera.fy * points[:, 1] / depth**2)[:, None] * rows[2]
+    cov_uu, cov_vv, cov_uv = (u * u).sum(axis=1), (v * v).sum(axis=1), (u * v).sum(axis=1)
+    mid = 0.5 * (cov_uu + cov_vv)
+    spread = np.hypot(0.5 * (cov_uu - cov_vv), cov_uv)
+    return np.sqrt(mid + spread), flat @ rotation.T
 
 
 def psnr(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:
