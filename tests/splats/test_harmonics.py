@@ -89,6 +89,18 @@ def test_the_colours_follow_each_photo_and_blend_between_them() -> None:
     np.testing.assert_allclose(fitted.colours[middle][:, [0, 2]].mean(axis=0), mean[[0, 2]], atol=0.01)
 
 
+def test_the_fit_is_the_same_solved_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dioramic.splats.harmonics as harmonics
+
+    splats, photos = _plane(12), _photos([-0.4, 0.0, 0.4])
+    whole = fit_harmonics(splats, photos)
+    monkeypatch.setattr(harmonics, "CHUNK", 7)
+    chunked = fit_harmonics(splats, photos)
+    assert whole.sh is not None and chunked.sh is not None and np.abs(whole.sh).max() > 0.01
+    np.testing.assert_array_equal(chunked.sh, whole.sh)
+    np.testing.assert_array_equal(chunked.colours, whole.colours)
+
+
 _FIELDS = ("means", "normals", "colours", "opacities", "scales", "rotations")
 
 

@@ -47,6 +47,8 @@ PRIOR_VIEWS = 2.0
 """How many photos' worth of evidence the prior "no change with the view" counts for."""
 OWN_COLOUR = 0.05
 """The weight (in photos' worth) with which the constant term keeps the splat's own colour."""
+CHUNK = 250_000
+"""Splats solved at a time (bounds the memory the solve takes)."""
 VISIBILITY_SIDE = 1280
 """Which splats a photo sees is worked out at most this many pixels wide (the colours are sampled at
 the photo's full size)."""
@@ -177,8 +179,8 @@ def fit_harmonics(splats: Splats, photos: Sequence[PhotoView], degree: int = DEG
         observed = np.concatenate([s[2] for s in seen], axis=1) - 0.5  # (3, observations)
         del seen
         # sums per splat, by bincount (np.add.at is many times slower), each into a contiguous row
-        normal = np.empty((count, count, len(fitted)))
-        right = np.empty((count, 3, len(fitted)))
+        normal = np.empty((count, count, len(fitted)), np.float32)
+        right = np.empty((count, 3, len(fitted)), np.float32)
         for a in range(count):
             for b in range(a, count):
                 normal[a, b] = np.bincount(rows, full[a] * full[b], len(fitted))
@@ -186,15 +188,18 @@ def fit_harmonics(splats: Splats, photos: Sequence[PhotoView], degree: int = DEG
             for c in range(3):
                 right[a, c] = np.bincount(rows, full[a] * observed[c], len(fitted))
         del rows, full, observed
-        normal = normal.transpose(2, 0, 1)  # (M, count, count)
-        right = right.transpose(2, 0, 1)  # (M, count, 3)
-        # the constant term: the mean of what the photos show, with the splat's own colour as a weak
-        # prior; the harmonics: what changes around it, shrunk towards no change
-        views = normal[:, 0, 0] / SH_C0**2
-        own = OWN_COLOUR * (splats.colours[fitted] - 0.5)
-        mean = (right[:, 0] / SH_C0 + own) / (views + OWN_COLOUR)[:, None]
-        varying = normal[:, 1:, 1:] + np.eye(count - 1) * (PRIOR_VIEWS / (4.0 * np.pi))
-        residual = right[:, 1:] - (normal[:, 0, 1:] / SH_C0)[:, :, None] * mean[:, None, :]
-        colours[fitted] = np.clip(0.5 + mean, 0.0, 1.0).astype(np.float32)
-        sh[fitted] = np.linalg.solve(varying, residual).astype(np.float32)
+        for start in range(0, len(fitted), CHUNK):  # the solve in float64, a chunk of splats at a time
+            part = slice(start, start + CHUNK)
+            chosen = fitted[part]
+            n = normal[:, :, part].transpose(2, 0, 1).astype(np.float64)  # (m, count, count)
+            r = right[:, :, part].transpose(2, 0, 1).astype(np.float64)  # (m, count, 3)
+            # the constant term: the mean of what the photos show, with the splat's own colour as a
+            # weak prior; the harmonics: what changes around it, shrunk towards no change
+            views = n[:, 0, 0] / SH_C0**2
+            own = OWN_COLOUR * (splats.colours[chosen] - 0.5)
+            mean = (r[:, 0] / SH_C0 + own) / (views + OWN_COLOUR)[:, None]
+            varying = n[:, 1:, 1:] + np.eye(count - 1) * (PRIOR_VIEWS / (4.0 * np.pi))
+            residual = r[:, 1:] - (n[:, 0, 1:] / SH_C0)[:, :, None] * mean[:, None, :]
+            colours[chosen] = np.clip(0.5 + mean, 0.0, 1.0).astype(np.float32)
+            sh[chosen] = np.linalg.solve(varying, residual).astype(np.float32)
     return replace(splats, colours=colours, sh=sh)
