@@ -96,8 +96,11 @@ export async function offerSplats(viewer, button, url) {
  * Still frames of the splat file at `url`, each from one camera: {position: [x, y, z], quaternion:
  * [x, y, z, w] (the camera's world rotation; it looks down its -Z), fovY: degrees}. Resolves to PNG
  * data URLs of `width` x `height` frames on `background` (CSS colour). For tests and thumbnails.
+ * `extSplats`: Spark's extended encoding, as the page draws splats (float32 centres); false: its packed
+ * one, which keeps the view-dependent colours' harmonics exactly (the extended one stores them
+ * coarsely: a reconstruction's splats change colour with the view at about half their strength).
  */
-export async function renderViews(url, { width, height, views, background = "#000000" }) {
+export async function renderViews(url, { width, height, views, background = "#000000", extSplats = true }) {
   const canvas = document.createElement("canvas");
   const renderer = new WebGLRenderer({ canvas, antialias: false, preserveDrawingBuffer: true });
   renderer.setPixelRatio(1);
@@ -106,7 +109,7 @@ export async function renderViews(url, { width, height, views, background = "#00
   scene.background = new Color(background);
   const spark = new SparkRenderer({ renderer, ...KERNEL });
   scene.add(spark);
-  const mesh = new SplatMesh({ url, extSplats: true });
+  const mesh = new SplatMesh({ url, extSplats });
   await mesh.initialized;
   scene.add(mesh);
   const camera = new PerspectiveCamera(45, width / height, 0.01, 1000);

@@ -151,3 +151,66 @@ def test_the_page_shows_a_jobs_splats(
     assert 0 < np.abs(splats - mesh).mean() < 25, "the splats should look like the mesh, drawn otherwise"
     assert "Gaussian splats" in (page.locator("#splats").get_attribute("title") or "")
     assert not errors, errors
+
+
+def test_spark_colours_the_harmonics_as_we_do(browser: Any, site: Any, shots: Path) -> None:
+    """A plane of splats whose colour changes with the view (degree-2 harmonics, as a reconstruction's
+    splats carry them): Spark shows, from the left and from the right, the colours our own evaluation
+    gives (`dioramic.splats.harmonics.view_colours`: the 3DGS convention), from the PLY and from the
+    SPZ alike (so both files lay the coefficients out as viewers read them). Spark's packed encoding
+    keeps the harmonics exactly; the extended one the page draws with stores them coarsely (about
+    half their strength), so the layout is checked with the packed one."""
+    from dioramic.splats import Splats, write_splats
+    from dioramic.splats.harmonics import view_colours
+
+    count = 48
+    ticks = (np.arange(count) + 0.5) / count - 0.5
+    x, y = np.meshgrid(ticks, ticks)
+    n = x.size
+    sh = np.zeros((n, 8, 3), np.float32)
+    # within +-0.45, as fitted ones are (99.9 % of templeSparseRing's): Spark's encoding holds +-0.5
+    sh[:, 2, 0] = -0.45  # red, the -C1 x term: redder seen from the left (x < 0), looking right
+    sh[:, 7, 1] = 0.45  # green, a degree-2 term (C2 (xx - yy)): greener from either side
+    sh[:, 0, 2] = 0.3  # blue, -C1 y: less blue seen from below
+    splats = Splats(
+        means=np.stack([x.ravel(), y.ravel(), np.full(n, -2.0)], axis=1).astype(np.float32),
+        normals=np.tile(np.float32([0, 0, 1]), (n, 1)),
+        colours=np.tile(np.float32([0.5, 0.4, 0.5]), (n, 1)),
+        opacities=np.full(n, 0.99, np.float32),
+        scales=np.tile(np.float32([0.8 / count, 0.8 / count, 1e-5]), (n, 1)),
+        rotations=np.tile(np.float32([1, 0, 0, 0]), (n, 1)),
+        sh=sh,
+    )
+    root, url = site
+    write_splats(splats, root / "sh.ply")
+    write_splats(splats, root / "sh.spz")
+    views, expected = [], []
+    for angle in (-0.7, 0.0, 0.7):
+        position = np.array([2.0 * np.sin(angle), -0.6, -2.0 + 2.0 * np.cos(angle)])
+        back = position - np.array([0.0, 0.0, -2.0])
+        back /= np.linalg.norm(back)
+        right = np.cross([0.0, 1.0, 0.0], back)
+        right /= np.linalg.norm(right)
+        rotation = np.stack([right, np.cross(back, right), back], axis=1)
+        views.append({"position": position.tolist(), "quaternion": _quaternion(rotation), "fovY": 20.0})
+        middle = np.abs(splats.means[:, :2]).max(axis=1) < 0.08  # what the image's centre shows
+        expected.append(view_colours(splats.subset(middle), position).mean(axis=0) * 255)
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url + "/page.html")
+    page.wait_for_function("window.renderViews !== undefined", timeout=60_000)
+    for name in ("sh.ply", "sh.spz"):
+        options = {"width": 96, "height": 96, "views": views, "extSplats": False}
+        frames = page.evaluate("([name, o]) => window.renderViews('/' + name, o)", [name, options])
+        assert not errors, errors
+        seen = []
+        for k, data in enumerate(frames):
+            image = np.asarray(Image.open(io.BytesIO(base64.b64decode(data.split(",", 1)[1]))).convert("RGB"))
+            Image.fromarray(image).save(shots / f"harmonics-{name}-{k}.png")
+            seen.append(image[40:56, 40:56].reshape(-1, 3).mean(axis=0))
+        print(name, [s.round(1).tolist() for s in seen], [e.round(1).tolist() for e in expected])
+        for got, want in zip(seen, expected, strict=True):
+            np.testing.assert_allclose(got, want, atol=6.0)  # levels of 255
+    # the views differ as the harmonics say: redder from the left, greener from the sides
+    assert expected[0][0] - expected[2][0] > 40 and expected[0][1] - expected[1][1] > 15
