@@ -157,9 +157,9 @@ def test_spark_colours_the_harmonics_as_we_do(browser: Any, site: Any, shots: Pa
     """A plane of splats whose colour changes with the view (degree-2 harmonics, as a reconstruction's
     splats carry them): Spark shows, from the left and from the right, the colours our own evaluation
     gives (`dioramic.splats.harmonics.view_colours`: the 3DGS convention), from the PLY and from the
-    SPZ alike (so both files lay the coefficients out as viewers read them). Spark's packed encoding
-    keeps the harmonics exactly; the extended one the page draws with stores them coarsely (about
-    half their strength), so the layout is checked with the packed one."""
+    SPZ alike (so both files lay the coefficients out as viewers read them), with the packed encoding
+    the page draws with. Spark's extended encoding stores the harmonics coarsely: there the colours
+    change with the view at about half their strength."""
     from dioramic.splats import Splats, write_splats
     from dioramic.splats.harmonics import view_colours
 
@@ -201,7 +201,7 @@ def test_spark_colours_the_harmonics_as_we_do(browser: Any, site: Any, shots: Pa
     page.goto(url + "/page.html")
     page.wait_for_function("window.renderViews !== undefined", timeout=60_000)
     for name in ("sh.ply", "sh.spz"):
-        options = {"width": 96, "height": 96, "views": views, "extSplats": False}
+        options = {"width": 96, "height": 96, "views": views}
         frames = page.evaluate("([name, o]) => window.renderViews('/' + name, o)", [name, options])
         assert not errors, errors
         seen = []
