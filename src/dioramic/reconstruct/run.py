@@ -219,7 +219,8 @@ def reconstruct(
             photos = photo_surfaces(
                 views, depths, fused, texture_views, ray_scene(vertices, faces), placement, options.surfaces
             )
-        fitted = _photo_views(texture_views, placement) if options.run.splats or options.refine_splats else []
+        splats_wanted = bool(options.run.splats or options.refine_splats)
+        colour_from = _photo_views(texture_views, placement) if splats_wanted else []
         del texture_views
         near, far = depth_range(placement, meshes[-1].vertices)  # the model's
         far = max(far, depth_range(placement, np.concatenate([m.vertices for m in meshes]))[1])
@@ -242,13 +243,13 @@ def reconstruct(
         rendered = _write_holdout(staging / "holdout", scene, model, views, placement, held_out, options)
         motion, settings, glb = _export(scene, staging / "scene.glb", options)
         splats = None
-        if options.run.splats or options.refine_splats:
+        if splats_wanted:
             from dioramic.splats.reconstruction import write_reconstruction_splats
 
             splats = write_reconstruction_splats(
-                scene, staging, options.run.max_splats, options.refine_splats, reference.name, fitted
+                scene, staging, options.run.max_splats, options.refine_splats, reference.name, colour_from
             )
-        del fitted
+        del colour_from
         lap("export")
 
         video = None

@@ -181,8 +181,6 @@ def reconstruction_photos(folder: Path, names: list[str] | None = None) -> dict[
     import cv2
     from PIL import Image
 
-    from dioramic.splats.harmonics import PhotoView
-
     frames = json.loads((folder / "sparse" / "transforms.json").read_text())["frames"]
     out = {}
     for frame in frames:
