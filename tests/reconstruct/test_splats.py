@@ -108,6 +108,29 @@ def test_the_reference_photo_fills_the_models_holes_and_the_backdrop_gives_up_sp
     )
 
 
+def test_the_reference_photo_gives_no_splats_where_it_sees_a_ramp() -> None:
+    """Where the photo's surface runs nearly along its rays (a ramp between a column's edge and what
+    lies behind it, stretched by stereo's mixed pixels), its splats would be long streaks from every
+    other view: none come from there; the face-on part keeps its splats."""
+    from dioramic.splats.reconstruction import GRAZING, reference_fill
+    from dioramic.types import Camera, PhotoSurface, Scene
+
+    rng = np.random.default_rng(1)
+    model = _plane("model", lambda i, j: True, rng.integers(0, 255, (8, 8, 3), np.uint8), depth=100.0)
+    photo = _plane("photo", lambda i, j: True, np.zeros((32, 32, 3), np.uint8))
+    vertices = photo.vertices.copy()
+    ramp = vertices[:, 0] > 0.01  # the right half recedes steeply: 4 m deeper for 1 m across
+    vertices[ramp, 2] -= 4.0 * vertices[ramp, 0]
+    image = np.full((32, 32, 4), 255, np.uint8)
+    surface = PhotoSurface("ref.png", image, vertices, photo.uvs, photo.faces, np.zeros(3))
+    scene = Scene((model,), Camera(32, 32, 32.0, 32.0, 16.0, 16.0), 0.1, 50.0, 2.0, photos=(surface,))
+    fill = reference_fill(scene, "ref.png", 10_000_000)
+    assert fill is not None
+    across = fill.scales[:, :2]
+    assert (across.max(axis=1) <= GRAZING * across.min(axis=1)).all()
+    assert len(fill) == 32 * 32 // 2 and (fill.means[:, 0] < 0.01).all()  # the face-on half only
+
+
 def _gpu_ready() -> bool:
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec("gsplat") is None:
         return False

@@ -39,6 +39,10 @@ MODEL = "model"
 FILL_SHARE = 0.5
 """The reference photo's fill takes at most this share of the splat budget (its photo is
 area-averaged down beyond that)."""
+GRAZING = 4.0
+"""The photo's splats at most this many times longer than wide are kept (a surface seen at most
+75 degrees from face-on): longer ones hung as streaks below templeSparseRing's colonnade in every
+other view."""
 BEHIND = 0.02
 """A photo splat counts as held by the model when the model lies at most this much (relative
 distance) beyond it along the photo's ray: the photo's surface follows the model's depth where the
@@ -57,6 +61,10 @@ def reference_fill(scene: Scene, reference: str | None, budget: int) -> Splats |
     factor = max(1.0, math.sqrt(measured / max(1.0, FILL_SHARE * budget)))
     surface = Mesh("photo", photo.vertices, photo.uvs, photo.faces, photo.image)
     splats = mesh_splats(surface, downsampled(photo.image, factor))  # alpha 0 (filled in): no splat
+    # a pixel whose surface the photo sees at a grazing angle is a long splat: a ramp between depths
+    # (a column's edge and what lies behind it) rather than a surface, which other views see as a streak
+    across = splats.scales[:, :2]
+    splats = splats.subset(across.max(axis=1) <= GRAZING * across.min(axis=1))
     model = next((m for m in scene.meshes if m.name == MODEL and len(m.faces)), None)
     if model is not None and len(splats):
         splats = splats.subset(_in_front_of(model, photo.position, splats.means))
