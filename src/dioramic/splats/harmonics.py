@@ -18,13 +18,13 @@ weighted as `PRIOR_VIEWS` photos' worth of evidence (a photo's weight on a coeff
 squarely they see it made the held-out views no better and the photos' own views worse).
 
 Measured with `--holdout 4` (`bench/splats.py --reconstruction OUT`: the held-out photos seen through
-the splat centres, which the fit never saw), against the atlas's one colour per splat:
-templeSparseRing 14.5, 16.6, 16.1, 13.5 dB -> 17.1, 17.4, 18.5, 17.9 dB; entry-P10 25.4, 27.1,
-21.9 dB -> 31.7, 28.6, 24.9 dB. Degrees 1, 2 and 3 held out the same on the temple (within 0.05 dB on
-the mean); they reproduce the photos from their own viewpoints less and more closely (23.3, 26.2 and
-28.5 dB for its reference photo): degree 2 is the middle ground for the file's size (24 more floats a
-splat). Between one and four photos' worth of prior, the held-out means moved by less than 0.25 dB
-(the temple's ring preferring more, entry-P10's arc less).
+the splat centres, which the fit never saw), against the same run's splats with the atlas's one
+colour each: templeSparseRing 14.5, 16.4, 16.0, 13.3 dB -> 16.9, 16.2, 18.0, 17.4 dB; entry-P10
+25.6, 27.3, 21.9 dB -> 31.9, 28.6, 25.0 dB. Degrees 1, 2 and 3 held out the same on the temple
+(within 0.05 dB on the mean); they reproduce the photos from their own viewpoints less and more
+closely (23.3, 26.2 and 28.5 dB for its reference photo): degree 2 is the middle ground for the
+file's size (24 more floats a splat). Between one and four photos' worth of prior, the held-out
+means moved by less than 0.25 dB (the temple's ring preferring more, entry-P10's arc less).
 
 Conventions (those of the 3DGS reference code, which every viewer follows): d is the unit vector from
 the camera's centre to the splat's, in the file's coordinates; colour = 0.5 + SH_C0 f_dc
