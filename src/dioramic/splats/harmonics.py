@@ -124,9 +124,9 @@ def basis(directions: np.ndarray, degree: int) -> np.ndarray:
     return np.stack(out, axis=1) if out else np.zeros((len(d), 0))
 
 
-def directions_from(splats: Splats, position: np.ndarray) -> np.ndarray:
-    """(N, 3) unit vectors from `position` (3,) to each splat's centre."""
-    offsets = splats.means.astype(np.float64) - np.asarray(position, dtype=np.float64)
+def directions_from(points: np.ndarray, position: np.ndarray) -> np.ndarray:
+    """(N, 3) unit vectors from `position` (3,) to each of the (N, 3) `points` (splats' centres)."""
+    offsets = np.asarray(points, dtype=np.float64) - np.asarray(position, dtype=np.float64)
     return offsets / np.maximum(np.linalg.norm(offsets, axis=1, keepdims=True), 1e-12)
 
 
@@ -134,7 +134,7 @@ def view_colours(splats: Splats, position: np.ndarray) -> np.ndarray:
     """(N, 3) float32 the splats' colours (0..1, clamped) seen from a camera at `position` (3,)."""
     if splats.sh is None:
         return splats.colours
-    y = basis(directions_from(splats, position), splats.degree)
+    y = basis(directions_from(splats.means, position), splats.degree)
     colours = splats.colours + np.einsum("nk,nkc->nc", y, splats.sh.astype(np.float64))
     return np.clip(colours, 0.0, 1.0).astype(np.float32)
 
@@ -160,8 +160,7 @@ def fit_harmonics(splats: Splats, photos: Sequence[PhotoView], degree: int = DEG
             ok = photo.valid[np.floor(y).astype(np.int64), np.floor(x).astype(np.int64)]
             index, x, y = index[ok], x[ok], y[ok]
         colours = sample(photo.image.astype(np.float32) / 255.0, x, y)
-        offsets = splats.means[index].astype(np.float64) - np.asarray(photo.world_from_camera)[:3, 3]
-        directions = offsets / np.maximum(np.linalg.norm(offsets, axis=1, keepdims=True), 1e-12)
+        directions = directions_from(splats.means[index], np.asarray(photo.world_from_camera)[:3, 3])
         full = np.concatenate([np.full((1, len(index)), SH_C0), basis(directions, degree).T])  # (count, n)
         seen.append((index, full.astype(np.float32), np.ascontiguousarray(colours.T, dtype=np.float32)))
     observed_any = np.zeros(len(splats), bool)
