@@ -73,7 +73,15 @@ void main() {{
 """
 
 
-_STEPS = np.array([(1, 0), (0, 1), (1, 1), (1, -1)])
+_RAYS = np.array([(1, 0), (0, 1), (1, 1), (1, -1), (-1, 0), (0, -1), (-1, -1), (-1, 1)])
+"""The lines' two directions: ray k + 4 is ray k reversed."""
+
+_CHUNK = 1 << 15
+"""Gap pixels looked along at once (bounds the (gaps, 8, radius) arrays)."""
+
+_MANY = 4096
+"""With more gap pixels than this, those with no covered pixel within the radius (in open background,
+which stays) are set aside first."""
 
 
 def seal_frame(rgba: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
@@ -86,41 +94,43 @@ def seal_frame(rgba: np.ndarray, background: tuple[int, int, int]) -> np.ndarray
     gaps = cv2.findNonZero(cv2.bitwise_not(alpha))  # x, y of the pixels not fully covered
     if gaps is None:
         return rgb
-    gaps = gaps.reshape(-1, 2).astype(np.int64)
-    xs, ys = gaps[:, 0], gaps[:, 1]
-    height, width = alpha.shape
-    bg = np.asarray(background, dtype=np.float64)
-
-    def shown(y: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """What the pixels show, premultiplied by their coverage, and the coverage."""
-        cover = alpha[y, x, None] / 255.0
-        return np.concatenate([rgba[y, x, :3] - bg * (1.0 - cover), cover], axis=1)
-
-    best = np.zeros((len(ys), 4))
-    shortest = np.full(len(ys), np.inf)
-    for dx, dy in _STEPS:
-        sides = []
-        for sign in (1, -1):
-            found = np.zeros(len(ys))  # distance to the first covered pixel; 0: none yet, -1: none
-            seen = np.zeros((len(ys), 4))
-            for r in range(1, SEAL_RADIUS + 1):
-                x, y = xs + sign * r * dx, ys + sign * r * dy
-                outside = (x < 0) | (x >= width) | (y < 0) | (y >= height)
-                looking = found == 0
-                found[looking & outside] = -1  # past the frame's edge: not found
-                x, y = np.clip(x, 0, width - 1), np.clip(y, 0, height - 1)
-                hit = looking & ~outside & (alpha[y, x] >= 128)
-                found[hit] = r
-                seen[hit] = shown(y[hit], x[hit])
-            sides.append((np.where(found > 0, found, 0.0), seen))
-        (da, sa), (db, sb) = sides
-        enclosed = (da > 0) & (db > 0) & (da + db < shortest)
-        shortest[enclosed] = (da + db)[enclosed]
-        best[enclosed] = (sa / np.maximum(da, 1)[:, None] + sb / np.maximum(db, 1)[:, None])[enclosed]
-    fill = best[:, 3] > 0
-    if fill.any():
-        y, x = ys[fill], xs[fill]
-        cover = alpha[y, x, None] / 255.0
-        colour = rgba[y, x, :3] + (1.0 - cover) * (best[fill, :3] / best[fill, 3:] - bg)
-        rgb[y, x] = np.clip(np.rint(colour), 0, 255).astype(np.uint8)
+    gaps = gaps.reshape(-1, 2)
+    if len(gaps) > _MANY:
+        covered = cv2.threshold(alpha, 127, 255, cv2.THRESH_BINARY)[1]
+        near = cv2.dilate(covered, np.ones((2 * SEAL_RADIUS + 1,) * 2, np.uint8))
+        gaps = gaps[near[gaps[:, 1], gaps[:, 0]] > 0]
+    for start in range(0, len(gaps), _CHUNK):
+        _seal(rgba, rgb, gaps[start : start + _CHUNK], np.asarray(background, dtype=np.float64))
     return rgb
+
+
+def _seal(rgba: np.ndarray, rgb: np.ndarray, gaps: np.ndarray, background: np.ndarray) -> None:
+    """Close the gaps at (x, y) `gaps` of `rgba` in `rgb`: all of them along all 8 rays at once."""
+    height, width = rgba.shape[:2]
+    reach = np.arange(1, SEAL_RADIUS + 1)
+    # (gaps, ray, r): the pixels r steps along each ray; past the frame's edge nothing is found
+    x = gaps[:, 0, None, None] + _RAYS[None, :, 0, None] * reach
+    y = gaps[:, 1, None, None] + _RAYS[None, :, 1, None] * reach
+    inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+    x, y = np.clip(x, 0, width - 1), np.clip(y, 0, height - 1)
+    hit = inside & (rgba[y, x, 3] >= 128)
+    first = hit.argmax(axis=2)  # the nearest covered pixel along each ray (leaving the frame is final)
+    found = hit.any(axis=2)
+    distance = np.where(found, first + 1, 0)  # (gaps, ray); 0: none
+    rows = np.arange(len(gaps))[:, None]
+    seen = rgba[y[rows, np.arange(8), first], x[rows, np.arange(8), first]].astype(np.float64)
+    cover = seen[:, :, 3:] / 255.0
+    shown = np.concatenate([seen[:, :, :3] - background * (1.0 - cover), cover], axis=2)  # premultiplied
+    # the line (ray and its reverse) whose two covered pixels are nearest together, the first on a tie
+    da, db = distance[:, :4], distance[:, 4:]
+    span = np.where((da > 0) & (db > 0), da + db, np.iinfo(np.int64).max)
+    line = span.argmin(axis=1)
+    enclosed = span[np.arange(len(gaps)), line] < np.iinfo(np.int64).max
+    if not enclosed.any():
+        return
+    gaps, line, rows = gaps[enclosed], line[enclosed], np.flatnonzero(enclosed)
+    near = shown[rows, line] / da[rows, line, None] + shown[rows, line + 4] / db[rows, line, None]
+    xs, ys = gaps[:, 0], gaps[:, 1]
+    cover = rgba[ys, xs, 3:] / 255.0
+    colour = rgba[ys, xs, :3] + (1.0 - cover) * (near[:, :3] / near[:, 3:] - background)
+    rgb[ys, xs] = np.clip(np.rint(colour), 0, 255).astype(np.uint8)
