@@ -10,7 +10,7 @@ from dioramic.errors import UsageError
 from dioramic.render.nogil import gl_calls
 from dioramic.render.opengl import GLRenderer
 from dioramic.render.video import open_writer
-from dioramic.render.yuv import rgb_to_yuv709
+from dioramic.render.yuv import rgb_to_i420, rgb_to_yuv709
 from dioramic.types import Pose
 
 pytestmark = pytest.mark.usefixtures("gl")
@@ -60,6 +60,41 @@ def test_yuv420_frames_are_the_rgb_frames_converted(make_quad, make_scene, camer
     for frame, i420 in zip(rgb, planes, strict=True):
         assert i420.shape == (72, 64) and i420.dtype == np.uint8
         assert np.abs(i420.astype(float) - _i420_of(frame)).max() <= 1.0  # rounding only
+
+
+def test_the_cpu_conversion_is_the_shaders_formula() -> None:
+    """`rgb_to_i420` (frames read back as RGB) gives the planes `Yuv420` draws: the same formula."""
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    rgb[:8] = (255, 0, 0)  # a saturated colour at the ends of the chroma range
+    rgb[8:16] = 255
+    i420 = rgb_to_i420(rgb)
+    assert i420.shape == (72, 64) and i420.dtype == np.uint8
+    expected = _i420_of(rgb)
+    error = np.abs(i420.astype(float) - expected)
+    assert error[:48].max() < 1.0  # luma: OpenCV's fixed-point transform, rounded
+    assert error[48:].max() < 1.5  # chroma: the same, averaged after rounding
+    assert error.mean() < 0.3
+    with pytest.raises(ValueError, match="even"):
+        rgb_to_i420(rgb[:47])
+
+
+def test_an_mp4_of_rgb_frames_decodes_to_their_colours(tmp_path) -> None:
+    import av
+
+    colours = [(200, 30, 40), (20, 180, 60), (30, 60, 220), (128, 128, 128)]
+    frame = np.zeros((48, 64, 3), np.uint8)
+    for k, colour in enumerate(colours):
+        frame[:, 16 * k : 16 * (k + 1)] = colour
+    with open_writer(tmp_path / "bars.mp4", 64, 48, 10, crf=0) as writer:
+        for _ in range(2):
+            writer.write(frame)
+    with av.open(str(tmp_path / "bars.mp4")) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(decoded) == 2
+    for k, colour in enumerate(colours):  # the middle of each bar, away from chroma's blending
+        seen = decoded[0][8:40, 16 * k + 4 : 16 * k + 12].reshape(-1, 3).astype(int)
+        assert np.abs(seen - colour).max() <= 3, (k, seen.mean(axis=0))
 
 
 def test_white_and_black_are_the_limited_range_ends() -> None:

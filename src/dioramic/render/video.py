@@ -216,9 +216,6 @@ class _PyAVWriter(VideoWriter):
 
     def _open(self) -> None:
         av = _import_av()
-        from av.video.reformatter import ColorRange, Colorspace
-
-        self._color = {"dst_colorspace": Colorspace.ITU709, "dst_color_range": ColorRange.MPEG}
         try:
             self._container = av.open(
                 str(self.temp_path), mode="w", format=self.container_format, options=self.container_options
@@ -238,10 +235,9 @@ class _PyAVWriter(VideoWriter):
         self._stream = stream
 
     def _write(self, frame: np.ndarray) -> None:
-        import av
+        from dioramic.render.yuv import rgb_to_i420
 
-        video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
-        self._encode(video_frame.reformat(format="yuv420p", **self._color))
+        self._write_yuv420(rgb_to_i420(frame))  # the frame is cropped to an even size
 
     def _write_yuv420(self, planes: np.ndarray) -> None:
         import av
