@@ -168,6 +168,34 @@ def test_bad_encoder_options_fail_before_rendering(scene, camera, tmp_path):
 
 
 @pytest.mark.usefixtures("gl")
+@pytest.mark.parametrize(("cores", "software", "suffix", "threads"), [
+    ("2", True, "mp4", 1), ("8", True, "mp4", 2), ("8", False, "mp4", None), ("2", True, "webm", None),
+])  # fmt: skip
+def test_beside_a_cpu_rasteriser_x264_gets_a_quarter_of_its_cores(
+    scene, camera, tmp_path, monkeypatch, cores, software, suffix, threads
+):
+    """llvmpipe's threads fill the cores: x264's own (1.5 a core by default) would only compete with
+    them. On a GPU x264 and VP9 keep their automatic threads."""
+    import dioramic.render
+    from dioramic.render.opengl import GLRenderer
+
+    asked = []
+    real = dioramic.render.open_writer
+
+    def spy(*args: Any, **options: Any) -> Any:
+        asked.append(options)
+        return real(*args, **options)
+
+    monkeypatch.setenv("LP_NUM_THREADS", cores)
+    monkeypatch.setattr(GLRenderer, "software", property(lambda self: software))
+    monkeypatch.setattr(dioramic.render, "open_writer", spy)
+    settings = RenderSettings(**SMALL)
+    report = render_video(scene, Slide(camera.fov_y), tmp_path / f"clip.{suffix}", settings, progress=False)
+    assert report.frames == 10
+    assert asked == [{} if threads is None else {"threads": threads}]
+
+
+@pytest.mark.usefixtures("gl")
 def test_stereo_side_by_side_and_anaglyph(scene, camera, tmp_path):
     motion = Slide(camera.fov_y, speed=0.0)
     settings = RenderSettings(**SMALL, stereo="sbs", eye_separation=0.05)

@@ -28,7 +28,7 @@ import numpy as np
 
 from dioramic.errors import UsageError
 from dioramic.render.opengl import STRETCH_LIMIT, FrameStats, GLRenderer
-from dioramic.render.video import open_writer
+from dioramic.render.video import WRITERS, format_for_path, open_writer
 from dioramic.types import Pose, Scene
 
 __all__ = [
@@ -367,11 +367,28 @@ class _RenderWorker(threading.Thread):
         """Queue I420 planes (`dioramic.render.yuv`) rather than RGB frames where the renderer runs
         on a GPU (on a CPU rasteriser the conversion costs more than the encoder's own); set before
         `start`."""
+        self.software: bool | None = None
+        """Whether the renderer rasterises on the CPU; known once `ready` is set."""
+        self.ready = threading.Event()
+        """Set once the renderer exists (or the worker failed before)."""
+
+    def wait_ready(self) -> bool:
+        """Wait for the renderer: whether it rasterises on the CPU. Re-raises the worker's error if it
+        failed before."""
+        self.ready.wait()
+        if self.software is None:
+            self.next_result()  # raises what the worker queued
+            raise RuntimeError("the render thread stopped unexpectedly")
+        return self.software
 
     def run(self) -> None:
         try:
             with contextlib.ExitStack() as stack:
-                renderer = stack.enter_context(_renderer(self.scene, self.settings))
+                try:
+                    renderer = stack.enter_context(_renderer(self.scene, self.settings))
+                    self.software = renderer.software
+                finally:
+                    self.ready.set()
                 meter = renderer
                 if self.settings.measure == "sample" and self.measured:
                     width, height = self.settings.measure_size()
@@ -441,6 +458,17 @@ class _RenderWorker(threading.Thread):
             return item
 
 
+def _rasteriser_cores() -> int:
+    """The cores a CPU rasteriser (llvmpipe) draws on: LP_NUM_THREADS where set (a batch job's cap),
+    else the cores this process may use."""
+    from dioramic.executors.base import cpu_count
+
+    try:
+        return max(1, int(os.environ["LP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        return cpu_count()
+
+
 def render_video(
     scene: Scene,
     motion: MotionLike,
@@ -479,17 +507,25 @@ def render_video(
         disable=progress is not True,
         leave=False,
     )
+    writer_class = WRITERS.get(format_for_path(output))
+    # a GPU converts to the encoder's YUV where it can (one view, a size the writer keeps as it is, a
+    # width that is a multiple of 8); 2-D frames are I420 planes
+    worker.yuv420 = (
+        writer_class.takes_yuv420
+        and settings.stereo is None
+        and not (writer_class.even_size and (width % 2 or height % 2))
+        and width % 8 == 0
+    )
+    options = settings.codec_options()
+    writer_class(Path(output), width, height, settings.fps, **options)  # bad options fail before drawing
     try:
-        with open_writer(output, width, height, settings.fps, **settings.codec_options()) as writer:
-            # a GPU converts to the encoder's YUV where it can (one view, an even size, a width
-            # that is a multiple of 8); 2-D frames are I420 planes
-            worker.yuv420 = (
-                writer.takes_yuv420
-                and settings.stereo is None
-                and (writer.out_width, writer.out_height) == (width, height)
-                and width % 8 == 0
-            )
-            worker.start()
+        worker.start()
+        share = writer_class.share_beside_rasteriser
+        if share and "threads" not in options and worker.wait_ready():
+            # beside a CPU rasteriser the encoder gets its share of the cores: more threads only
+            # compete with the rasteriser's
+            options["threads"] = max(1, int(share * _rasteriser_cores()))
+        with open_writer(output, width, height, settings.fps, **options) as writer:
             for done in range(1, len(times) + 1):
                 frame, stats = worker.next_result()
                 tick = time.perf_counter()
