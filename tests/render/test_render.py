@@ -157,6 +157,21 @@ def test_an_encoder_error_stops_the_render(scene, camera, tmp_path, monkeypatch)
     assert len(motion.times) < 30  # the render thread stopped early
 
 
+def test_a_renderer_that_cannot_start_fails_cleanly(scene, camera, tmp_path, monkeypatch):
+    """No OpenGL context (e.g. no driver): the render thread's error reaches the caller, before the
+    encoder is opened, and nothing is left behind."""
+    import dioramic.render
+    from dioramic.render.context import GLContextError
+
+    def no_context(*args: Any, **kwargs: Any) -> Any:
+        raise GLContextError("cannot create an OpenGL 3.3 context with EGL (no driver)")
+
+    monkeypatch.setattr(dioramic.render, "_renderer", no_context)
+    with pytest.raises(GLContextError, match="no driver"):
+        render_video(scene, Slide(camera.fov_y), tmp_path / "clip.mp4", RenderSettings(**SMALL), False)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bad_encoder_options_fail_before_rendering(scene, camera, tmp_path):
     motion = Slide(camera.fov_y)
     with pytest.raises(UsageError, match="unknown x264 preset 'quick'"):
