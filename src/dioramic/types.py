@@ -276,6 +276,13 @@ class Pose:
     object_matrix: np.ndarray = field(default_factory=lambda: np.eye(4))
     """(4, 4) float64 world-from-object transform applied to the scene (identity = as built)."""
 
+    def world_matrix(self) -> np.ndarray:
+        """(4, 4) world-from-camera matrix: where the camera stands (the inverse of `view_matrix`)."""
+        matrix = np.eye(4)
+        matrix[:3, :3] = self.camera_rotation
+        matrix[:3, 3] = self.camera_position
+        return matrix
+
     def view_matrix(self) -> np.ndarray:
         """(4, 4) camera-from-world matrix."""
         view = np.eye(4)

@@ -32,10 +32,7 @@ def transforms_json(
     were held out."""
     frames = []
     for image, view in zip(model.images, views, strict=True):
-        pose = placement.pose(view)
-        matrix = np.eye(4)
-        matrix[:3, :3] = pose.camera_rotation
-        matrix[:3, 3] = pose.camera_position
+        matrix = placement.pose(view).world_matrix()
         cam = image.lens.pinhole
         k1, k2, p1, p2 = image.lens.distortion
         frames.append(

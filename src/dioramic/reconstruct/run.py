@@ -345,13 +345,7 @@ def _photo_views(views: Sequence[View], placement: Placement) -> list[PhotoView]
     """The textured `views` as the splats' colours are fitted to them: in the scene's coordinates."""
     from dioramic.splats.harmonics import PhotoView
 
-    out = []
-    for view in views:
-        pose = placement.pose(view)
-        world_from_camera = np.eye(4)
-        world_from_camera[:3, :3], world_from_camera[:3, 3] = pose.camera_rotation, pose.camera_position
-        out.append(PhotoView(view.image, view.camera, world_from_camera, view.valid))
-    return out
+    return [PhotoView(v.image, v.camera, placement.pose(v).world_matrix(), v.valid) for v in views]
 
 
 def _write_holdout(
