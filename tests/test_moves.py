@@ -91,6 +91,32 @@ def test_the_default_run_zooms_until_no_frame_shows_past_the_photo(tmp_path: Pat
     assert ratio == pytest.approx(auto["overscan"]["zoom"], rel=1e-3)
 
 
+def test_a_cut_out_photo_moves_at_the_presets_strength(tmp_path: Path) -> None:
+    """A photo with transparent surroundings (a product cut-out): they are empty space, not holes
+    nor the margin, so the move keeps the preset's own strength (it was 0: a still video) with no
+    zoom, and the video shows the background colour around the subject."""
+    from PIL import ImageDraw
+
+    photo = Image.open(PHOTO).convert("RGBA")
+    width, height = photo.size
+    mask = Image.new("L", photo.size, 0)
+    ImageDraw.Draw(mask).ellipse((0.25 * width, 0.15 * height, 0.75 * width, 0.9 * height), fill=255)
+    photo.putalpha(mask)
+    photo.save(tmp_path / "cut.png")
+    magenta = ("--background", "ff00ff")
+    dioramic("run", tmp_path / "cut.png", "-o", tmp_path, "--duration", "1.5", *magenta, *SMALL)
+    report = json.loads((tmp_path / "cut" / "render.json").read_text())
+    assert report["motion"]["amplitude"] == 1.0
+    assert report["overscan"]["zoom"] == 1.0
+    assert report["artifacts"]["max_uncovered"] < 0.001
+    import av
+
+    with av.open(str(tmp_path / "cut" / "video.mp4")) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    corners = np.concatenate([frame[:8, :8], frame[:8, -8:], frame[-8:, :8], frame[-8:, -8:]])
+    assert np.abs(corners - (255, 0, 255)).max() <= 12
+
+
 def test_a_given_zoom_and_a_timeline_that_frames_itself(tmp_path: Path) -> None:
     dioramic("run", PHOTO, "-o", tmp_path / "given", "--duration", "0.3", "--overscan", "0.1", *SMALL)
     assert _report(tmp_path / "given")["overscan"]["zoom"] == pytest.approx(1.1)

@@ -115,10 +115,10 @@ def scene_options(
     `dioramic mesh`, `export`), it reaches as far as every preset at the amplitude (see
     `dioramic.moves.scene_reach`)."""
     from dioramic.camera import camera_for_photo
-    from dioramic.scene import SceneOptions, subject_distance
+    from dioramic.scene import SceneOptions, empty_behind, subject_distance
 
     camera = camera_for_photo(photo, options.fov)
-    focus = subject_distance(depth.depth)
+    focus = subject_distance(*empty_behind(depth.depth, photo.alpha))
     proxy = Scene((), camera, near=float(depth.depth.min()), far=float(depth.depth.max()), focus=focus)
     lateral, axial = scene_reach(proxy, options, aspect, any_move)
     return SceneOptions(

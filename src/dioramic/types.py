@@ -167,6 +167,22 @@ def is_hidden_layer(name: str) -> bool:
     return name.startswith(HIDDEN_LAYER_PREFIX + "-")
 
 
+SURFACE_LAYER = "surface"
+"""The mesh of a single-photo scene that shows the photo itself (`dioramic.scene`)."""
+
+
+def holds_photo_alpha(name: str) -> bool:
+    """Whether a mesh of this name carries the photo's own transparency in its texture's alpha (the
+    surface and the hidden layers behind it; not the silhouettes, whose alpha is a soft edge over
+    the layers behind them). Where such a texture is transparent the photo shows nothing (a cut-out's
+    empty surroundings): renderers draw the background colour there, and it is no hole.
+
+    >>> holds_photo_alpha("surface"), holds_photo_alpha("hidden-1"), holds_photo_alpha("silhouettes")
+    (True, True, False)
+    """
+    return name == SURFACE_LAYER or is_hidden_layer(name)
+
+
 @dataclass(frozen=True)
 class ViewCircle:
     """Where the input views of a multi-view reconstruction stood around the model: the circle that

@@ -147,6 +147,36 @@ def test_rgba_layers_blend_over_the_layers_behind(make_quad, make_scene, camera,
     assert front_uncovered == pytest.approx(0.5 * (0.75 + 0.25 * 0.5), abs=0.02)
 
 
+def test_where_a_cut_out_photo_is_transparent_the_background_shows_and_it_is_no_hole(
+    make_quad, make_scene, camera, identity_pose
+):
+    # The photo's own layers (surface, hidden-N) with an alpha channel: a cut-out whose right half
+    # is empty space. It is drawn opaque in the background's colour there, so nothing counts as a
+    # hole, and what a transparent texel of a hidden layer shows is no fill.
+    texture = np.zeros((8, 8, 4), dtype=np.uint8)
+    texture[:, :4] = (0, 200, 0, 255)
+    texture[:, 4:] = (0, 0, 200, 0)
+    texture[6:, 4:] = (0, 0, 200, 128)  # half transparent, bottom right
+    magenta = (255, 0, 255)
+    hidden = make_quad(camera, 3.0, texture, name="hidden-1")
+    surface = make_quad(camera, 2.0, texture, name="surface")
+    foreign = make_quad(camera, 2.0, texture, name="foreground")  # not the photo's: blended as ever
+    with GLRenderer(make_scene(camera, surface), 64, 48, background=magenta) as renderer:
+        frame, uncovered = renderer.render(identity_pose, with_coverage=True)
+        stats = renderer.measure(identity_pose)
+    assert tuple(frame[10, 10]) == (0, 200, 0)
+    assert tuple(frame[10, 54]) == magenta
+    assert np.abs(frame[44, 54].astype(int) - (128, 0, 228)).max() <= 3  # half blue over magenta
+    assert uncovered == 0.0 and stats.uncovered == 0.0
+    with GLRenderer(make_scene(camera, hidden), 64, 48, background=magenta) as renderer:
+        stats = renderer.measure(identity_pose)
+    assert stats.uncovered == 0.0
+    assert stats.revealed == pytest.approx(0.5 + 0.25 * 0.5 * 128 / 255, abs=0.02)
+    with GLRenderer(make_scene(camera, foreign), 64, 48, background=magenta) as renderer:
+        _, uncovered = renderer.render(identity_pose, with_coverage=True)
+    assert uncovered == pytest.approx(0.5 * (0.75 + 0.25 * 0.5), abs=0.02)
+
+
 def test_depth_test_hides_what_is_behind_whatever_the_order(make_quad, make_scene, camera, identity_pose):
     near = make_quad(camera, 1.5, solid(BLUE), name="near")
     far = make_quad(camera, 3.0, solid((200, 0, 0)), name="far")

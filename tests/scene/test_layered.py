@@ -125,6 +125,48 @@ def test_a_move_reveals_the_wall_behind_the_box_not_the_box_nor_a_hole(gl_availa
     assert (to_wall < to_box).mean() > 0.95
 
 
+def test_a_cut_out_moves_in_front_of_nothing(gl_available: None) -> None:
+    """A red box cut out of its photo (alpha 0 around it, a soft edge), whatever depth the estimator
+    made of the hidden colours there (here: nearer than the box). The empty surroundings go behind
+    the box, the layers rebuilt behind its outline are transparent, and a move shows the box over
+    the background colour: no red halo where the box was, no hole, nothing in front of it."""
+    width, height = 128, 96
+    box = (40, 30, 88, 66)
+    photo = _box_photo(width, height, box)
+    alpha = np.zeros((height, width), np.uint8)
+    alpha[box[1] : box[3], box[0] : box[2]] = 255
+    alpha[box[1] : box[3], box[2]] = 100  # a soft right edge
+    photo = Photo(photo.rgb, alpha=alpha)
+    depth = np.full((height, width), 0.8, np.float32)  # the estimator's guess for the empty part
+    depth[box[1] : box[3], box[0] : box[2]] = 1.0
+    scene = build_scene(photo, DepthMap(depth), SceneOptions(lateral_move=0.12))
+    assert scene.focus == pytest.approx(1.0)
+    surface = _layer(scene, SURFACE_NAME)
+    assert (-surface.vertices[:, 2]).min() == pytest.approx(1.0, rel=0.01)  # nothing before the box
+    hidden = [m for m in scene.meshes if is_hidden_layer(m.name)]
+    assert hidden and all(m.texture.shape[2] == 4 for m in hidden)
+    for mesh in hidden:  # what a hidden layer shows outside the box is transparent
+        u, v = project(mesh.vertices, scene.camera).T
+        outside = (u < box[0] - 3) | (u > box[2] + 3) | (v < box[1] - 3) | (v > box[3] + 3)
+        th, tw = mesh.texture.shape[:2]
+        texel = mesh.texture[
+            np.clip((mesh.uvs[outside, 1] * th).astype(int), 0, th - 1),
+            np.clip((mesh.uvs[outside, 0] * tw).astype(int), 0, tw - 1),
+        ]
+        assert (texel[:, 3] == 0).all()
+    image = _render(scene, _moved(scene, 0.1), background=(255, 0, 255))
+    move = scene.camera.fx * 0.1 * scene.focus
+    seen = image[box[1] + 3 : box[3] - 3, int(box[0] - move) + 3 : int(box[2] - move) - 3]
+    assert (np.linalg.norm(seen.reshape(-1, 3).astype(float) - BOX, axis=1) < 40).mean() > 0.95
+    # where the box was before it moved, right of where it is now: the background, no red
+    vacated = image[box[1] + 3 : box[3] - 3, int(box[2] - move) + 3 : box[2] + 2]
+    assert vacated.size and _magenta(vacated).mean() > 0.95
+    from dioramic.render.opengl import GLRenderer
+
+    with GLRenderer(scene, 64, 48) as renderer:
+        assert renderer.measure(_moved(scene, 0.1)).uncovered < 0.001
+
+
 def test_hidden_layers_reach_as_far_as_the_allowed_move() -> None:
     def hidden_area(lateral: float) -> float:
         _, _, scene = _box_scene(128, 96, lateral_move=lateral, axial_move=0.0)
@@ -229,6 +271,21 @@ def test_the_margin_is_inpainted_not_mirrored() -> None:
     # a mirror would show the line three pixels outside the border; an inpainting fades it out
     assert padded[:, 20 - 4].mean() < 200
     np.testing.assert_array_equal(padded[:, 20:], image)  # the photo itself is untouched
+
+
+def test_beyond_a_transparent_border_the_margin_stays_transparent() -> None:
+    from dioramic.scene.margin import pad_colour
+
+    image = np.zeros((40, 60, 4), np.uint8)
+    image[5:35, 5:55] = (200, 100, 50, 255)  # an opaque subject, its surroundings transparent
+    padded = pad_colour(image, (40, 30, 40, 30))
+    assert padded.shape == (100, 140, 4)
+    margin = np.ones((100, 140), bool)
+    margin[30:70, 40:100] = False
+    # the colours fade into their wide average there; the alpha does not (it stays the border's,
+    # give or take what the inpainting sees of the subject five pixels inside)
+    assert padded[..., 3][margin].max() <= 8
+    np.testing.assert_array_equal(padded[30:70, 40:100], image)
 
 
 def test_glb_round_trip_keeps_the_layers(tmp_path) -> None:

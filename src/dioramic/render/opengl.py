@@ -2,7 +2,9 @@
 
 The meshes are uploaded once (one vertex/index buffer and one texture per layer, mipmapped when it is
 minified). Each frame is drawn into a framebuffer `supersample` times larger in each direction, with
-depth testing, layers in the scene's order (farthest first) and alpha blending for RGBA textures; a
+depth testing, layers in the scene's order (farthest first) and alpha blending for RGBA textures (but
+a layer that holds the photo's own transparency, `holds_photo_alpha`, is drawn opaque, the
+background's colour where the photo is transparent: a cut-out's surroundings are not holes); a
 second shader pass box-filters it down into the W x H output framebuffer (flipping it so that rows
 come out top first) and `glReadPixels` brings the RGB back into a new array. The alpha channel records
 coverage: it is cleared to 0 and geometry writes its opacity, so the output's alpha is the fraction
@@ -25,7 +27,7 @@ from dioramic.errors import UsageError
 from dioramic.render.context import GLContextError, create_context
 from dioramic.render.nogil import gl_calls
 from dioramic.render.seal import SEAL_SHADER, seal_frame
-from dioramic.types import Camera, Mesh, Pose, Scene, is_hidden_layer
+from dioramic.types import Camera, Mesh, Pose, Scene, holds_photo_alpha, is_hidden_layer
 
 if TYPE_CHECKING:
     import moderngl
@@ -153,6 +155,24 @@ void main() {{
 }}
 """
 
+# A layer holding the photo's own transparency (`holds_photo_alpha`: a cut-out's empty surroundings)
+# is opaque, with the background's colour where the photo shows nothing: that is no hole, and what
+# a transparent texel shows of the layer is no fill, so its flags count by its opacity.
+_CUTOUT_FRAGMENT_SHADER = f"""
+#version 330
+uniform sampler2D u_texture;
+uniform vec3 u_background;
+in vec2 v_uv;
+layout(location = 0) out vec4 f_color;
+layout(location = 1) out vec4 f_stretch;
+{_STRETCH_GLSL}
+void main() {{
+    vec4 c = texture(u_texture, v_uv);
+    f_color = vec4(mix(u_background, c.rgb, c.a), 1.0);
+    f_stretch = vec4(vec3(stretched(), unseen()) * c.a, 1.0);
+}}
+"""
+
 # The video's frames need only the colour: no second attachment, no derivatives.
 _PLAIN_OPAQUE_SHADER = """
 #version 330
@@ -161,6 +181,18 @@ in vec2 v_uv;
 out vec4 f_color;
 void main() {
     f_color = vec4(texture(u_texture, v_uv).rgb, 1.0);
+}
+"""
+
+_PLAIN_CUTOUT_SHADER = """
+#version 330
+uniform sampler2D u_texture;
+uniform vec3 u_background;
+in vec2 v_uv;
+out vec4 f_color;
+void main() {
+    vec4 c = texture(u_texture, v_uv);
+    f_color = vec4(mix(u_background, c.rgb, c.a), 1.0);
 }
 """
 
@@ -372,7 +404,10 @@ class GLRenderer:
         cam = self.scene.camera
         # photo pixels per screen pixel in the photo's own view: fx / f_screen and fy / f_screen
         reference = (cam.fx / cam.fy) * (cam.height / ss_size[1]) ** 2
-        for program in (self._opaque_program, self._alpha_program):
+        self._cutout_program = ctx.program(
+            vertex_shader=_MESH_VERTEX_SHADER, fragment_shader=_CUTOUT_FRAGMENT_SHADER
+        )
+        for program in (self._opaque_program, self._alpha_program, self._cutout_program):
             program["u_photo"].value = (cam.fx, cam.fy, cam.cx, cam.cy)
             program["u_size"].value = (cam.width, cam.height)
             program["u_min_det"].value = reference / self.stretch_limit
@@ -382,13 +417,26 @@ class GLRenderer:
         self._plain_alpha = ctx.program(
             vertex_shader=_PLAIN_VERTEX_SHADER, fragment_shader=_PLAIN_ALPHA_SHADER
         )
+        self._plain_cutout = ctx.program(
+            vertex_shader=_PLAIN_VERTEX_SHADER, fragment_shader=_PLAIN_CUTOUT_SHADER
+        )
+        background = tuple(c / 255.0 for c in self.background)
+        self._cutout_program["u_background"].value = background
+        self._plain_cutout["u_background"].value = background
         max_texture = int(ctx.info["GL_MAX_TEXTURE_SIZE"])
         for mesh in self.scene.meshes:
             if len(mesh.faces) == 0:
                 continue
-            blended = mesh.texture.ndim == 3 and mesh.texture.shape[2] == 4
-            program = self._alpha_program if blended else self._opaque_program
-            plain = self._plain_alpha if blended else self._plain_opaque
+            rgba = mesh.texture.ndim == 3 and mesh.texture.shape[2] == 4
+            cutout = rgba and holds_photo_alpha(mesh.name)  # opaque, the background where transparent
+            blended = rgba and not cutout
+            program, plain = (
+                (self._alpha_program, self._plain_alpha)
+                if blended
+                else (self._cutout_program, self._plain_cutout)
+                if cutout
+                else (self._opaque_program, self._plain_opaque)
+            )
             height, width = mesh.texture.shape[:2]
             minified = width > ss_size[0] or height > ss_size[1]
             texture = self._upload_texture(mesh, max_texture, minified if mipmaps is None else mipmaps)
@@ -755,8 +803,8 @@ class GLRenderer:
             projection = _FLIP @ projection
         self._underlay(fbo, projection, pose)
         mvp = projection.T.astype(np.float32).tobytes()
-        self._plain_opaque["u_mvp"].write(mvp)
-        self._plain_alpha["u_mvp"].write(mvp)
+        for program in (self._plain_opaque, self._plain_alpha, self._plain_cutout):
+            program["u_mvp"].write(mvp)
         for layer in self._frame_order:
             if layer.blended:
                 ctx.enable(moderngl.BLEND)
@@ -796,8 +844,8 @@ class GLRenderer:
         self._stretch_fbo.clear(0.0, 0.0, 0.0, 0.0)
         self._ss_fbo.use()
         mvp = self.projection(pose, eye_offset, convergence).T.astype(np.float32).tobytes()
-        self._opaque_program["u_mvp"].write(mvp)
-        self._alpha_program["u_mvp"].write(mvp)
+        for program in (self._opaque_program, self._alpha_program, self._cutout_program):
+            program["u_mvp"].write(mvp)
         for layer in self._layers:
             if layer.blended:
                 ctx.enable(moderngl.BLEND)

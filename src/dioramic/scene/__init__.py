@@ -58,6 +58,7 @@ __all__ = [
     "SceneOptions",
     "build_scene",
     "depth_tolerance",
+    "empty_behind",
     "subject_distance",
     "texture_image",
 ]
@@ -69,6 +70,7 @@ MESH_NAME = SURFACE_NAME
 
 _MIN_TRIANGLES = 2
 _FOCUS_BOX = (0.3, 0.7)  # central part of the frame (fraction of width and height) the focus looks at
+_EMPTY_DEPTH = 1.5  # where the photo is transparent: this many times the farthest depth it shows
 
 
 @dataclass(frozen=True)
@@ -224,15 +226,44 @@ def depth_tolerance(camera: Camera, focus: float, options: SceneOptions) -> floa
     return options.max_error / max(parallax, 1e-9)
 
 
-def subject_distance(depth: np.ndarray) -> float:
+def subject_distance(depth: np.ndarray, shown: np.ndarray | None = None) -> float:
     """Subject depth (metres) of an (H, W) depth map: the median depth of the central part of the frame
-    (the median of inverse depth, like `_focus`)."""
+    (the median of inverse depth, like `_focus`); with `shown` (H, W) bool, of the pixels the photo
+    shows there (of all it shows where none is central)."""
     h, w = depth.shape
     lo, hi = _FOCUS_BOX
-    central = depth[
-        int(lo * h) : max(int(lo * h) + 1, int(hi * h)), int(lo * w) : max(int(lo * w) + 1, int(hi * w))
-    ]
+    box = (
+        slice(int(lo * h), max(int(lo * h) + 1, int(hi * h))),
+        slice(int(lo * w), max(int(lo * w) + 1, int(hi * w))),
+    )
+    central = depth[box]
+    if shown is not None and shown.any():
+        central = central[shown[box]] if shown[box].any() else depth[shown]
     return float(1.0 / np.median(1.0 / central.astype(np.float64)))
+
+
+def empty_behind(depth: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(depth, shown): `depth` (H, W) with the pixels where the photo is transparent (`alpha`, any size
+    of the same aspect, below half opacity: a cut-out's surroundings) moved `_EMPTY_DEPTH` times
+    behind the farthest pixel it shows, and the (H, W) bool mask of the pixels it shows (None when
+    it shows all). Nothing is there, whatever a depth estimator made of the hidden colours: nothing
+    of it may stand in front of the subject, and the subject's outline becomes a depth edge whose far
+    side is empty (transparent hidden layers, `dioramic.scene.layered`)."""
+    if alpha is None:
+        return depth, None
+    import cv2
+
+    h, w = depth.shape
+    if alpha.shape != (h, w):
+        alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_AREA)
+    shown = alpha >= 128
+    if shown.all():
+        return depth, None
+    if not shown.any():
+        return depth, None  # nothing to stand in front of: the depth as it is
+    out = depth.copy()
+    out[~shown] = _EMPTY_DEPTH * float(depth[shown].max())
+    return out, shown
 
 
 def build_scene(photo: Photo, depth: DepthMap, options: SceneOptions | None = None) -> Scene:
@@ -259,12 +290,12 @@ def build_scene(photo: Photo, depth: DepthMap, options: SceneOptions | None = No
     lateral and axial move; none for the single mesh).
     """
     options = options or SceneOptions()
-    values = _check_inputs(photo, depth)
+    values, shown = empty_behind(_check_inputs(photo, depth), photo.alpha)
     camera = camera_for_photo(photo, options.fov)
     if options.layers:
         texture = texture_image(photo, options.texture_max_size)
         cam = camera.resized(values.shape[1], values.shape[0])
-        focus = subject_distance(values)
+        focus = subject_distance(values, shown)
         meshes = build_layers(texture, values, cam, options, focus)
         if meshes is not None:
             depths = np.concatenate([-m.vertices[:, 2] for m in meshes])
@@ -283,8 +314,8 @@ def build_scene(photo: Photo, depth: DepthMap, options: SceneOptions | None = No
             )
         log.info("the triangle budget cannot hold the layers: building one mesh")
     cam = camera.resized(values.shape[1], values.shape[0])
-    stretch = cam.fx * options.lateral_move * subject_distance(values)
-    tolerance = depth_tolerance(cam, subject_distance(values), options)
+    stretch = cam.fx * options.lateral_move * subject_distance(values, shown)
+    tolerance = depth_tolerance(cam, subject_distance(values, shown), options)
     lattice, cut_x, cut_y, tree, plan = _plan(values, options, stretch, tolerance)
     tris = triangulate(tree, plan, lattice.z, cut_x, cut_y)
     positions, uvs, faces = _vertices(lattice, tris, camera)

@@ -4,7 +4,8 @@ See `dioramic.scene` for the steps, `dioramic.scene.peel` for the hidden layers 
 `dioramic.scene.matte` for the silhouettes. The meshes, in drawing order (farthest first):
 
 * ``hidden-K`` ... ``hidden-1``: what the occluders hide, rebuilt in depth and colour from the far side
-  (RGB texture, opaque), each cut at its own depth edges;
+  (RGB texture, opaque; RGBA with the far side's transparency when the photo has an alpha channel),
+  each cut at its own depth edges;
 * ``surface``: the photo's surface, cut at every depth edge, without the cells along the near side of
   an edge (RGB, opaque; the photo's colours with the far side's fringe decontaminated);
 * ``silhouettes``: the cells along every depth edge at the near side's depth, reaching one cell over
@@ -29,14 +30,14 @@ from dioramic.scene.matte import Silhouettes, matte, silhouette_band
 from dioramic.scene.peel import FillLayer, Reach, hidden_cuts, peel_layers
 from dioramic.scene.quadtree import Plan, Quadtree, plan_all_within_budget
 from dioramic.scene.triangulate import triangulate
-from dioramic.types import HIDDEN_LAYER_PREFIX, Camera, Mesh
+from dioramic.types import HIDDEN_LAYER_PREFIX, SURFACE_LAYER, Camera, Mesh
 
 if TYPE_CHECKING:
     from dioramic.scene import SceneOptions
 
 log = logging.getLogger(__name__)
 
-SURFACE_NAME = "surface"
+SURFACE_NAME = SURFACE_LAYER
 HIDDEN_PREFIX = HIDDEN_LAYER_PREFIX
 SILHOUETTES_NAME = "silhouettes"
 
@@ -298,6 +299,11 @@ def build_layers(
 
     rgb = np.ascontiguousarray(texture[:, :, :3])
     alpha_in = texture[:, :, 3] if texture.shape[2] == 4 else None
+    # a cut-out's soft edge (pixels less than half opaque, moved behind its outline by `empty_behind`)
+    # is the subject's: the silhouettes carry it over the empty far side, where nothing else shows it
+    subject_alpha = alpha_in
+    if alpha_in is not None and (alpha_in >= 128).any():
+        subject_alpha = np.where(alpha_in >= 128, alpha_in, 0).astype(np.uint8)
     meshes: list[Mesh] = []
     if planned.hidden:
         band = planned.band
@@ -310,14 +316,16 @@ def build_layers(
             cell * max(sx, sy),
         )  # fmt: skip
         surface_rgb = sil.background
+        regions = [(texels(layer.region), texels(layer.z)) for layer in planned.hidden]
         colours = fill_colours(
-            surface_rgb,
-            texels(lattice.z),
-            [(texels(layer.region), texels(layer.z)) for layer in planned.hidden],
-            options.inpainter,
-            options.inpaint_model,
+            surface_rgb, texels(lattice.z), regions, options.inpainter, options.inpaint_model,
             edge=(near_t, sil.behind),
-        )
+        )  # fmt: skip
+        if subject_alpha is not None:
+            # the far side's transparency too: behind a cut-out's outline lies nothing
+            grey = np.repeat(subject_alpha[:, :, None], 3, axis=2)
+            alphas = fill_colours(grey, texels(lattice.z), regions, "smooth")
+            colours = [np.dstack([rgb_k, a[:, :, 0]]) for rgb_k, a in zip(colours, alphas, strict=True)]
     else:
         sil, surface_rgb, colours = None, rgb, []
     hidden_textures = dict(
@@ -334,7 +342,8 @@ def build_layers(
             if not len(mesh.faces):
                 continue
         if layer.name == SURFACE_NAME:
-            image = surface_rgb if alpha_in is None else np.dstack([surface_rgb, alpha_in])
+            alpha = alpha_in if sil is None else subject_alpha
+            image = surface_rgb if alpha is None else np.dstack([surface_rgb, alpha])
         elif layer.name == SILHOUETTES_NAME:
             assert sil is not None
             a = (

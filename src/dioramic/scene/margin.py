@@ -138,8 +138,9 @@ def pad_colour(image: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray
     """`image` (H, W, C) uint8 padded by (left, top, right, bottom) texels, the margin inpainted from
     the image, never mirrored: OpenCV's Telea on a reduced copy (blurred colours read as
     out-of-focus background), fading farther out into the wide average of the colours: the less the
-    photo says about a place, the less the fill claims. (Patches of the photo continued past its
-    border lowered SSIM on every novel-view scene and looked no better: docs/scene.md.)"""
+    photo says about a place, the less the fill claims; a fourth (alpha) channel is continued from
+    the border without fading. (Patches of the photo continued past its border lowered SSIM on every
+    novel-view scene and looked no better: docs/scene.md.)"""
     import cv2
 
     left, top, right, bottom = pads
@@ -160,11 +161,13 @@ def pad_colour(image: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray
         part = np.ascontiguousarray(small[:, :, c : c + 3])
         parts.append(cv2.inpaint(part, unknown, _INPAINT_RADIUS, cv2.INPAINT_TELEA).reshape(part.shape))
     small_filled = np.concatenate(parts, axis=2).astype(np.float32)
-    # the farther out, the less the border says: the colours fade into their wide average
-    mean = cv2.GaussianBlur(small_filled, (0, 0), _COLOUR_FADE_SIGMA * max(small_size))
+    # the farther out, the less the border says: the colours fade into their wide average (an alpha
+    # channel does not: beyond a transparent border lies nothing, beyond an opaque one something)
+    colour = small_filled[:, :, :3]
+    mean = cv2.GaussianBlur(colour, (0, 0), _COLOUR_FADE_SIGMA * max(small_size)).reshape(colour.shape)
     fade = np.clip(_outwards((h, w), pads) / _COLOUR_FADE, 0.0, 1.0)
     fade = cv2.resize(fade, small_size, interpolation=cv2.INTER_AREA).reshape(small_size[1], small_size[0], 1)
-    small_filled = small_filled + fade * (mean.reshape(small_filled.shape) - small_filled)
+    small_filled[:, :, :3] = colour + fade * (mean - colour)
     filled = cv2.resize(
         np.clip(small_filled + 0.5, 0, 255).astype(np.uint8), (out_w, out_h), interpolation=cv2.INTER_LINEAR
     )
