@@ -39,14 +39,19 @@ REPO = Path(__file__).resolve().parent.parent
 METHODS = ("dioramic", "dibr")
 
 
+def scored_pixels(nvs: ModuleType, scene: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(depth, scored, fill) of `scene` (nvs.prepare's) as nvs.py's evaluation makes them: the filled
+    ground-truth depth, the pixels it scores and what the photo does not show (its FILL)."""
+    z = nvs.fill_depth(scene["z"], scene["zvalid"])
+    border = np.zeros(z.shape, bool)
+    border[10:-10, 10:-10] = True
+    return z, scene["in1"] & border, nvs.unseen(z, scene["f"], scene["B"])
+
+
 def regions(nvs: ModuleType, scene: dict) -> dict[str, np.ndarray]:
     """The scored pixels of `scene` (nvs.prepare's) split into inside / behind edges / beyond the frame."""
-    z = nvs.fill_depth(scene["z"], scene["zvalid"])
-    height, width = z.shape
-    border = np.zeros((height, width), bool)
-    border[10:-10, 10:-10] = True
-    scored = scene["in1"] & border
-    fill = nvs.unseen(z, scene["f"], scene["B"])
+    z, scored, fill = scored_pixels(nvs, scene)
+    width = z.shape[1]
     # a target pixel x sees the photo's x + disparity: beyond its right edge, nothing in the photo
     beyond = np.arange(width)[None, :] + scene["f"] * scene["B"] / z >= width - 0.5
     return {
@@ -82,13 +87,8 @@ def extrapolate(nvs: ModuleType, root: Path, folders: list[Path], depth: str) ->
     scores: dict[str, list[dict[str, float]]] = {}
     for folder in folders:
         scene = nvs.prepare(str(root / "scenes" / folder.name.removesuffix(f"_{depth}")))
-        z = nvs.fill_depth(scene["z"], scene["zvalid"])
-        height, width = z.shape
-        border = np.zeros((height, width), bool)
-        border[10:-10, 10:-10] = True
-        scored = scene["in1"] & border
+        z, scored, fill = scored_pixels(nvs, scene)
         band = nvs.edge_band(z, scene["f"], scene["B"])
-        fill = nvs.unseen(z, scene["f"], scene["B"])
         beyond = regions(nvs, scene)["beyond the frame"]
         prediction = np.asarray(Image.open(folder / "pred_dioramic.png").convert("RGB"))
         for name, guess in extrapolations(prediction, beyond).items():
