@@ -127,86 +127,47 @@ vec2 unseen() {  // (in a hidden layer, beyond the photo's frame)
 }
 """
 
-_OPAQUE_FRAGMENT_SHADER = f"""
-#version 330
-uniform sampler2D u_texture;
-in vec2 v_uv;
-layout(location = 0) out vec4 f_color;
-layout(location = 1) out vec4 f_stretch;
-{_STRETCH_GLSL}
-void main() {{
-    f_color = vec4(texture(u_texture, v_uv).rgb, 1.0);
-    f_stretch = vec4(stretched(), unseen(), 1.0);
-}}
-"""
 
-_ALPHA_FRAGMENT_SHADER = f"""
+def _layer_shader(body: str, statistics: bool) -> str:
+    """A layer's fragment shader: `body` (GLSL statements) sets `f_color` from the texel `c` and,
+    with `statistics`, `f_stretch` (the second attachment: `_STRETCH_GLSL`'s flags)."""
+    outputs = (
+        f"layout(location = 0) out vec4 f_color;\nlayout(location = 1) out vec4 f_stretch;\n{_STRETCH_GLSL}"
+        if statistics
+        else "out vec4 f_color;"
+    )
+    return f"""
 #version 330
 uniform sampler2D u_texture;
+uniform vec3 u_background;
 in vec2 v_uv;
-layout(location = 0) out vec4 f_color;
-layout(location = 1) out vec4 f_stretch;
-{_STRETCH_GLSL}
+{outputs}
 void main() {{
     vec4 c = texture(u_texture, v_uv);
-    if (c.a < {ALPHA_CUTOFF:.8f}) discard;
-    f_color = c;
-    f_stretch = vec4(stretched(), unseen(), c.a > 0.25 ? 1.0 : 0.0);  // what the colour mostly is
+{body}
 }}
 """
 
+
+_OPAQUE = "    f_color = vec4(c.rgb, 1.0);"
+_STATS_OPAQUE = "    f_stretch = vec4(stretched(), unseen(), 1.0);"
+_ALPHA = f"    if (c.a < {ALPHA_CUTOFF:.8f}) discard;\n    f_color = c;"
+_STATS_ALPHA = (
+    "    f_stretch = vec4(stretched(), unseen(), c.a > 0.25 ? 1.0 : 0.0);  // what the colour mostly is"
+)
 # A layer holding the photo's own transparency (`holds_photo_alpha`: a cut-out's empty surroundings)
 # is opaque, with the background's colour where the photo shows nothing: that is no hole, and what
 # a transparent texel shows of the layer is no fill, so its flags count by its opacity.
-_CUTOUT_FRAGMENT_SHADER = f"""
-#version 330
-uniform sampler2D u_texture;
-uniform vec3 u_background;
-in vec2 v_uv;
-layout(location = 0) out vec4 f_color;
-layout(location = 1) out vec4 f_stretch;
-{_STRETCH_GLSL}
-void main() {{
-    vec4 c = texture(u_texture, v_uv);
-    f_color = vec4(mix(u_background, c.rgb, c.a), 1.0);
-    f_stretch = vec4(vec3(stretched(), unseen()) * c.a, 1.0);
-}}
-"""
+_CUTOUT = "    f_color = vec4(mix(u_background, c.rgb, c.a), 1.0);"
+_STATS_CUTOUT = "    f_stretch = vec4(vec3(stretched(), unseen()) * c.a, 1.0);"
 
+_OPAQUE_FRAGMENT_SHADER = _layer_shader(f"{_OPAQUE}\n{_STATS_OPAQUE}", statistics=True)
+_ALPHA_FRAGMENT_SHADER = _layer_shader(f"{_ALPHA}\n{_STATS_ALPHA}", statistics=True)
+_CUTOUT_FRAGMENT_SHADER = _layer_shader(f"{_CUTOUT}\n{_STATS_CUTOUT}", statistics=True)
 # The video's frames need only the colour: no second attachment, no derivatives.
-_PLAIN_OPAQUE_SHADER = """
-#version 330
-uniform sampler2D u_texture;
-in vec2 v_uv;
-out vec4 f_color;
-void main() {
-    f_color = vec4(texture(u_texture, v_uv).rgb, 1.0);
-}
-"""
-
-_PLAIN_CUTOUT_SHADER = """
-#version 330
-uniform sampler2D u_texture;
-uniform vec3 u_background;
-in vec2 v_uv;
-out vec4 f_color;
-void main() {
-    vec4 c = texture(u_texture, v_uv);
-    f_color = vec4(mix(u_background, c.rgb, c.a), 1.0);
-}
-"""
-
-_PLAIN_ALPHA_SHADER = f"""
-#version 330
-uniform sampler2D u_texture;
-in vec2 v_uv;
-out vec4 f_color;
-void main() {{
-    vec4 c = texture(u_texture, v_uv);
-    if (c.a < {ALPHA_CUTOFF:.8f}) discard;
-    f_color = c;
-}}
-"""
+_PLAIN_OPAQUE_SHADER = _layer_shader(_OPAQUE, statistics=False)
+_PLAIN_ALPHA_SHADER = _layer_shader(_ALPHA, statistics=False)
+_PLAIN_CUTOUT_SHADER = _layer_shader(_CUTOUT, statistics=False)
 
 # One triangle that covers the whole viewport, its corners made from gl_VertexID (no vertex buffer).
 _FULLSCREEN_VERTEX_SHADER = """
