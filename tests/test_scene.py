@@ -215,6 +215,22 @@ def test_texture_is_the_photo_downscaled_with_its_alpha() -> None:
     assert build_scene(_photo(20, 10), DepthMap(_bumpy(20, 10))).meshes[0].texture.shape == (10, 20, 3)
 
 
+def test_a_cut_outs_hidden_colours_are_continued_from_the_subject() -> None:
+    from dioramic.scene import texture_image
+
+    rgb = np.zeros((40, 60, 3), np.uint8)  # black where transparent, as many cut-out files are
+    rgb[10:30, 20:41] = (200, 30, 30)
+    alpha = np.zeros((40, 60), np.uint8)
+    alpha[10:30, 20:40] = 255
+    alpha[10:30, 40] = 100  # a soft edge keeps its own colour
+    texture = texture_image(Photo(rgb, alpha=alpha), 4096)
+    np.testing.assert_array_equal(texture[..., 3], alpha)
+    np.testing.assert_array_equal(texture[alpha > 0][:, :3], rgb[alpha > 0])
+    # next to the subject, filtering the texture blends the subject's red, never black
+    assert (texture[10:30, 19, :3] == (200, 30, 30)).all()
+    assert (texture[alpha == 0][:, 0] > 150).all()
+
+
 def test_focus_is_the_subject_in_the_middle() -> None:
     v, u = np.mgrid[0:96, 0:128] + 0.5
     depth = np.where((u - 64) ** 2 + (v - 48) ** 2 < 30**2, 2.0, 5.0).astype(np.float32)

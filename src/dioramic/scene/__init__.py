@@ -146,16 +146,28 @@ class SceneOptions:
 
 
 def texture_image(photo: Photo, max_size: int) -> np.ndarray:
-    """The photo as a texture: (Ht, Wt, 3) uint8, or (Ht, Wt, 4) with its alpha, long side <= max_size."""
+    """The photo as a texture: (Ht, Wt, 3) uint8, or (Ht, Wt, 4) with its alpha, long side <= max_size.
+
+    With alpha, the colours of the fully transparent texels are continued from the others
+    (pull-push), whatever the file held there (often black): a texel sampled between them and the
+    subject's then blends the subject's colour, never a dark fringe along a cut-out's outline."""
     image = photo.rgb if photo.alpha is None else np.dstack([photo.rgb, photo.alpha])
     long_side = max(photo.width, photo.height)
-    if long_side <= max_size:
-        return image
-    import cv2
+    if long_side > max_size:
+        import cv2
 
-    scale = max_size / long_side
-    size = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
-    return cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
+        scale = max_size / long_side
+        size = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
+        image = cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
+    if image.shape[2] == 4:
+        from dioramic.scene.layers import pull_push
+
+        clear = image[:, :, 3] == 0
+        if clear.any() and not clear.all():
+            image = image.copy()
+            colours = pull_push(image[:, :, :3].astype(np.float32), ~clear)
+            image[clear, :3] = np.clip(colours[clear] + 0.5, 0, 255).astype(np.uint8)
+    return image
 
 
 def _check_inputs(photo: Photo, depth: DepthMap) -> np.ndarray:
