@@ -102,31 +102,69 @@ class Matte:
     shows right behind the near side's edge texels."""
 
 
-def _local_mean(
-    rgb: np.ndarray, where: np.ndarray, sigma: float, step: int = 1
-) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class _LocalMean:
+    """The Gaussian-weighted mean colour of some texels around each texel, and the weight found, kept
+    at the resolution they were computed at (one sample per `step` x `step` texels of a texture
+    `size` (width, height)); read at full resolution only where needed."""
+
+    mean: np.ndarray
+    """(h, w, 3) float32 means."""
+    weight: np.ndarray
+    """(h, w) float32 weights."""
+    size: tuple[int, int]
+
+    def at(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 3) means and (N,) weights at the texels (rows, cols), interpolated as `colours` does."""
+        h, w = self.weight.shape
+        if (w, h) == self.size:
+            return self.mean[rows, cols], self.weight[rows, cols]
+        # bilinear, with cv2.resize's placement of the samples (texel centres) and clamped edges
+        x = np.clip((cols + 0.5) * (w / self.size[0]) - 0.5, 0.0, w - 1.0)
+        y = np.clip((rows + 0.5) * (h / self.size[1]) - 0.5, 0.0, h - 1.0)
+        x0, y0 = x.astype(np.int64), y.astype(np.int64)
+        x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+        fx, fy = (x - x0).astype(np.float32), (y - y0).astype(np.float32)
+
+        def sample(image: np.ndarray) -> np.ndarray:
+            gx, gy = (fx, fy) if image.ndim == 2 else (fx[:, None], fy[:, None])
+            top = image[y0, x0] * (1 - gx) + image[y0, x1] * gx
+            return top * (1 - gy) + (image[y1, x0] * (1 - gx) + image[y1, x1] * gx) * gy
+
+        return sample(self.mean), sample(self.weight)
+
+    def colours(self, fallback: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8: the means where some weight was found, `fallback`'s colours elsewhere
+        (interpolated as 8-bit colours: a 12 MP texture's in a few hundredths of a second)."""
+        import cv2
+
+        mean = np.clip(self.mean + 0.5, 0, 255).astype(np.uint8)
+        found = self.weight > 1e-3
+        if self.weight.shape != (self.size[1], self.size[0]):
+            mean = cv2.resize(mean, self.size, interpolation=cv2.INTER_LINEAR)
+            found = cv2.resize(self.weight, self.size, interpolation=cv2.INTER_LINEAR) > 1e-3
+        return np.where(found[:, :, None], mean, fallback)
+
+
+def _local_mean(rgb: np.ndarray, where: np.ndarray, sigma: float, step: int = 1) -> _LocalMean:
     """Mean colour of the `where` texels around each texel (Gaussian weights), and the weight found.
 
-    With `step` > 1 the sums are box-averaged over `step` x `step` texels, blurred at that scale
-    (the box's own spread taken off `sigma`) and interpolated back: the same smooth means at a
-    fraction of the cost when `sigma` spans several texels (a 12 MP photo's texture)."""
+    With `step` > 1 the sums are box-averaged over `step` x `step` texels and blurred at that scale
+    (the box's own spread taken off `sigma`): the same smooth means at a fraction of the cost when
+    `sigma` spans several texels (a 12 MP photo's texture)."""
     import cv2
 
+    height, width = where.shape
     weight = where.astype(np.float32)
     num = rgb.astype(np.float32) * weight[:, :, None]
     if step > 1:
-        height, width = weight.shape
         small = (-(-width // step), -(-height // step))
         num = cv2.resize(num, small, interpolation=cv2.INTER_AREA)
         weight = cv2.resize(weight, small, interpolation=cv2.INTER_AREA)
         sigma = float(np.sqrt(max(sigma**2 - step**2 / 12.0, 0.25))) / step
     num = cv2.GaussianBlur(num, (0, 0), sigma)
     den = cv2.GaussianBlur(weight, (0, 0), sigma)
-    if step > 1:
-        num = cv2.resize(num, (width, height), interpolation=cv2.INTER_LINEAR)
-        den = cv2.resize(den, (width, height), interpolation=cv2.INTER_LINEAR)
-    mean = num / np.maximum(den, 1e-6)[:, :, None]
-    return mean, den
+    return _LocalMean(num / np.maximum(den, 1e-6)[:, :, None], den, (width, height))
 
 
 def matte(
@@ -145,15 +183,15 @@ def matte(
     """
     sigma = _COLOUR_SIGMA * max(1.0, texels_per_cell)
     step = max(1, int(texels_per_cell))  # a large photo: the means at about one sample per cell
-    image = rgb.astype(np.float32)
-    fg, fg_w = _local_mean(image, inside, sigma, step)
-    bg, bg_w = _local_mean(image, outside, sigma, step)
-    fg = np.where((fg_w > 1e-3)[:, :, None], fg, image)
-    bg = np.where((bg_w > 1e-3)[:, :, None], bg, image)
+    fg = _local_mean(rgb, inside, sigma, step)
+    bg = _local_mean(rgb, outside, sigma, step)
     to_u8 = lambda x: np.clip(x + 0.5, 0, 255).astype(np.uint8)  # noqa: E731
     # the colour model on the edge texels only
     at = np.nonzero(near | far)
-    pixel, f, b = image[at], fg[at], bg[at]
+    pixel = rgb[at].astype(np.float32)
+    (f, f_w), (b, b_w) = fg.at(*at), bg.at(*at)
+    f = np.where((f_w > 1e-3)[:, None], f, pixel)
+    b = np.where((b_w > 1e-3)[:, None], b, pixel)
     d = f - b
     norm2 = (d * d).sum(axis=1)
     a_colour = np.clip(((pixel - b) * d).sum(axis=1) / np.maximum(norm2, 1e-6), 0.0, 1.0)
@@ -168,9 +206,9 @@ def matte(
     back = np.clip(back, np.minimum(pixel, b) - _SLACK, np.maximum(pixel, b) + _SLACK)
     alpha = np.where(near_side, np.uint8(255), np.uint8(0))
     alpha[at] = to_u8(a * 255.0)
-    foreground = np.where(near_side[:, :, None], rgb, to_u8(fg))
+    foreground = np.where(near_side[:, :, None], rgb, fg.colours(rgb))
     foreground[at] = to_u8(front)
     background = rgb.copy()
     on_far = far[at]
     background[at[0][on_far], at[1][on_far]] = to_u8(back[on_far])
-    return Matte(alpha, foreground, background, to_u8(bg))
+    return Matte(alpha, foreground, background, bg.colours(rgb))
