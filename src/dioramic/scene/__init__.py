@@ -43,7 +43,7 @@ from dioramic.camera import camera_for_photo, unproject_pixels
 from dioramic.errors import InputError, UsageError
 from dioramic.scene import inpaint_lama  # noqa: F401 - registers the 'lama' inpainter
 from dioramic.scene.lattice import Lattice, coarsening_lattices
-from dioramic.scene.layered import HIDDEN_PREFIX, SILHOUETTES_NAME, SURFACE_NAME, build_layers
+from dioramic.scene.layered import HIDDEN_PREFIX, SHOWN_ALPHA, SILHOUETTES_NAME, SURFACE_NAME, build_layers
 from dioramic.scene.layers import INPAINTERS
 from dioramic.scene.quadtree import Plan, Quadtree, plan_within_budget
 from dioramic.scene.triangulate import Triangles, triangulate
@@ -216,15 +216,6 @@ def _vertices(lattice: Lattice, tris: Triangles, camera: Camera) -> tuple[np.nda
     return positions, uvs, faces.reshape(-1, 3).astype(np.uint32)
 
 
-def _focus(lattice: Lattice) -> float:
-    """Subject depth: the median depth of the central part of the frame."""
-    lo, hi = _FOCUS_BOX
-    cols = (lattice.u >= lo * lattice.width) & (lattice.u <= hi * lattice.width)
-    rows = (lattice.v >= lo * lattice.height) & (lattice.v <= hi * lattice.height)
-    central = lattice.z[np.ix_(rows, cols)] if rows.any() and cols.any() else lattice.z
-    return float(1.0 / np.median(central))
-
-
 def depth_tolerance(camera: Camera, focus: float, options: SceneOptions) -> float:
     """The error in inverse depth (1/m) the decimation may make: `SceneOptions.max_error` pixels on
     the frames over the parallax the largest allowed move makes per unit of inverse depth, a sideways
@@ -240,7 +231,7 @@ def depth_tolerance(camera: Camera, focus: float, options: SceneOptions) -> floa
 
 def subject_distance(depth: np.ndarray, shown: np.ndarray | None = None) -> float:
     """Subject depth (metres) of an (H, W) depth map: the median depth of the central part of the frame
-    (the median of inverse depth, like `_focus`); with `shown` (H, W) bool, of the pixels the photo
+    (the median of inverse depth); with `shown` (H, W) bool, of the pixels the photo
     shows there (of all it shows where none is central)."""
     h, w = depth.shape
     lo, hi = _FOCUS_BOX
@@ -268,7 +259,7 @@ def empty_behind(depth: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarra
     h, w = depth.shape
     if alpha.shape != (h, w):
         alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_AREA)
-    shown = alpha >= 128
+    shown = alpha >= SHOWN_ALPHA
     if shown.all():
         return depth, None
     if not shown.any():
@@ -304,10 +295,10 @@ def build_scene(photo: Photo, depth: DepthMap, options: SceneOptions | None = No
     options = options or SceneOptions()
     values, shown = empty_behind(_check_inputs(photo, depth), photo.alpha)
     camera = camera_for_photo(photo, options.fov)
+    cam = camera.resized(values.shape[1], values.shape[0])
+    focus = subject_distance(values, shown)
     if options.layers:
         texture = texture_image(photo, options.texture_max_size)
-        cam = camera.resized(values.shape[1], values.shape[0])
-        focus = subject_distance(values, shown)
         meshes = build_layers(texture, values, cam, options, focus)
         if meshes is not None:
             depths = np.concatenate([-m.vertices[:, 2] for m in meshes])
@@ -325,9 +316,8 @@ def build_scene(photo: Photo, depth: DepthMap, options: SceneOptions | None = No
                 reach=(options.lateral_move, options.axial_move),
             )
         log.info("the triangle budget cannot hold the layers: building one mesh")
-    cam = camera.resized(values.shape[1], values.shape[0])
-    stretch = cam.fx * options.lateral_move * subject_distance(values, shown)
-    tolerance = depth_tolerance(cam, subject_distance(values, shown), options)
+    stretch = cam.fx * options.lateral_move * focus
+    tolerance = depth_tolerance(cam, focus, options)
     lattice, cut_x, cut_y, tree, plan = _plan(values, options, stretch, tolerance)
     tris = triangulate(tree, plan, lattice.z, cut_x, cut_y)
     positions, uvs, faces = _vertices(lattice, tris, camera)
@@ -340,7 +330,7 @@ def build_scene(photo: Photo, depth: DepthMap, options: SceneOptions | None = No
     )
     vertex_depth = -positions[:, 2]
     near, far = float(vertex_depth.min()), float(vertex_depth.max())
-    focus = min(max(_focus(lattice), near), far)
+    focus = min(max(focus, near), far)
     log.info("scene: %d vertices, %d triangles, depth %.2f..%.2f m", len(positions), len(faces), near, far)
     # no hidden layers, no margin: any move looks past what it holds
     return Scene(meshes=(mesh,), camera=camera, near=near, far=far, focus=focus, reach=(0.0, 0.0))

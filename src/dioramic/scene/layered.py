@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 SURFACE_NAME = SURFACE_LAYER
 HIDDEN_PREFIX = HIDDEN_LAYER_PREFIX
 SILHOUETTES_NAME = "silhouettes"
+SHOWN_ALPHA = 128
+"""A photo's pixel at least this opaque (0..255) shows its subject; less is a cut-out's empty
+surroundings or the outer part of its soft edge (`dioramic.scene.empty_behind`)."""
 
 _SAFETY = 1.1  # a hidden layer reaches this much farther than the parallax it must hide
 _EXTRA_CELLS = 3.0  # plus this many lattice cells
@@ -302,8 +305,8 @@ def build_layers(
     # a cut-out's soft edge (pixels less than half opaque, moved behind its outline by `empty_behind`)
     # is the subject's: the silhouettes carry it over the empty far side, where nothing else shows it
     subject_alpha = alpha_in
-    if alpha_in is not None and (alpha_in >= 128).any():
-        subject_alpha = np.where(alpha_in >= 128, alpha_in, 0).astype(np.uint8)
+    if alpha_in is not None and (alpha_in >= SHOWN_ALPHA).any():
+        subject_alpha = np.where(alpha_in >= SHOWN_ALPHA, alpha_in, 0).astype(np.uint8)
     meshes: list[Mesh] = []
     if planned.hidden:
         band = planned.band
